@@ -16,6 +16,7 @@ __all__ = [
     "CsvProblem",
     "ConfigError",
     "RenderError",
+    "OutputError",
     "PredictionFormatError",
     "RunError",
     "EkosError",
@@ -77,6 +78,10 @@ class ConfigError(InputError):
 
 class RenderError(InputError):
     """A template could not be rendered, or what it produced does not match the plan."""
+
+
+class OutputError(InputError):
+    """An output file or folder (e.g. ``--out DIR``) cannot be written; nothing was changed."""
 
 
 class PredictionFormatError(InputError):
