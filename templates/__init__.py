@@ -1,0 +1,1 @@
+"""Jinja templates for the Ekos files (.esl/.esq); data only, loaded by ekos_occult.render."""
