@@ -24,6 +24,7 @@ __all__ = [
     "EkosCommandFailed",
     "EkosTimeout",
     "RecordingError",
+    "DeviceLost",
     "SandboxError",
     "ReductionError",
 ]
@@ -116,6 +117,10 @@ class EkosTimeout(EkosError):
 
 class RecordingError(RunError):
     """A video recording could not be made or its file is not valid."""
+
+
+class DeviceLost(RecordingError):
+    """The camera (its INDI device) disconnected or vanished while it was needed."""
 
 
 class SandboxError(RunError):
