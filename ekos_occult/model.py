@@ -195,6 +195,7 @@ class Plan:
     rules: PlanRules
     events: tuple[PlannedEvent, ...]
     invalid: tuple[InvalidRow, ...] = ()
+    warnings: tuple[str, ...] = ()  # for the user, e.g. ignored CSV columns (printed to stderr)
 
     @property
     def scheduled(self) -> tuple[PlannedEvent, ...]:
