@@ -121,9 +121,22 @@ def lilxml_escape(value: object) -> Markup:
     return Markup(text)
 
 
-def _read_template(name: str) -> str | None:
-    resource = resources.files("ekos_occult.templates").joinpath(name)
-    return resource.read_text(encoding="utf-8") if resource.is_file() else None
+class _PackageTemplates(jinja2.BaseLoader):
+    """Templates from the installed ``ekos_occult.templates`` package, via importlib.resources."""
+
+    _package = "ekos_occult.templates"
+
+    def get_source(
+        self, environment: jinja2.Environment, template: str
+    ) -> tuple[str, str | None, None]:
+        resource = resources.files(self._package).joinpath(template)
+        if not template.endswith(".j2") or not resource.is_file():
+            raise jinja2.TemplateNotFound(template)
+        return resource.read_text(encoding="utf-8"), None, None
+
+    def list_templates(self) -> list[str]:
+        entries = resources.files(self._package).iterdir()
+        return sorted(entry.name for entry in entries if entry.name.endswith(".j2"))
 
 
 def template_environment(loader: jinja2.BaseLoader | None = None) -> jinja2.Environment:
@@ -136,7 +149,7 @@ def template_environment(loader: jinja2.BaseLoader | None = None) -> jinja2.Envi
         An environment whose undefined names are errors and whose output is lilxml-escaped.
     """
     return jinja2.Environment(
-        loader=loader or jinja2.FunctionLoader(_read_template),
+        loader=loader or _PackageTemplates(),
         autoescape=True,
         undefined=jinja2.StrictUndefined,
         finalize=lilxml_escape,
