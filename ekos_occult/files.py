@@ -47,6 +47,15 @@ def _fail(path: Path, exc: OSError) -> OutputError:
     )
 
 
+def _missing_dirs(folder: Path) -> list[Path]:
+    """The folders that do not exist yet on the way to ``folder``, outermost first."""
+    missing: list[Path] = []
+    while not folder.exists() and folder != folder.parent:
+        missing.append(folder)
+        folder = folder.parent
+    return missing[::-1]
+
+
 def _stage(target: Path, text: str) -> Path:
     """Write ``text`` to a fsynced temporary file next to ``target``; return its path."""
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -60,6 +69,15 @@ def _stage(target: Path, text: str) -> Path:
         Path(tmp).unlink(missing_ok=True)
         raise
     return Path(tmp)
+
+
+def _remove_dirs(folders: list[Path]) -> None:
+    """Remove the folders this call created, innermost first, if they are still empty."""
+    for folder in sorted(folders, key=lambda f: len(f.parts), reverse=True):
+        try:
+            folder.rmdir()
+        except OSError:
+            pass
 
 
 def _fsync_dir(folder: Path) -> None:
@@ -106,7 +124,9 @@ def write_tree(root: Path, files: Iterable[tuple[PurePath, str]]) -> tuple[Path,
             unchanged and temporary files removed.
     """
     entries = [(_target(root, rel), text) for rel, text in files]
+    created = sorted({d for target, _ in entries for d in _missing_dirs(target.parent)})
     staged: list[tuple[Path, Path]] = []
+    renamed = 0
     try:
         for target, text in entries:
             try:
@@ -118,9 +138,12 @@ def write_tree(root: Path, files: Iterable[tuple[PurePath, str]]) -> tuple[Path,
                 os.replace(tmp, target)
             except OSError as exc:
                 raise _fail(target, exc) from exc
+            renamed += 1
     finally:
         for tmp, _ in staged:
             tmp.unlink(missing_ok=True)
+        if renamed < len(entries):
+            _remove_dirs(created)
     for folder in sorted({target.parent for _, target in staged}):
         _fsync_dir(folder)
     return tuple(target for _, target in staged)
