@@ -134,5 +134,5 @@ def file_stem(job_name: str) -> str:
     Stricter than job names (which keep ``&``, quotes and spaces) so that paths need no quoting
     in a shell and survive Qt's URL handling.
     """
-    stem = _STEM_UNSAFE.sub("_", sanitize_component(job_name))
+    stem = _STEM_UNSAFE.sub("_", sanitize_component(job_name).replace("..", "_"))
     return _UNDERSCORES.sub("_", stem).strip("_.") or _FALLBACK
