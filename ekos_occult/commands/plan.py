@@ -21,7 +21,7 @@ from ekos_occult.commands.options import (
     add_site_option,
     parse_now,
 )
-from ekos_occult.errors import ConfigError, CsvFormatError, CsvProblem, InputError
+from ekos_occult.errors import ConfigError, CsvFormatError, CsvProblem, InputError, OutputError
 
 if TYPE_CHECKING:
     from ekos_occult.model import Plan
@@ -117,12 +117,19 @@ def build_plan(args: argparse.Namespace, settings: Settings) -> Plan:
 
 
 def _write_atomic(path: Path, data: bytes) -> None:
-    """Write to a temp file beside ``path``, fsync, then rename over it."""
+    """Write bytes to a temp file beside ``path``, fsync, then rename over it.
+
+    (:func:`ekos_occult.files.write_atomic` does the same for text.)
+
+    Raises:
+        OutputError: the folder or file cannot be written; ``path`` is unchanged.
+    """
     directory = path.parent if str(path.parent) else Path(".")
     try:
         fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{path.name}.", suffix=".tmp")
     except OSError as exc:
-        raise ConfigError(f"--plot: cannot write in {directory}: {exc.strerror or exc}.") from exc
+        raise OutputError(f"--plot: cannot write in {directory}: {exc.strerror or exc}; "
+                          "nothing was written.") from exc
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
@@ -131,7 +138,8 @@ def _write_atomic(path: Path, data: bytes) -> None:
         os.replace(tmp, path)
     except OSError as exc:
         Path(tmp).unlink(missing_ok=True)
-        raise ConfigError(f"--plot: cannot write {path}: {exc.strerror or exc}.") from exc
+        raise OutputError(f"--plot: cannot write {path}: {exc.strerror or exc}; "
+                          "nothing was written.") from exc
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
