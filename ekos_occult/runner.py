@@ -9,6 +9,7 @@ journals the interruption and closes the journal.
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -22,7 +23,7 @@ from ekos_occult.errors import (
     EkosUnavailable,
     RecordingError,
 )
-from ekos_occult.journal import event_key, finished_events
+from ekos_occult.journal import event_key, finished_events, to_json
 from ekos_occult.model import Plan, PlannedEvent
 from ekos_occult.naming import sanitize_component
 from ekos_occult.ports import (
@@ -125,7 +126,8 @@ class NightRunner:
         self._steps: dict[str, dict[str, datetime | None]] = {}
 
     def _emit(self, kind: str, **fields: Any) -> None:
-        entry = {"type": kind, "at": self.clock.now(), **fields}
+        # Every sink gets plain JSON values: the live view sees exactly what the journal keeps.
+        entry = json.loads(to_json({"type": kind, "at": self.clock.now(), **fields}))
         for sink in self._sinks:
             sink.append(entry)
 
