@@ -1,129 +1,33 @@
 """Check a recorded SER video against the plan: file present, frame count, timestamps, gaps.
 
-Reads only the 178-byte header and the per-frame timestamp trailer (never the pixels), so a
-multi-gigabyte recording is checked in milliseconds. The minimal reader lives here because no
-shared SER reader existed when the supervisor was written; if :mod:`ekos_occult.ser` grows a
-header/timestamp API, this module should call it instead.
-
-SER (Grischa Hahn, v3) as INDI writes it: little-endian header ``FileID[14]`` (``INDI-RECORDER``
-or ``LUCAM-RECORDER``), ``LuID``, ``ColorID``, ``LittleEndian`` (0 in practice), ``Width``,
-``Height``, ``PixelDepthPerPlane``, ``FrameCount``, three 40-byte texts, ``DateTime`` (local,
-garbage in INDI) and ``DateTime_UTC`` (int64, 100 ns ticks since 0001-01-01); then the frames;
-then ``FrameCount`` int64 UTC stamps. A crash leaves ``FrameCount`` 0 and no trailer.
+The file is opened with :func:`ekos_occult.ser.open_ser`, which reads the header and the
+per-frame timestamp trailer and recovers what a crash left (it never loads the pixels), so a
+multi-gigabyte recording is checked in milliseconds. The judgement itself,
+:func:`check_recording`, is pure: frame count and timestamps in, verdict out.
 """
 
 from __future__ import annotations
 
-import struct
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from pathlib import Path
 
 import numpy as np
 
+from ekos_occult.errors import ReductionError
+from ekos_occult.ser import open_ser, ticks_to_datetime
+
 __all__ = [
-    "SER_HEADER",
-    "SerSummary",
+    "GAP_FACTOR",
     "SerExpectation",
     "SerCheck",
-    "ticks_to_datetime",
-    "datetime_to_ticks",
-    "read_ser_summary",
-    "check_timestamps",
+    "check_recording",
     "verify_ser",
 ]
 
-SER_HEADER = struct.Struct("<14s7i40s40s40sqq")
-assert SER_HEADER.size == 178
-_EPOCH = datetime(1, 1, 1, tzinfo=timezone.utc)
-_RGB_COLOR_IDS = (100, 101)
 GAP_FACTOR = 1.5
 """An interval longer than this many exposures is a gap (dropped frames)."""
-
-
-def ticks_to_datetime(ticks: int) -> datetime:
-    """SER/.NET ticks (100 ns since 0001-01-01 UTC) to an aware UTC datetime (µs resolution)."""
-    return _EPOCH + timedelta(microseconds=ticks // 10)
-
-
-def datetime_to_ticks(t: datetime) -> int:
-    """An aware datetime to SER/.NET ticks."""
-    delta = t.astimezone(timezone.utc) - _EPOCH
-    return (delta.days * 86_400 + delta.seconds) * 10_000_000 + delta.microseconds * 10
-
-
-@dataclass(frozen=True)
-class SerSummary:
-    """What the header and trailer of a SER file say.
-
-    Attributes:
-        file_id: the header's FileID text.
-        width, height, bit_depth, planes: frame geometry.
-        frames: frames in the file (from the header, or from the size after a crash).
-        header_frames: FrameCount as written in the header.
-        header_utc: DateTime_UTC (when the recorder opened the file), or None.
-        timestamps_ticks: the per-frame stamps (empty when there is no trailer).
-        problems: what makes the file unreadable or incomplete.
-    """
-
-    file_id: str
-    width: int
-    height: int
-    bit_depth: int
-    planes: int
-    frames: int
-    header_frames: int
-    header_utc: datetime | None
-    timestamps_ticks: tuple[int, ...]
-    problems: tuple[str, ...] = ()
-
-    @property
-    def frame_bytes(self) -> int:
-        return self.width * self.height * self.planes * (1 if self.bit_depth <= 8 else 2)
-
-
-def _decode_header(raw: bytes) -> tuple[str, int, int, int, int, int, datetime | None]:
-    fields = SER_HEADER.unpack(raw)
-    file_id = fields[0].rstrip(b"\0 ").decode("ascii", errors="replace")
-    color_id, width, height, depth, count = fields[2], fields[4], fields[5], fields[6], fields[7]
-    planes = 3 if color_id in _RGB_COLOR_IDS else 1
-    utc_ticks = fields[12]
-    header_utc = ticks_to_datetime(utc_ticks) if utc_ticks > 0 else None
-    return file_id, width, height, depth, planes, count, header_utc
-
-
-def read_ser_summary(path: Path) -> SerSummary:
-    """Read a SER file's header and timestamp trailer.
-
-    Raises:
-        OSError: the file cannot be opened (the caller names it in its message).
-    """
-    size = path.stat().st_size
-    with path.open("rb") as fh:
-        raw = fh.read(SER_HEADER.size)
-        if len(raw) < SER_HEADER.size:
-            return SerSummary("", 0, 0, 0, 1, 0, 0, None, (), (f"only {size} bytes: no header",))
-        file_id, width, height, depth, planes, count, header_utc = _decode_header(raw)
-        summary = SerSummary(file_id, width, height, depth, planes, 0, count, header_utc, ())
-        if width <= 0 or height <= 0 or not 1 <= depth <= 16:
-            return replace(summary, problems=(f"bad header: {width}x{height}x{depth} bits",))
-        body = size - SER_HEADER.size
-        if count <= 0:  # crash: header never rewritten; count what is there
-            frames = body // summary.frame_bytes
-            return replace(
-                summary, frames=frames, problems=("header frame count is 0 (recording not closed)",)
-            )
-        image_bytes = count * summary.frame_bytes
-        if body < image_bytes:
-            frames = body // summary.frame_bytes
-            return replace(
-                summary, frames=frames, problems=(f"truncated: {frames} of {count} frames present",)
-            )
-        if body - image_bytes != 8 * count:
-            return replace(summary, frames=count, problems=("no per-frame timestamp trailer",))
-        fh.seek(SER_HEADER.size + image_bytes)
-        stamps = np.frombuffer(fh.read(8 * count), dtype="<i8")
-    return replace(summary, frames=count, timestamps_ticks=tuple(int(t) for t in stamps))
 
 
 @dataclass(frozen=True)
@@ -182,31 +86,57 @@ class SerCheck:
         return not self.problems
 
 
-def check_timestamps(path: Path, summary: SerSummary, expect: SerExpectation) -> SerCheck:
-    """Judge a read SER summary against the plan (pure).
+def check_recording(
+    path: Path,
+    frames: int,
+    stamps: Sequence[int] | np.ndarray | None,
+    expect: SerExpectation,
+    notes: Sequence[str] = (),
+) -> SerCheck:
+    """Judge a recording against the plan (pure).
 
     Args:
-        path: the file the summary came from (for the verdict).
-        summary: from :func:`read_ser_summary`.
+        path: the file (for the verdict).
+        frames: complete frames in the file.
+        stamps: per-frame UTC timestamps in .NET ticks, or None when the file has none.
         expect: the planned window and rate.
+        notes: what the reader recovered or assumed (kept as warnings, or as the problem
+            when there are no timestamps).
 
     Returns:
         The verdict with counts, first/last stamps, gaps and reasons.
     """
-    base = SerCheck(path, frames=summary.frames, expected_frames=expect.expected_frames)
-    problems = list(summary.problems)
-    if summary.frames == 0 and not problems:
-        problems.append("no frames")
-    if problems or not summary.timestamps_ticks:
-        return replace(base, problems=tuple(problems) or ("no per-frame timestamps",))
-    ticks = np.asarray(summary.timestamps_ticks, dtype=np.int64)
+    base = SerCheck(path, frames=frames, expected_frames=expect.expected_frames)
+    if stamps is None or len(stamps) == 0:
+        why = " ".join(notes) or "no per-frame timestamps"
+        return replace(base, problems=(why,))
+    ticks = np.asarray(stamps, dtype=np.int64)
     intervals = np.diff(ticks) / 1e7
     first, last = ticks_to_datetime(int(ticks[0])), ticks_to_datetime(int(ticks[-1]))
     exp = expect.exposure_s
     gap_mask = intervals > GAP_FACTOR * exp
     dropped = int(np.sum(np.rint(intervals[gap_mask] / exp) - 1))
     delay = (first - expect.record_start).total_seconds()
-    slack = exp + expect.tolerance_s
+    problems, warnings = _judge(frames, intervals, delay, last, expect)
+    if dropped:
+        warnings.append(f"{dropped} dropped frames in {int(np.sum(gap_mask))} gaps")
+    return replace(
+        base,
+        dropped_frames=dropped,
+        gaps=int(np.sum(gap_mask)),
+        first_frame_utc=first,
+        last_frame_utc=last,
+        start_delay_s=delay,
+        problems=tuple(problems),
+        warnings=(*notes, *warnings),
+    )
+
+
+def _judge(
+    frames: int, intervals: np.ndarray, delay: float, last: datetime, expect: SerExpectation
+) -> tuple[list[str], list[str]]:
+    exp, slack = expect.exposure_s, expect.exposure_s + expect.tolerance_s
+    problems: list[str] = []
     warnings: list[str] = []
     if np.any(intervals <= 0):
         problems.append("timestamps are not increasing")
@@ -220,37 +150,19 @@ def check_timestamps(path: Path, summary: SerSummary, expect: SerExpectation) ->
     if short > slack:
         problems.append(f"last frame {short:.3f} s before the planned end (allowed {slack:.3f} s)")
     wanted = expect.expected_frames
-    if summary.frames < expect.min_frame_fraction * wanted:
-        problems.append(
-            f"{summary.frames} frames where the rate ({exp:g} s) calls for about {wanted}"
-        )
-    elif summary.frames > 1.1 * wanted + 1:
+    if frames < expect.min_frame_fraction * wanted:
+        problems.append(f"{frames} frames where the rate ({exp:g} s) calls for about {wanted}")
+    elif frames > 1.1 * wanted + 1:
         warnings.append(
-            f"{summary.frames} frames, more than the {wanted} planned: exposure "
-            "shorter than planned?"
+            f"{frames} frames, more than the {wanted} planned: exposure shorter than planned?"
         )
-    if dropped:
-        warnings.append(f"{dropped} dropped frames in {int(np.sum(gap_mask))} gaps")
-    return replace(
-        base,
-        dropped_frames=dropped,
-        gaps=int(np.sum(gap_mask)),
-        first_frame_utc=first,
-        last_frame_utc=last,
-        start_delay_s=delay,
-        problems=tuple(problems),
-        warnings=tuple(warnings),
-    )
+    return problems, warnings
 
 
 def verify_ser(path: Path, expect: SerExpectation) -> SerCheck:
-    """Read ``path`` and check it against ``expect``; an unreadable file is an invalid verdict."""
+    """Open ``path`` and check it against ``expect``; an unreadable file is an invalid verdict."""
     try:
-        summary = read_ser_summary(path)
-    except OSError as exc:
-        return SerCheck(
-            path,
-            expected_frames=expect.expected_frames,
-            problems=(f"cannot read {path}: {exc.strerror or exc}",),
-        )
-    return check_timestamps(path, summary, expect)
+        ser = open_ser(path)
+    except ReductionError as exc:
+        return SerCheck(path, expected_frames=expect.expected_frames, problems=(str(exc),))
+    return check_recording(path, ser.n_frames, ser.timestamps, expect, ser.notes)

@@ -8,13 +8,8 @@ from pathlib import Path
 import pytest
 from fakes import write_ser
 
-from ekos_occult.serverify import (
-    SerExpectation,
-    datetime_to_ticks,
-    read_ser_summary,
-    ticks_to_datetime,
-    verify_ser,
-)
+from ekos_occult.ser import open_ser
+from ekos_occult.serverify import SerExpectation, check_recording, verify_ser
 
 START = datetime(2026, 11, 21, 20, 6, tzinfo=timezone.utc)
 EXPECT = SerExpectation(START, START + timedelta(seconds=10), exposure_s=0.1)
@@ -24,17 +19,11 @@ def stamps(n: int, first: float = 0.07, step: float = 0.1) -> list[datetime]:
     return [START + timedelta(seconds=first + i * step) for i in range(n)]
 
 
-def test_ticks_round_trip_and_known_epoch() -> None:
-    assert datetime_to_ticks(datetime(1, 1, 2, tzinfo=timezone.utc)) == 864_000_000_000
-    t = datetime(2026, 11, 21, 20, 6, 0, 123456, tzinfo=timezone.utc)
-    assert ticks_to_datetime(datetime_to_ticks(t)) == t
-
-
 def test_good_recording_is_valid(tmp_path: Path) -> None:
     path = tmp_path / "good.ser"
     write_ser(path, stamps(100), width=16, height=4)
-    summary = read_ser_summary(path)
-    assert (summary.file_id, summary.width, summary.height, summary.frames) == (
+    ser = open_ser(path)  # the fake writer's file is a SER file for the shared reader too
+    assert (ser.header.file_id, ser.header.width, ser.header.height, ser.n_frames) == (
         "INDI-RECORDER", 16, 4, 100)
     check = verify_ser(path, EXPECT)
     assert check.is_valid, check.problems
@@ -91,26 +80,37 @@ def test_backwards_timestamps_are_invalid(tmp_path: Path) -> None:
 def test_crashed_recording_has_frames_but_no_timestamps(tmp_path: Path) -> None:
     path = tmp_path / "crash.ser"
     write_ser(path, stamps(40), header_count=0, trailer=False)
-    summary = read_ser_summary(path)
-    assert summary.frames == 40 and summary.timestamps_ticks == ()
     check = verify_ser(path, EXPECT)
-    assert check.frames == 40
-    assert check.problems == ("header frame count is 0 (recording not closed)",)
+    assert check.frames == 40 and not check.is_valid
+    assert "FrameCount is 0 in the header" in check.problems[0]
+    assert "40 frames recovered" in check.problems[0]
 
 
 def test_missing_trailer_truncated_or_missing_file(tmp_path: Path) -> None:
     no_trailer = tmp_path / "nt.ser"
     write_ser(no_trailer, stamps(100), trailer=False)
-    assert verify_ser(no_trailer, EXPECT).problems == ("no per-frame timestamp trailer",)
+    assert "no per-frame timestamps" in verify_ser(no_trailer, EXPECT).problems[0]
     cut = tmp_path / "cut.ser"
     write_ser(cut, stamps(100))
     cut.write_bytes(cut.read_bytes()[: 178 + 64 * 30 + 10])
-    assert verify_ser(cut, EXPECT).problems == ("truncated: 30 of 100 frames present",)
+    check = verify_ser(cut, EXPECT)
+    assert check.frames == 30
+    assert "only 30 complete frames (cut short)" in check.problems[0]
     tiny = tmp_path / "tiny.ser"
     tiny.write_bytes(b"LUCAM")
-    assert verify_ser(tiny, EXPECT).problems == ("only 5 bytes: no header",)
+    assert "only 5 bytes" in verify_ser(tiny, EXPECT).problems[0]
     check = verify_ser(tmp_path / "nope.ser", EXPECT)
     assert not check.is_valid and "cannot read" in check.problems[0]
+
+
+def test_check_is_pure_on_counts_and_ticks() -> None:
+    from ekos_occult.ser import datetime_to_ticks
+
+    ticks = [datetime_to_ticks(t) for t in stamps(100)]
+    check = check_recording(Path("x.ser"), 100, ticks, EXPECT, notes=("a note",))
+    assert check.is_valid and check.warnings == ("a note",)
+    assert check_recording(Path("x.ser"), 5, None, EXPECT).problems == (
+        "no per-frame timestamps",)
 
 
 def test_more_frames_than_planned_is_a_warning(tmp_path: Path) -> None:
