@@ -11,6 +11,7 @@ Contract shared by every async method of EkosPort and RecorderPort:
   :class:`~ekos_occult.errors.EkosTimeout` (never hangs for ever).
 - KStars gone from the bus raises :class:`~ekos_occult.errors.EkosUnavailable`; the supervisor
   then calls :meth:`EkosPort.reattach` until it returns ``True``.
+- The camera disconnected (or its device gone) raises :class:`~ekos_occult.errors.DeviceLost`.
 - Ekos or the camera refusing a request raises :class:`~ekos_occult.errors.EkosCommandFailed`
   or :class:`~ekos_occult.errors.RecordingError`.
 - No other exception leaves an adapter (D-Bus errors are translated inside it).
@@ -246,7 +247,11 @@ class RecorderPort(Protocol):
         ...
 
     async def find_recording(self, request: RecordingRequest, started: datetime) -> Path | None:
-        """The SER file the recording made (written at or after ``started``), or None."""
+        """The SER file the recording made (written at or after ``started``), or None.
+
+        Should work from the file system alone (``request.directory``): the file may have to be
+        found after KStars has gone.
+        """
         ...
 
 
