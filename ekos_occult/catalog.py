@@ -42,6 +42,7 @@ KNOWN_COLUMNS = frozenset(("name", "ra", "ra_h", "dec", *_TIME_COLUMNS, "duratio
 _OTHER_DELIMITERS = {";": "semicolons", "\t": "tabs", "|": "vertical bars"}
 # Outside these years Earth-orientation and leap-second models are guesses: surely a typo.
 _FIRST_YEAR, _LAST_YEAR = 1900, 2200
+_MAX_DURATION_S = 86400.0
 _SEXAGESIMAL = re.compile(r"[:\sdhms°'\"]")
 
 T = TypeVar("T")
@@ -253,7 +254,7 @@ def _parse_row(cells: list[str], line: int, columns: _Columns,
         "ra": get(columns.ra_column, _parse_ra_hours if columns.ra_column == "ra_h" else _parse_ra),
         "dec": get("dec", _parse_dec),
         "time": get(columns.time_column, _parse_time),
-        "duration": get("duration", _positive("recording length in seconds")),
+        "duration": get("duration", _parse_duration),
         "mag": get("mag", _parse_mag),
         "priority": get("priority", _parse_priority, required=False),
         "exposure": get("exposure", _positive("exposure in seconds"), required=False),
@@ -330,6 +331,14 @@ def _positive(expected: str) -> Callable[[str], float]:
         return value
 
     return parse
+
+
+def _parse_duration(text: str) -> float:
+    value = _positive("recording length in seconds")(text)
+    if value > _MAX_DURATION_S:
+        raise _FieldError(f"{text} s is longer than a day: expected the recording length in "
+                          "seconds (e.g. 120), not minutes or hours")
+    return value
 
 
 def _parse_mag(text: str) -> float:

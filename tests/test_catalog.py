@@ -187,6 +187,7 @@ def test_duplicate_header_column() -> None:
     ("s,125,-6,2023-02-08T23:29:00,-5,9", "duration", "-5 is not positive"),
     ("s,125,-6,2023-02-08T23:29:00,0,9", "duration", "0 is not positive"),
     ("s,125,-6,2023-02-08T23:29:00,inf,9", "duration", "'inf' is not a finite number"),
+    ("s,125,-6,2023-02-08T23:29:00,90000,9", "duration", "90000 s is longer than a day"),
     ("s,125,-6,2023-02-08T23:29:00,10,NaN", "mag", "'NaN' is not a finite number"),
     ("s,125,-6,2023-02-08T23:29:00,10,bright", "mag", "'bright' is not a number"),
     ("s,125,-6,2023-02-08T23:29:00,10,", "mag", "is empty: a value is required"),
