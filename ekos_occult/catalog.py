@@ -101,28 +101,32 @@ def read_events(text: str, path: str, *, skip_invalid: bool = False) -> Catalog:
     seen: dict[str, tuple[str, int]] = {}
     for line, cells in rows:
         event, row_problems = _parse_row(cells, line, columns, path)
-        name = _cell(cells, columns, "name")
         if event is not None:
-            first = seen.get(event.name.casefold())
-            if first is not None:
-                row_problems.append(CsvProblem(
-                    path, line, "name",
-                    f"duplicate name {event.name!r} (already used by {first[0]!r} on line "
-                    f"{first[1]}; names are compared ignoring case): each event needs its own "
-                    "name because it names the Ekos job and the recording files"))
-                event = None
-            else:
-                seen[event.name.casefold()] = (event.name, line)
-        if event is not None:
-            events.append(event)
-        else:
-            problems.extend(row_problems)
-            invalid.append(InvalidRow(line, name or None, tuple(str(p) for p in row_problems)))
+            duplicate = _duplicate_problem(event, seen, path)
+            if duplicate is None:
+                events.append(event)
+                continue
+            row_problems.append(duplicate)
+        problems.extend(row_problems)
+        name = _cell(cells, columns, "name") or None
+        invalid.append(InvalidRow(line, name, tuple(str(p) for p in row_problems)))
     if problems and not skip_invalid:
         raise CsvFormatError(problems)
     if not rows:
         warns.append(f"{path}: the file has a header but no events.")
     return Catalog(tuple(events), tuple(invalid), tuple(warns))
+
+
+def _duplicate_problem(event: OccultationEvent, seen: dict[str, tuple[str, int]],
+                       path: str) -> CsvProblem | None:
+    """A problem if the name was used before (ignoring case); else remember it."""
+    first = seen.setdefault(event.name.casefold(), (event.name, event.line))
+    if first[1] == event.line:
+        return None
+    return CsvProblem(path, event.line, "name",
+                      f"duplicate name {event.name!r} (already used by {first[0]!r} on line "
+                      f"{first[1]}; names are compared ignoring case): each event needs its own "
+                      "name because it names the Ekos job and the recording files")
 
 
 def _split_rows(text: str, path: str) -> tuple[int, list[str], list[tuple[int, list[str]]]]:
