@@ -49,7 +49,7 @@ def add_plan_arguments(parser: argparse.ArgumentParser) -> None:
     add_now_option(parser)
     parser.add_argument("--skip-invalid", action="store_true", dest="skip_invalid",
                         help="plan the valid rows and list the invalid ones (status 'invalid') "
-                        "instead of stopping at the first bad file")
+                        "instead of stopping with the list of problems")
     add_site_option(parser)
     add_rule_options(parser)
 
