@@ -56,6 +56,11 @@ PRIORITY = 10
 """Priority written to 3.6 jobs (KStars' own default; all our jobs start at fixed times)."""
 GAIN_PROPERTIES = (("CCD_GAIN", "GAIN"), ("CCD_CONTROLS", "Gain"))
 """INDI gain properties: drivers use one or the other; Ekos applies the one the camera has."""
+FULL_FRAME = {"3.6": (0, 0, 100_000, 100_000), "3.7": (0, 0, 0, 0)}
+"""The <Frame> written when no ROI is configured. KStars 3.6 clamps the values into its frame
+boxes, so an oversize width/height gives the full sensor, while 0 gives a 1x1 pixel frame and an
+omitted <Frame> keeps the previous sequence's ROI (both seen on KStars 3.6.2). KStars 3.7+ reads
+a 0x0 ROI as "not set" and uses the full frame."""
 
 _TEMPLATES = {
     "3.6": ("scheduler-3.6.esl.j2", "sequence-3.6.esq.j2"),
@@ -163,9 +168,9 @@ def _plain(x: float) -> str:
     return format(Decimal(repr(float(x))).normalize(), "f")
 
 
-def _frame_context(settings: Settings) -> dict[str, Any]:
+def _frame_context(settings: Settings, version: KStarsVersion) -> dict[str, Any]:
     cap = settings.capture
-    x, y, w, h = cap.frame if cap.frame is not None else (0, 0, 0, 0)
+    x, y, w, h = cap.frame if cap.frame is not None else FULL_FRAME[version]
     if not (math.isfinite(cap.exposure_s) and cap.exposure_s > 0):
         raise RenderError(f"[capture] exposure_s must be a positive number, not {cap.exposure_s}.")
     if cap.binning < 1 or min(x, y) < 0 or (cap.frame is not None and min(w, h) <= 0):
@@ -223,7 +228,7 @@ def _render_files(
     if version not in _TEMPLATES:
         raise RenderError(f"Unknown Ekos file format {version!r}; choose 3.6 or 3.7.")
     esl_template, esq_template = _TEMPLATES[version]
-    frame = _frame_context(settings)
+    frame = _frame_context(settings, version)
     sequences = tuple(
         RenderedFile(
             job.sequence_relpath,

@@ -215,6 +215,12 @@ def _check_sequence(file: RenderedFile, job: JobSpec, version: str, settings: Se
     _expect(where, "frame type", _text(node, "Type", where), "Light")
     _expect(where, "count", _text(node, "Count", where), "1")
     _expect(where, "FITSDirectory", _text(node, "FITSDirectory", where), str(job.capture_dir))
+    if (
+        version == "3.6"
+        and min(_number(node, "Frame/W", where), _number(node, "Frame/H", where)) < 1
+    ):
+        # KStars 3.6 clamps a 0 width/height to 1: it would capture a 1x1 pixel frame.
+        raise RenderError(f"{where}: <Frame> width and height must be positive for KStars 3.6.")
     if version == "3.7":
         _expect(where, "TargetName", _text(node, "TargetName", where), job.name)
 

@@ -150,7 +150,10 @@ def test_control_frame_sequence(version: str) -> None:
     assert job.findtext("FITSDirectory") == str(NIGHT_DIR / "captures" / "(41)_Daphne_2023-02-09")
     assert job.find("Filter") is None
     assert children(job, "Properties") == []
-    assert [job.findtext(f"Frame/{k}") for k in "XYWH"] == ["0", "0", "0", "0"]
+    # Full frame: KStars 3.6 clamps an oversize W/H to the sensor (0 would mean 1x1 pixels);
+    # KStars 3.7+ reads 0x0 as "no ROI".
+    full = ["0", "0", "100000", "100000"] if version == "3.6" else ["0", "0", "0", "0"]
+    assert [job.findtext(f"Frame/{k}") for k in "XYWH"] == full
 
 
 @pytest.mark.parametrize("version", VERSIONS)
@@ -313,6 +316,7 @@ BROKEN = [
     ("scheduler-3.7.esl.j2", ("{{ job.sequence }}", "/tmp/x.esq"), "Sequence"),
     ("sequence-3.6.esq.j2", ("{{ frame.exposure }}", "10"), "exposure"),
     ("sequence-3.6.esq.j2", ("<Type>Light</Type>", "<Type>Dark</Type>"), "frame type"),
+    ("sequence-3.6.esq.j2", ("<W>{{ frame.w }}</W>", "<W>0</W>"), "width and height"),
     ("sequence-3.7.esq.j2", ("<Job>", "<Comment>x</Comment>\n<Job>"), "unexpected top-level"),
     ("sequence-3.7.esq.j2", ("{{ job.capture_dir }}", "/tmp"), "FITSDirectory"),
 ]
