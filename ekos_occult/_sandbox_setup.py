@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import os
 import re
+import secrets
 import select
 import sqlite3
 import tempfile
@@ -159,6 +160,30 @@ def _bus_listen_address(layout: Layout) -> str:
     return f"unix:dir={tempfile.gettempdir()}"  # long state dir: the daemon names a socket
 
 
+def _display_is_free(n: int) -> bool:
+    # A lock file can be missing while a server still owns the socket (and vice versa).
+    return not Path(f"/tmp/.X{n}-lock").exists() and not Path(f"/tmp/.X11-unix/X{n}").exists()
+
+
+def _start_xvfb(layout: Layout, xvfb: str, env: Mapping[str, str]) -> tuple[ProcessRecord, str]:
+    """Start Xvfb on a display no other server uses; retry on a lost race."""
+    first = 10 + secrets.randbelow(80)  # parallel sandboxes rarely pick the same first number
+    for n in [*range(first, 100), *range(10, first)]:
+        if not _display_is_free(n):
+            continue
+        try:
+            rec, ready = _spawn_reporting(
+                [xvfb, f":{n}", "-displayfd", "{fd}", "-screen", "0", "1600x1000x24",
+                 "-nolisten", "tcp"], env, layout.logs / "xvfb.log", "Xvfb")
+        except SandboxError:
+            continue  # another server took the display first
+        if ready == str(n) and _procs.is_alive(rec):
+            return rec, str(n)
+        _procs.terminate([rec], 2.0)
+    raise SandboxError("Xvfb could not start on any display :10 to :99; see its log in "
+                       f"{layout.logs}.")
+
+
 def start_display_and_bus(layout: Layout, binaries: Mapping[str, str], site: Site,
                           profile: str) -> SandboxState:
     """Start Xvfb on a free display and the private session bus.
@@ -169,9 +194,7 @@ def start_display_and_bus(layout: Layout, binaries: Mapping[str, str], site: Sit
     from ekos_occult.sandbox import SandboxState
 
     env = {"PATH": os.defpath}
-    xvfb, display = _spawn_reporting(
-        [binaries["Xvfb"], "-displayfd", "{fd}", "-screen", "0", "1600x1000x24",
-         "-nolisten", "tcp"], env, layout.logs / "xvfb.log", "Xvfb")
+    xvfb, display = _start_xvfb(layout, binaries["Xvfb"], env)
     try:
         dbus, address = _spawn_reporting(
             [binaries["dbus-daemon"], "--session", "--nofork", "--nopidfile",
@@ -245,11 +268,11 @@ async def _avoid_profile_wizard(layout: Layout, timeout_s: float) -> None:
 
 
 async def bring_up_ekos(layout: Layout, state: SandboxState, timeout_s: float,
-                        say: Callable[[str], None]) -> list[str]:
+                        say: Callable[[str], None]) -> tuple[list[str], float]:
     """Wait for KStars, open Ekos, start the profile, wait for the devices, set the location.
 
     Returns:
-        The INDI device names, all connected.
+        The INDI device names (all connected), and the UTC offset KStars chose for the site.
 
     Raises:
         SandboxError: KStars died, or a step did not complete within ``timeout_s`` overall.
@@ -285,7 +308,7 @@ async def bring_up_ekos(layout: Layout, state: SandboxState, timeout_s: float,
         site = state.site
         if abs(loc.lat_deg - site.lat_deg) > 1e-6 or abs(loc.lon_deg - site.lon_deg) > 1e-6:
             raise SandboxError(f"KStars kept location {loc} instead of the site {state.site}.")
-    return devices
+    return devices, loc.tz_hours
 
 
 def _check_alive(kstars: ProcessRecord, late: bool, what: str) -> None:

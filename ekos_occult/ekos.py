@@ -157,17 +157,18 @@ class EkosClient:
         if self._bus is not None:
             return
         self._sigs = load_signatures()
-        bus = MessageBus(bus_address=self.bus_address)
+        _check_socket_exists(self.bus_address)
+        bus: MessageBus | None = None
         try:
+            bus = MessageBus(bus_address=self.bus_address)  # dbus-next opens the socket here
             self._bus = await asyncio.wait_for(bus.connect(), self.timeout_s)
         except asyncio.TimeoutError as exc:
+            _close_socket(bus)
             raise EkosTimeout(f"The D-Bus bus {self.bus_address} did not answer within "
                               f"{self.timeout_s:g} s.") from exc
         except (OSError, ValueError, EOFError) as exc:
-            raise EkosUnavailable(
-                f"Cannot connect to the D-Bus bus {self.bus_address!r}: {exc}. Is KStars' session "
-                "bus address right (--bus, $DBUS_SESSION_BUS_ADDRESS), or is a sandbox running?"
-            ) from exc
+            _close_socket(bus)
+            raise EkosUnavailable(_cannot_connect(self.bus_address, exc)) from exc
 
     async def close(self) -> None:
         """Disconnect from the bus. Safe to call twice."""
@@ -181,6 +182,7 @@ class EkosClient:
                     self.timeout_s)
             except (asyncio.TimeoutError, OSError, EOFError):
                 pass  # the connection is gone either way
+            _close_socket(bus)
 
     async def __aenter__(self) -> EkosClient:
         await self.connect()
@@ -259,7 +261,11 @@ class EkosClient:
     async def set_gps_location(
         self, lat_deg: float, lon_deg: float, elevation_m: float, tz_hours: float = 0.0
     ) -> None:
-        """Set KStars' geographic location (shown as "GPS Location"), and its standard UTC offset.
+        """Set KStars' geographic location (shown as "GPS Location").
+
+        KStars 3.6.2 ignores ``tz_hours`` and gives the location the time zone of the place
+        (OBSERVED: Greenwich 0, Sydney +10, Santiago -4); read it back with :meth:`location`.
+        KStars' local time, in which scheduler StartAt times are read, follows that zone.
 
         Raises:
             EkosCommandFailed: KStars refused the location.
@@ -472,8 +478,13 @@ class EkosClient:
         return float(value)
 
     async def get_text(self, device: str, prop: str, element: str) -> str:
-        """An INDI text element ("" when unset or unknown)."""
+        """An INDI text element. Raises EkosCommandFailed when it does not exist.
+
+        KStars answers the word "Invalid" for an unknown device, property or element.
+        """
         (value,) = await self._call(_INDI, "getText", device, prop, element)
+        if value == "Invalid":
+            raise EkosCommandFailed(f"INDI text {device} {prop}.{element} does not exist.")
         return str(value)
 
     async def get_switch(self, device: str, prop: str, element: str) -> bool:
@@ -617,6 +628,30 @@ class EkosClient:
         if answer.message_type is MessageType.ERROR:
             raise _error_from_reply(answer, path, iface, member)
         return list(answer.body)
+
+
+def _cannot_connect(address: str, exc: BaseException) -> str:
+    return (f"Cannot connect to the D-Bus bus {address!r}: {exc}. Is KStars' session bus "
+            "address right (--bus, $DBUS_SESSION_BUS_ADDRESS), or is a sandbox running?")
+
+
+def _check_socket_exists(address: str) -> None:
+    """Fail early for a missing unix socket (dbus-next would leak the socket object)."""
+    m = re.match(r"unix:path=([^,;]+)", address)
+    if m and not Path(m.group(1)).exists():
+        raise EkosUnavailable(_cannot_connect(address, FileNotFoundError("no such socket")))
+
+
+def _close_socket(bus: MessageBus | None) -> None:
+    """Close the socket dbus-next leaves open after a disconnect (it only shuts it down)."""
+    for name in ("_stream", "_sock"):
+        obj = getattr(bus, name, None)
+        close = getattr(obj, "close", None)
+        if close is not None:
+            try:
+                close()
+            except OSError:
+                pass
 
 
 def _describe(iface: str, member: str) -> str:

@@ -64,6 +64,7 @@ class SandboxState:
     kstars: ProcessRecord | None = None
     children: tuple[ProcessRecord, ...] = ()
     devices: tuple[str, ...] = ()
+    tz_hours: float = 0.0  # the UTC offset KStars uses at the site (its "local time")
 
     @property
     def roots(self) -> tuple[ProcessRecord, ...]:
@@ -146,6 +147,7 @@ def read_state(state_dir: Path) -> SandboxState | None:
             kstars=_record(data["kstars"]) if data.get("kstars") else None,
             children=tuple(_record(c) for c in data.get("children", ())),
             devices=tuple(str(d) for d in data.get("devices", ())),
+            tz_hours=float(data.get("tz_hours", 0.0)),
         )
     except FileNotFoundError:
         return None
@@ -165,6 +167,7 @@ def _write_state(state: SandboxState) -> None:
         "kstars": dataclasses.asdict(state.kstars) if state.kstars else None,
         "children": [dataclasses.asdict(c) for c in state.children],
         "devices": list(state.devices),
+        "tz_hours": state.tz_hours,
     }
     _sandbox_setup.write_atomic(_state_path(state.state_dir), json.dumps(data, indent=2) + "\n")
 
@@ -182,7 +185,8 @@ async def start(
 
     Args:
         state_dir: where the state file, logs, sockets and KStars' private HOME live.
-        site: the geographic location given to KStars (UTC offset 0: KStars local time is UTC).
+        site: the geographic location given to KStars. KStars 3.6.2 picks the site's time zone
+            itself (Greenwich: UTC+0); it is recorded as ``tz_hours``.
         env: the caller's environment; only PATH is taken from it.
         profile: the Ekos profile to start.
         timeout_s: how long KStars and the devices may take to come up.
@@ -212,9 +216,10 @@ async def start(
         state = dataclasses.replace(state, kstars=kstars)
         _write_state(state)
         say(f"KStars started (pid {kstars.pid}); waiting for it and for Ekos.")
-        devices = await _sandbox_setup.bring_up_ekos(layout, state, timeout_s, say)
+        devices, tz = await _sandbox_setup.bring_up_ekos(layout, state, timeout_s, say)
         children = tuple(_procs.sandbox_members(state.roots, state.bus_address))
-        state = dataclasses.replace(state, devices=tuple(devices), children=children)
+        state = dataclasses.replace(state, devices=tuple(devices), children=children,
+                                    tz_hours=tz)
         _write_state(state)
     except (EkosError, SandboxError, OSError) as exc:
         tail = _sandbox_setup.log_tail(layout.kstars_log)

@@ -79,7 +79,7 @@ def _start(args: argparse.Namespace, settings: Settings, state_dir: os.PathLike[
     else:
         print(f"Sandbox started in {time.monotonic() - t0:.1f} s in {state.state_dir}.")
     print(f"Devices: {', '.join(state.devices)}")
-    print(f"Site: {state.site} (KStars local time = UTC)")
+    print(f"Site: {state.site} (KStars local time = UTC{state.tz_hours:+g} h)")
     print(f"DBUS_SESSION_BUS_ADDRESS={state.bus_address}")
     print(f"DISPLAY={state.display}")
     print(f"Talk to it with --bus {shlex.quote(state.bus_address)}, or: "
@@ -101,7 +101,7 @@ def _status(state_dir: os.PathLike[str]) -> int:
     print(f"State dir: {s.state_dir}")
     print(f"Bus: {s.bus_address}")
     print(f"Display: {s.display}")
-    print(f"Site: {s.site}")
+    print(f"Site: {s.site} (KStars local time = UTC{s.tz_hours:+g} h)")
     procs = [r for r in (s.kstars, s.dbus, s.xvfb) if r is not None] + list(s.children)
     for r in procs:
         alive = "running" if st.alive.get(r.pid) else "gone"

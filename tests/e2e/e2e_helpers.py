@@ -1,0 +1,74 @@
+"""Helpers shared by the end-to-end tests and their fixtures (see conftest.py)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from ekos_occult import _procs, sandbox
+from ekos_occult.ekos import EkosClient
+from ekos_occult.ekos_states import ParkStatus, SchedulerState
+from ekos_occult.model import Site
+from ekos_occult.sandbox import SandboxState
+
+START_TIMEOUT_S = 180.0
+
+
+@dataclass(frozen=True)
+class Sandbox:
+    """The running sandbox as tests see it."""
+
+    state_dir: Path
+    bus_address: str
+    display: str
+    site: Site
+    state: SandboxState
+
+    def client(self, timeout_s: float = 10.0) -> EkosClient:
+        """A new (not yet connected) client: ``async with sandbox.client() as ekos``."""
+        return EkosClient(self.bus_address, timeout_s=timeout_s)
+
+
+def assert_all_gone(records: list[_procs.ProcessRecord]) -> None:
+    """Fail naming every process (by pid) that is still alive."""
+    alive = [f"{r.name} (pid {r.pid})" for r in records if _procs.is_alive(r)]
+    assert not alive, f"sandbox processes left running: {', '.join(alive)}"
+
+
+def start_sandbox(state_dir: Path, site: Site = sandbox.DEFAULT_SITE) -> SandboxState:
+    """Start a sandbox or raise (never skip) with the reason and KStars' log."""
+    state, already = asyncio.run(
+        sandbox.start(state_dir, site, dict(os.environ), timeout_s=START_TIMEOUT_S)
+    )
+    assert not already, f"a sandbox was unexpectedly running in {state_dir}"
+    return state
+
+
+def stop_and_check(state: SandboxState) -> None:
+    """Stop the sandbox and assert that none of its processes is left."""
+    everything = [*state.roots, *state.children,
+                  *_procs.sandbox_members(state.roots, state.bus_address)]
+    sandbox.stop(state.state_dir)
+    assert_all_gone(everything)
+    assert not (state.state_dir / "run").exists(), "the sandbox left its runtime dir/socket"
+
+
+async def restore_ekos(ekos: EkosClient, camera: str, was_parked: bool) -> None:
+    """Scheduler stopped and empty, capture aborted, stream/recording off, park as found."""
+    if await ekos.scheduler_status() != SchedulerState.IDLE:
+        await ekos.stop_scheduler()
+        for _ in range(100):
+            if await ekos.scheduler_status() == SchedulerState.IDLE:
+                break
+            await asyncio.sleep(0.1)
+    await ekos.remove_all_jobs()
+    await ekos.abort_capture()
+    for prop, element in (("RECORD_STREAM", "RECORD_OFF"), ("CCD_VIDEO_STREAM", "STREAM_OFF")):
+        if not await ekos.get_switch(camera, prop, element):
+            await ekos.set_switch(camera, prop, element, True)
+            await ekos.send_property(camera, prop)
+    park = await ekos.park_status()
+    if not was_parked and park in (ParkStatus.PARKED, ParkStatus.PARKING):
+        await ekos.unpark_mount()
