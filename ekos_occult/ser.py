@@ -138,7 +138,7 @@ def _parse_header(raw: bytes, path: str) -> SerHeader:
         )
     f = _HEADER.unpack(raw[:HEADER_SIZE])
     file_id = _text(f[0])
-    if not file_id or not file_id.isprintable():
+    if not file_id or not (file_id.isascii() and file_id.isprintable()):
         raise ReductionError(f"{path}: not a SER file (no FileID like LUCAM-RECORDER at byte 0).")
     h = SerHeader(
         file_id,

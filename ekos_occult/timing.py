@@ -174,7 +174,7 @@ def _edge(
 
 
 def refine_edges(
-    y: FloatArray, d0: int, r0: int, window: int, rho: float = 0.0, iterations: int = 3
+    y: FloatArray, d0: int, r0: int, window: int, rho: float = 0.0, iterations: int = 6
 ) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
     """Sub-frame D and R (and B, A) for each row of ``y`` (shape (M, n) or (n,)).
 
@@ -219,7 +219,7 @@ def false_event_probability(
         s_in = s.min(axis=1)
         drops.append((c[:, -1] - s_in) / (sim_n - length) - s_in / length)
     sims = np.concatenate(drops)
-    p = (np.count_nonzero(sims >= drop) + 1) / (sims.size + 1)
+    p = _tail_probability(sims, drop)
     if sim_n < n:  # more places for a fake dip in a longer curve
         p = 1.0 - (1.0 - p) ** (n / sim_n)
     spread = float(np.std(sims))
@@ -227,9 +227,23 @@ def false_event_probability(
     return float(min(p, 1.0)), sigma
 
 
+def _tail_probability(sims: FloatArray, x: float) -> float:
+    """P(sim >= x): counted when at least 10 simulations reach x, else from a Gumbel fit of the
+    simulated maxima (the law of a maximum), so a strong event gets a small, finite number."""
+    hits = int(np.count_nonzero(sims >= x))
+    if hits >= 10:
+        return hits / sims.size
+    beta = float(np.std(sims)) * math.sqrt(6) / math.pi
+    if beta <= 0:
+        return 0.0 if hits == 0 else hits / sims.size
+    mu = float(np.mean(sims)) - 0.5772156649 * beta
+    z = (x - mu) / beta
+    return -math.expm1(-math.exp(-z)) if z < 700 else 0.0
+
+
 def _half_width(x: FloatArray, ci: float) -> float:
-    lo, hi = np.percentile(x, [50 - ci / 2, 50 + ci / 2])
-    return float(hi - lo) / 2
+    """The +/- bar that contains the true error in ``ci`` percent of the trials."""
+    return float(np.percentile(np.abs(x), ci))
 
 
 def edge_errors(
