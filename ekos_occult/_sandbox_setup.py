@@ -10,6 +10,7 @@ import os
 import re
 import secrets
 import select
+import socket
 import sqlite3
 import tempfile
 import time
@@ -115,8 +116,39 @@ def prepare_dirs(state_dir: Path) -> Layout:
     kstarsrc = layout.home / ".config" / "kstarsrc"
     if not kstarsrc.exists():
         write_atomic(kstarsrc, KSTARSRC)
+    write_atomic(kstarsrc, with_indi_port(kstarsrc.read_text(encoding="utf-8"), _free_port()))
     write_atomic(layout.home / ".config" / "kwalletrc", KWALLETRC)
     return layout
+
+
+def _free_port() -> int:
+    """A TCP port free on this machine now (the kernel picks it)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def with_indi_port(kstarsrc: str, port: int) -> str:
+    """kstarsrc text whose ``[indi] serverPortStart`` is ``port``.
+
+    Every KStars otherwise starts its INDI server on 7624: a second sandbox's server cannot
+    bind, its KStars talks to the first sandbox's drivers, and both lose INDI when either
+    stops (OBSERVED with 3.6.2: "Lost connection to local INDI server localhost:7,624").
+    """
+    keys = ("serverPortStart=", "serverPortEnd=")
+    out: list[str] = []
+    section = ""
+    for line in kstarsrc.splitlines():
+        if line.startswith("["):
+            section = line.strip()
+        if section == "[indi]" and line.startswith(keys):
+            continue
+        out.append(line)
+        if line.strip() == "[indi]":
+            out += [f"serverPortStart={port}", f"serverPortEnd={port + 9}"]
+    if "[indi]" not in (ln.strip() for ln in out):
+        out += ["", "[indi]", f"serverPortStart={port}", f"serverPortEnd={port + 9}"]
+    return "\n".join(out) + "\n"
 
 
 def _read_line(fd: int, timeout_s: float, what: str) -> str:
