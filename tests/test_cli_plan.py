@@ -262,3 +262,17 @@ def test_build_plan_reusable_by_other_commands(capsys: pytest.CaptureFixture[str
     assert len(info.value.problems) == 8
     skip = parser.parse_args([str(DATA / "malformed.csv"), "--now", NOW, "--skip-invalid"])
     assert len(build_plan(skip, settings).invalid) == 7
+
+
+def test_far_future_event_noted_not_warned(tmp_path: Path,
+                                          capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "future.csv"
+    path.write_text("name,ra,dec,start,duration,mag\nfar,125.225,-6.2,2035-02-08T23:29:00,10,9\n",
+                    encoding="utf-8")
+    assert plan(str(path), "--site", SITE, "--now", "2035-02-08T12:00:00", "--json") == 0
+    out, err = capsys.readouterr()
+    (event,) = json.loads(out)["events"]
+    assert err == "" and event["status"] == "scheduled"
+    assert event["notes"] == [
+        "beyond the IERS Earth-orientation tables bundled with astropy: planned with default "
+        "polar motion and UT1 (positions good to ~0.01°, enough for the altitude and Sun limits)"]
