@@ -14,7 +14,7 @@ from datetime import datetime, timedelta, timezone
 import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.dates import DateFormatter, date2num
+from matplotlib.dates import DateFormatter, HourLocator, date2num
 from matplotlib.figure import Figure
 
 from ekos_occult.model import Plan, PlannedEvent
@@ -22,12 +22,13 @@ from ekos_occult.visibility import observer_for, star_altaz, sun_altitude_deg, t
 
 __all__ = ["altitude_chart_png", "TWILIGHT_BANDS"]
 
-# (lowest Sun altitude, highest Sun altitude, label, grey level): darker is darker sky.
+# (lowest Sun altitude, highest Sun altitude, label, colour): the brighter the sky, the stronger
+# the shade; full night (Sun below -18°) stays white so the tracks stay readable.
 TWILIGHT_BANDS = (
-    (0.0, 90.0, "day", "#fff5cc"),
-    (-6.0, 0.0, "civil twilight", "#d9e3f0"),
-    (-12.0, -6.0, "nautical twilight", "#b3c6e0"),
-    (-18.0, -12.0, "astronomical twilight", "#8da9d1"),
+    (0.0, 90.0, "day", "#ffd966"),
+    (-6.0, 0.0, "civil twilight", "#ffe9b3"),
+    (-12.0, -6.0, "nautical twilight", "#cfe0f3"),
+    (-18.0, -12.0, "astronomical twilight", "#ebf2fa"),
 )
 _MAX_POINTS = 1500
 _MAX_LABELLED = 20
@@ -68,7 +69,7 @@ def _shade_twilight(ax: Axes, x: np.ndarray, sun: np.ndarray) -> None:
 
 def _draw_event(ax: Axes, p: PlannedEvent, x: np.ndarray, alt: np.ndarray,
                 labelled: bool) -> None:
-    (line,) = ax.plot(x, alt, linewidth=1.0,
+    (line,) = ax.plot(x, alt, linewidth=0.9, alpha=0.6,
                       label=p.name if labelled else None)
     colour = line.get_color()
     ax.axvspan(_num(p.event.record_start), _num(p.event.record_end),
@@ -76,7 +77,7 @@ def _draw_event(ax: Axes, p: PlannedEvent, x: np.ndarray, alt: np.ndarray,
     centre = p.event.record_start + p.event.duration / 2
     if p.visibility is not None:
         ax.plot([_num(centre)], [p.visibility.altitude_deg], marker="o",
-                color=colour, markersize=4)
+                color=colour, markersize=5)
 
 
 def altitude_chart_png(plan: Plan, *, dpi: int = 100) -> bytes:
@@ -112,6 +113,9 @@ def altitude_chart_png(plan: Plan, *, dpi: int = 100) -> bytes:
                label=f"altitude limit {plan.rules.min_altitude_deg:g}°")
     ax.set_ylim(0, 90)
     ax.set_xlim(float(x[0]), float(x[-1]))
+    hours = (end - start).total_seconds() / 3600.0
+    locator = HourLocator(interval=max(1, round(hours / 10)), tz=timezone.utc)  # type: ignore[no-untyped-call]
+    ax.xaxis.set_major_locator(locator)
     ax.xaxis.set_major_formatter(DateFormatter("%H:%M", tz=timezone.utc))  # type: ignore[no-untyped-call]
     ax.set_xlabel(f"UTC from {start:%Y-%m-%d %H:%M}")
     ax.set_ylabel("altitude (°)")
