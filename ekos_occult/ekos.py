@@ -570,9 +570,20 @@ class EkosClient:
             await sub.close()
 
     # ----------------------------------------------------------------- plumbing
+    @property
+    def is_connected(self) -> bool:
+        """Whether the bus connection is up (False after the bus daemon went away)."""
+        return self._bus is not None and bool(self._bus.connected)
+
     def _connected(self) -> MessageBus:
         if self._bus is None:
             raise EkosUnavailable("Not connected to D-Bus: call EkosClient.connect() first.")
+        if not self._bus.connected:
+            # dbus-next leaves calls on a dead connection unanswered: fail at once instead.
+            raise EkosUnavailable(
+                f"The D-Bus connection to {self.bus_address} was lost (the bus daemon stopped);"
+                " reconnect when KStars' session is back."
+            )
         return self._bus
 
     async def _require_kstars(self) -> None:
