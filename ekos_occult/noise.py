@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -84,13 +85,24 @@ def measure_noise(
     return NoiseModel(sigma_b, max(sigma_a, 1e-12), tuple(float(v) for v in acf_arr), rho1, kernel)
 
 
-def correlated_noise(rng: np.random.Generator, m: int, n: int, kernel: FloatArray) -> FloatArray:
+def correlated_noise(
+    rng: np.random.Generator,
+    m: int,
+    n: int,
+    kernel: FloatArray,
+    dtype: type[np.floating[Any]] = np.float64,
+) -> npt.NDArray[np.floating[Any]]:
     """``(m, n)`` unit-variance Gaussian noise with the kernel's autocorrelation."""
     k = kernel.size
-    white = rng.standard_normal((m, n + k - 1))
+    white = rng.standard_normal((m, n + k - 1), dtype=dtype)
     if k == 1:
-        out: FloatArray = white * kernel[0]
+        scaled: npt.NDArray[np.floating[Any]] = white * kernel.astype(dtype)[0]
+        return scaled
+    if k <= 24:  # short kernel: a few shifted adds beat an FFT
+        out = np.zeros((m, n), dtype)
+        for j, h in enumerate(kernel.astype(dtype)):
+            out += h * white[:, k - 1 - j : k - 1 - j + n]
         return out
     size = 1 << (n + 2 * k - 2).bit_length()
-    spec = np.fft.rfft(white, size, axis=1) * np.fft.rfft(kernel, size)[None, :]
+    spec = np.fft.rfft(white, size, axis=1) * np.fft.rfft(kernel.astype(dtype), size)[None, :]
     return np.fft.irfft(spec, size, axis=1)[:, k - 1 : k - 1 + n]

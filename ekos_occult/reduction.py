@@ -43,7 +43,7 @@ from ekos_occult.photometry import (
 from ekos_occult.ser import SerFile, open_ser, ticks_to_datetime
 from ekos_occult.timing import EventTiming, position_to_time, time_event
 
-__all__ = ["ReduceOptions", "Reduction", "reduce_file", "is_ser", "to_dict"]
+__all__ = ["ReduceOptions", "Reduction", "reduce_file", "is_ser", "normalised", "to_dict"]
 
 FloatArray = npt.NDArray[np.float64]
 CONVENTION = "start of exposure"
@@ -63,7 +63,7 @@ class ReduceOptions:
     column: str | None = None
     ref_columns: tuple[str, ...] = ()
     trials: int = 5_000
-    fe_trials: int = 20_000
+    fe_trials: int = 10_000
     threshold: float = 1e-3
     seed: int = 0
 

@@ -198,14 +198,16 @@ class SerFile:
         """
         stop = self.n_frames if stop is None else min(stop, self.n_frames)
         per = max(1, max_bytes // self.header.frame_bytes)
+        fb = self.header.frame_bytes
         with open(self.path, "rb") as fh:
             for first in range(max(0, start), stop, per):
                 k = min(per, stop - first)
+                _prefetch(fh, HEADER_SIZE + (first + k) * fb, min(per, stop - first - k) * fb)
                 mm = np.memmap(
                     fh,
                     dtype=self.dtype,
                     mode="r",
-                    offset=HEADER_SIZE + first * self.header.frame_bytes,
+                    offset=HEADER_SIZE + first * fb,
                     shape=(k, *self.header.frame_shape),
                 )
                 yield first, mm
@@ -229,6 +231,15 @@ class SerFile:
         """The header's DateTime_UTC (INDI: when the file was opened), or None when unset."""
         t = self.header.date_time_utc_ticks
         return ticks_to_datetime(t) if t > 0 else None
+
+
+def _prefetch(fh: BinaryIO, offset: int, length: int) -> None:
+    """Ask the kernel to start reading the next window while this one is processed."""
+    if length > 0 and hasattr(os, "posix_fadvise"):
+        try:
+            os.posix_fadvise(fh.fileno(), offset, length, os.POSIX_FADV_WILLNEED)
+        except OSError:  # pragma: no cover - advice only
+            pass
 
 
 def luminance(raw: npt.NDArray[np.generic], color_id: int = COLOR_MONO) -> npt.NDArray[np.float32]:

@@ -134,10 +134,37 @@ def _levels(y: FloatArray, w: FloatArray) -> tuple[FloatArray, FloatArray]:
     n = y.shape[1]
     sw, sww = w.sum(axis=1), (w * w).sum(axis=1)
     sy, swy = y.sum(axis=1), (w * y).sum(axis=1)
+    return _solve_levels(n, sy, sw, sww, swy)
+
+
+def _solve_levels(
+    n: int, sy: FloatArray, sw: FloatArray, sww: FloatArray, swy: FloatArray
+) -> tuple[FloatArray, FloatArray]:
     den = n * sww - sw * sw
     slope = np.where(den > 0, (n * swy - sw * sy) / np.where(den > 0, den, 1.0), 0.0)
     b = (sy - slope * sw) / n
     return b, b + slope
+
+
+def _levels_at(
+    y: FloatArray, c: FloatArray, d: FloatArray, r: FloatArray
+) -> tuple[FloatArray, FloatArray]:
+    """:func:`_levels` for the event [d, r) from prefix sums ``c`` of y: O(rows), not O(y)."""
+    m, n = y.shape
+    rows = np.arange(m)
+    kd = np.clip(np.floor(d).astype(np.int64), 0, n - 1)
+    kr = np.clip(np.floor(r).astype(np.int64), kd, n)
+    same = kd == kr
+    w_d = np.where(same, r - d, kd + 1 - d)
+    w_r = np.where(same | (kr >= n), 0.0, r - kr)
+    lo = kd + 1
+    hi = np.maximum(kr, lo)
+    full = (hi - lo).astype(np.float64)
+    y_r = y[rows, np.minimum(kr, n - 1)]
+    swy = c[rows, hi] - c[rows, lo] + w_d * y[rows, kd] + w_r * y_r
+    sw = full + w_d + w_r
+    sww = full + w_d * w_d + w_r * w_r
+    return _solve_levels(n, c[:, n], sw, sww, swy)
 
 
 def _edge(
@@ -173,6 +200,16 @@ def _edge(
     return np.where(np.isfinite(cost[np.arange(m), j]), x, float(k_lo))
 
 
+def _local_edge(
+    y: FloatArray, l1: FloatArray, l2: FloatArray, k_lo: int, k_hi: int,
+    end: npt.NDArray[np.int64], rho: float,
+) -> FloatArray:
+    """:func:`_edge` on just the columns the candidates need (costs outside are constant)."""
+    s = max(0, k_lo - 1)
+    e = min(y.shape[1], k_hi + 2)
+    return s + _edge(y[:, s:e], l1, l2, k_lo - s, k_hi - s, end - s, rho)
+
+
 def refine_edges(
     y: FloatArray, d0: int, r0: int, window: int, rho: float = 0.0, iterations: int = 6
 ) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
@@ -180,19 +217,21 @@ def refine_edges(
 
     Each edge's transition frame is searched within ``window`` frames of the whole-frame start
     (d0 = first event frame, r0 = first frame after it); B and A are re-fitted in between.
+    Apart from one cumulative sum, the work per iteration is proportional to the window.
     """
     y = np.atleast_2d(np.asarray(y, np.float64))
     m, n = y.shape
+    c = np.zeros((m, n + 1))
+    np.cumsum(y, axis=1, out=c[:, 1:])
     d = np.full(m, float(d0))
     r = np.full(m, float(r0))
     yr = y[:, ::-1]
     for _ in range(iterations):
-        b, a = _levels(y, _weights(n, d, r))
-        d = _edge(y, b, a, d0 - window - 1, d0 + window, np.floor(r).astype(np.int64), rho)
-        lo = n - r0 - window - 1
+        b, a = _levels_at(y, c, d, r)
+        d = _local_edge(y, b, a, d0 - window - 1, d0 + window, np.floor(r).astype(np.int64), rho)
         end = n - 1 - np.floor(d).astype(np.int64)
-        r = n - _edge(yr, b, a, lo, n - r0 + window, end, rho)
-    b, a = _levels(y, _weights(n, d, r))
+        r = n - _local_edge(yr, b, a, n - r0 - window - 1, n - r0 + window, end, rho)
+    b, a = _levels_at(y, c, d, r)
     return d, r, b, a
 
 
@@ -213,12 +252,13 @@ def false_event_probability(
     sim_n = min(n, max(_FE_LENGTH, 4 * length))
     drops = []
     for m in _batches(trials, sim_n + 2 * noise.kernel.size):
-        z = correlated_noise(rng, m, sim_n, noise.kernel) * noise.sigma_b
-        c = np.concatenate([np.zeros((m, 1)), np.cumsum(z, axis=1)], axis=1)
+        z = correlated_noise(rng, m, sim_n, noise.kernel, np.float32)  # unit sigma: scale later
+        c = np.zeros((m, sim_n + 1), np.float32)
+        np.cumsum(z, axis=1, out=c[:, 1:])
         s = c[:, 1 + length : sim_n] - c[:, 1 : sim_n - length]
         s_in = s.min(axis=1)
-        drops.append((c[:, -1] - s_in) / (sim_n - length) - s_in / length)
-    sims = np.concatenate(drops)
+        drops.append(noise.sigma_b * ((c[:, -1] - s_in) / (sim_n - length) - s_in / length))
+    sims = np.concatenate(drops).astype(np.float64)
     p = _tail_probability(sims, drop)
     if sim_n < n:  # more places for a fake dip in a longer curve
         p = 1.0 - (1.0 - p) ** (n / sim_n)

@@ -54,7 +54,26 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         type=Path,
         help="a .ser recording or a PyMovie-format .csv light curve",
     )
-    g = p.add_argument_group("photometry (SER input)")
+    _photometry_flags(p.add_argument_group("photometry (SER input)"))
+    _csv_flags(p.add_argument_group("light curve (CSV input)"))
+    _timing_flags(p.add_argument_group("timing"))
+    o = p.add_argument_group("output")
+    o.add_argument("--json", action="store_true", help="print the result as JSON")
+    o.add_argument(
+        "--csv",
+        metavar="OUT",
+        type=Path,
+        help="write the light curve as PyMovie CSV (PyOTE opens it)",
+    )
+    o.add_argument(
+        "--plot",
+        metavar="OUT.png",
+        type=Path,
+        help="write the light curve with the fit, D and R as PNG",
+    )
+
+
+def _photometry_flags(g: argparse._ArgumentGroup) -> None:
     g.add_argument(
         "--target",
         metavar="X,Y",
@@ -77,71 +96,61 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--cadence",
         metavar="SECONDS",
         type=float,
-        help="frame interval, for a SER without timestamps (uses the header start time)",
+        help="frame interval, for a SER without timestamps (uses the header start)",
     )
-    c = p.add_argument_group("light curve (CSV input)")
-    c.add_argument(
+
+
+def _csv_flags(g: argparse._ArgumentGroup) -> None:
+    g.add_argument(
         "--column", metavar="NAME", help="target signal column (default: the first signal-* column)"
     )
-    c.add_argument(
+    g.add_argument(
         "--ref-column",
         metavar="NAME",
         action="append",
         default=[],
         help="reference column to divide out (repeatable)",
     )
-    c.add_argument(
+    g.add_argument(
         "--date", metavar="YYYY-MM-DD", help="UTC date of the first frame when the file has none"
     )
-    t = p.add_argument_group("timing")
-    t.add_argument(
+
+
+def _timing_flags(g: argparse._ArgumentGroup) -> None:
+    g.add_argument(
         "--latency",
         metavar="SECONDS",
         type=float,
         default=0.0,
         help="how much later than the exposure start frames were stamped; subtracted (default 0)",
     )
-    t.add_argument(
+    g.add_argument(
         "--trials",
         metavar="N",
         type=int,
         default=5000,
         help="Monte-Carlo trials for the error bars (default 5000)",
     )
-    t.add_argument(
+    g.add_argument(
         "--false-trials",
         metavar="N",
         type=int,
-        default=20000,
-        help="noise-only simulations for the false-event test (default 20000)",
+        default=10000,
+        help="noise-only simulations for the false-event test (default 10000)",
     )
-    t.add_argument(
+    g.add_argument(
         "--threshold",
         metavar="P",
         type=float,
         default=1e-3,
         help="claim an event only if the false-event probability is at most P (default 0.001)",
     )
-    t.add_argument(
+    g.add_argument(
         "--seed",
         metavar="N",
         type=int,
         default=0,
         help="random seed of the simulations (default 0)",
-    )
-    o = p.add_argument_group("output")
-    o.add_argument("--json", action="store_true", help="print the result as JSON")
-    o.add_argument(
-        "--csv",
-        metavar="OUT",
-        type=Path,
-        help="write the light curve as PyMovie CSV (PyOTE opens it)",
-    )
-    o.add_argument(
-        "--plot",
-        metavar="OUT.png",
-        type=Path,
-        help="write the light curve with the fit, D and R as PNG",
     )
 
 
