@@ -201,8 +201,13 @@ def _edge(
 
 
 def _local_edge(
-    y: FloatArray, l1: FloatArray, l2: FloatArray, k_lo: int, k_hi: int,
-    end: npt.NDArray[np.int64], rho: float,
+    y: FloatArray,
+    l1: FloatArray,
+    l2: FloatArray,
+    k_lo: int,
+    k_hi: int,
+    end: npt.NDArray[np.int64],
+    rho: float,
 ) -> FloatArray:
     """:func:`_edge` on just the columns the candidates need (costs outside are constant)."""
     s = max(0, k_lo - 1)
@@ -328,6 +333,27 @@ def _window(dnr: float) -> int:
     return int(min(100, max(3, math.ceil(20.0 / max(dnr, 0.2) ** 2))))
 
 
+def _warnings(n: int, d0: int, r0: int, noise: NoiseModel) -> list[str]:
+    """Signs that the square-wave model may not fit the light curve."""
+    out = []
+    if r0 - d0 < 3:
+        out.append(
+            f"the event spans only {r0 - d0} frame(s): the drop and the edges are "
+            "hard to tell apart; treat the times with care."
+        )
+    if d0 <= 2 or r0 >= n - 2:
+        out.append(
+            "the dip touches the start or end of the recording: it may be a trend "
+            "or clouds rather than an event (divide by a reference star: --ref or --ref-column)."
+        )
+    if len(noise.acf) > 10:
+        out.append(
+            "the baseline wanders slowly (correlated beyond 10 frames: clouds, a "
+            "trend?); the square-wave fit and its error bars may not apply."
+        )
+    return out
+
+
 def time_event(
     y: FloatArray,
     *,
@@ -377,12 +403,7 @@ def time_event(
     win = _window(dnr)
     d, r, b, a = (float(v[0]) for v in refine_edges(y, d0, r0, win, noise.rho))
     p, sig = false_event_probability(y.size, r0 - d0, drop0, noise, fe_trials, rng)
-    notes = []
-    if r0 - d0 < 3:
-        notes.append(
-            f"the event spans only {r0 - d0} frame(s): the drop and the edges are "
-            f"hard to tell apart; treat the times with care."
-        )
+    notes = _warnings(y.size, d0, r0, noise)
     event = p <= threshold
     errors = None
     if event:

@@ -167,3 +167,12 @@ def test_position_to_time_uses_frame_starts() -> None:
     assert position_to_time(1.5, t, 0.04) == pytest.approx(0.06)
     assert position_to_time(2.25, t, 0.04) == pytest.approx(0.13)
     assert position_to_time(4.0, t, 0.04) == pytest.approx(0.20)
+
+
+def test_a_trend_is_flagged() -> None:
+    rng = np.random.default_rng(6)
+    y = np.linspace(800, 1200, 400) + rng.normal(0, 10, 400)  # clouds clearing, no event
+    res = time_event(y, trials=200, fe_trials=500)
+    text = " ".join(res.notes)
+    assert "touches the start or end of the recording" in text
+    assert "baseline wanders slowly" in text
