@@ -354,11 +354,29 @@ def _warnings(n: int, d0: int, r0: int, noise: NoiseModel) -> list[str]:
     return out
 
 
+def _no_dip(y: FloatArray) -> EventTiming:
+    level = float(y.mean())
+    flat = measure_noise(y, 0, 0, level, level)
+    return EventTiming(
+        False,
+        math.nan,
+        math.nan,
+        level,
+        level,
+        0.0,
+        flat,
+        1.0,
+        0.0,
+        None,
+        ("no dip at all in the light curve.",),
+    )
+
+
 def time_event(
     y: FloatArray,
     *,
     trials: int = 5_000,
-    fe_trials: int = 20_000,
+    fe_trials: int = 10_000,
     threshold: float = 1e-3,
     seed: int | None = 0,
 ) -> EventTiming:
@@ -382,50 +400,24 @@ def time_event(
     rng = np.random.default_rng(seed)
     d0, r0, _ = find_dip(y)
     if r0 <= d0:
-        flat = measure_noise(y, 0, 0, float(y.mean()), float(y.mean()))
-        return EventTiming(
-            False,
-            math.nan,
-            math.nan,
-            float(y.mean()),
-            float(y.mean()),
-            0.0,
-            flat,
-            1.0,
-            0.0,
-            None,
-            ("no dip at all in the light curve.",),
-        )
+        return _no_dip(y)
     b0, a0 = _levels(y[None, :], _weights(y.size, np.array([d0 * 1.0]), np.array([r0 * 1.0])))
     noise = measure_noise(y, d0, r0, float(b0[0]), float(a0[0]))
     drop0 = float(b0[0] - a0[0])
-    dnr = drop0 / noise.sigma_b if noise.sigma_b > 0 else math.inf
-    win = _window(dnr)
+    win = _window(drop0 / noise.sigma_b if noise.sigma_b > 0 else math.inf)
     d, r, b, a = (float(v[0]) for v in refine_edges(y, d0, r0, win, noise.rho))
     p, sig = false_event_probability(y.size, r0 - d0, drop0, noise, fe_trials, rng)
     notes = _warnings(y.size, d0, r0, noise)
-    event = p <= threshold
     errors = None
-    if event:
+    if p <= threshold:
         errors = edge_errors(d, r, b, a, d0, y.size - r0, noise, win, trials, rng)
     else:
         notes.append(
             f"no event: noise alone makes a dip this deep and long with probability "
             f"{p:.3g} (threshold {threshold:g})."
         )
-    return EventTiming(
-        event,
-        d,
-        r,
-        b,
-        a,
-        (b - a) / noise.sigma_b if noise.sigma_b else math.inf,
-        noise,
-        p,
-        sig,
-        errors,
-        tuple(notes),
-    )
+    snr = (b - a) / noise.sigma_b if noise.sigma_b else math.inf
+    return EventTiming(p <= threshold, d, r, b, a, snr, noise, p, sig, errors, tuple(notes))
 
 
 def position_to_time(x: float, times_s: FloatArray, exposure_s: float) -> float:
