@@ -179,8 +179,18 @@ def main() -> int:
         type=Path,
         help="write PyOTE's answers for the --real files as JSON (test reference)",
     )
+    ap.add_argument(
+        "--check-csv",
+        type=Path,
+        action="append",
+        default=[],
+        help="read this CSV (e.g. from `ekos-occult reduce --csv`) with PyOTE's own "
+        "csvreader and print what it sees (repeatable)",
+    )
     args = ap.parse_args()
     sys.path.insert(0, str(Path(args.pyote).resolve()))
+    for path in args.check_csv:
+        check_csv(path)
     results = []
     for k, sc in enumerate(SCENARIOS if args.trials > 0 else []):
         t0 = time.time()
@@ -204,6 +214,24 @@ def main() -> int:
         plot(results, args.plot)
         print(f"\nfigure: {args.plot}")
     return 0
+
+
+def check_csv(path: Path) -> None:
+    """Open a light curve with PyOTE's csvreader, as PyOTE's GUI does."""
+    import csvreader  # type: ignore[import-not-found]
+
+    frames, times, values, ref1, _, _, _, names, headers = csvreader.readLightCurve(
+        str(path), pymovieColumnType="signal", pymovieDict={}
+    )
+    print(
+        f"\n== PyOTE csvreader on {path.name}: kind {csvreader.getFileKind(str(path))}, "
+        f"{len(frames)} frames, apertures {names}"
+    )
+    print(
+        f"  first row: frame {frames[0]} time {times[0]} target {values[0]} "
+        f"ref {ref1[0] if ref1 else None}"
+    )
+    print(f"  date header: {[h for h in headers if h.startswith('# date at frame')]}")
 
 
 def real(path: Path) -> dict[str, object]:
