@@ -10,6 +10,7 @@ import os
 import re
 import secrets
 import select
+import shlex
 import socket
 import sqlite3
 import tempfile
@@ -116,7 +117,6 @@ def prepare_dirs(state_dir: Path) -> Layout:
     kstarsrc = layout.home / ".config" / "kstarsrc"
     if not kstarsrc.exists():
         write_atomic(kstarsrc, KSTARSRC)
-    write_atomic(kstarsrc, with_indi_port(kstarsrc.read_text(encoding="utf-8"), _free_port()))
     write_atomic(layout.home / ".config" / "kwalletrc", KWALLETRC)
     return layout
 
@@ -128,27 +128,42 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def with_indi_port(kstarsrc: str, port: int) -> str:
-    """kstarsrc text whose ``[indi] serverPortStart`` is ``port``.
+def with_private_indi(kstarsrc: str, port: int, indiserver: str) -> str:
+    """kstarsrc text whose ``[indi]`` group gives the sandbox an INDI server of its own.
 
-    Every KStars otherwise starts its INDI server on 7624: a second sandbox's server cannot
-    bind, its KStars talks to the first sandbox's drivers, and both lose INDI when either
-    stops (OBSERVED with 3.6.2: "Lost connection to local INDI server localhost:7,624").
+    Every KStars otherwise starts ``indiserver`` on port 7624 and INDI's fixed local socket
+    ``/tmp/indiserver``: a second sandbox's server cannot bind ("Local server: bind: Address
+    already in use"), exits, and its KStars talks to the first sandbox's drivers (OBSERVED with
+    KStars 3.6.2 / INDI 1.9.9). So: a free port, and ``indiServer`` = a wrapper that passes a
+    private ``-u`` socket.
     """
-    keys = ("serverPortStart=", "serverPortEnd=")
+    values = {"serverPortStart": str(port), "serverPortEnd": str(port + 9),
+              "indiServer": indiserver}
     out: list[str] = []
     section = ""
     for line in kstarsrc.splitlines():
         if line.startswith("["):
             section = line.strip()
-        if section == "[indi]" and line.startswith(keys):
+        if section == "[indi]" and line.split("=", 1)[0] in values:
             continue
         out.append(line)
         if line.strip() == "[indi]":
-            out += [f"serverPortStart={port}", f"serverPortEnd={port + 9}"]
+            out += [f"{k}={v}" for k, v in values.items()]
     if "[indi]" not in (ln.strip() for ln in out):
-        out += ["", "[indi]", f"serverPortStart={port}", f"serverPortEnd={port + 9}"]
+        out += ["", "[indi]", *(f"{k}={v}" for k, v in values.items())]
     return "\n".join(out) + "\n"
+
+
+def _private_indi(layout: Layout, indiserver: str) -> None:
+    """Write the indiserver wrapper and point KStars' kstarsrc at it (see above)."""
+    wrapper = layout.home / "bin" / "indiserver"
+    sock = layout.runtime / "indiserver"
+    script = f"#!/bin/sh\nexec {shlex.quote(indiserver)} -u {shlex.quote(str(sock))} \"$@\"\n"
+    write_atomic(wrapper, script)
+    wrapper.chmod(0o755)
+    kstarsrc = layout.home / ".config" / "kstarsrc"
+    text = kstarsrc.read_text(encoding="utf-8")
+    write_atomic(kstarsrc, with_private_indi(text, _free_port(), str(wrapper)))
 
 
 def _read_line(fd: int, timeout_s: float, what: str) -> str:
@@ -261,7 +276,8 @@ def kstars_env(layout: Layout, env: Mapping[str, str], state: SandboxState) -> d
 
 def start_kstars(layout: Layout, binaries: Mapping[str, str], env: Mapping[str, str],
                  state: SandboxState) -> ProcessRecord:
-    """Start KStars on the sandbox display and bus."""
+    """Start KStars on the sandbox display and bus, with an INDI server of its own."""
+    _private_indi(layout, binaries["indiserver"])
     return _procs.spawn([binaries["kstars"]], kstars_env(layout, env, state), layout.kstars_log)
 
 
