@@ -1,0 +1,390 @@
+"""Where the shadow passes one station: local central time, cross-track offset, speed, duration.
+
+The method (Besselian elements for asteroid occultations): the star is at infinity, so the shadow
+is a cylinder parallel to the star's direction. On the *fundamental plane* — through the Earth's
+centre, perpendicular to the star's apparent direction of date (``Star`` fields 9-10) — the shadow
+centre is at ``X(t), Y(t)`` (cubic polynomials in hours from the geocentric closest approach, in
+Earth equatorial radii; ``X`` east, ``Y`` north). The station, rotating with the Earth, projects to
+``(ξ, η)`` with ``ζ`` towards the star::
+
+    H = GAST + λ − α                   (hour angle of the star, UT1 taken as UTC)
+    ξ = ρcosφ′·sin H
+    η = ρsinφ′·cos δ − ρcosφ′·sin δ·cos H
+    ζ = ρsinφ′·sin δ + ρcosφ′·cos δ·cos H
+
+with ``ρcosφ′``, ``ρsinφ′`` the site's geocentric coordinates on the WGS84 ellipsoid (equatorial
+radius 6378.137 km is also the unit of ``X, Y``). The local central time minimises
+``|(X − ξ, Y − η)|``: Gauss-Newton on ``t`` (all events at once, as numpy arrays) converges in a
+few steps to well under a millisecond. GAST comes from ERFA (IAU 2006/2000A) at the closest
+approach and advances at the sidereal rate, 1.00273781191135448 turns per UT1 day (the equation
+of the equinoxes moves by microseconds in hours). UT1 is taken as UTC, as Occult does for the
+``Earth`` substellar longitude (the real file agrees to 0.0001°); |UT1 − UTC| < 0.9 s would shift
+the station by at most 0.4 km.
+
+**Sign convention of the cross-track offset**: positive when the station is to the *left* of the
+shadow's motion (relative to the station) as seen on the fundamental plane from the star — a view
+with north up and east to the right, like a map. For a shadow moving east, positive is north of
+the centre line; moving west, positive is south. :attr:`StationGeometry.side` names the side in
+words (north/south, or east/west for paths running north-south).
+
+**Speeds**: ``shadow_speed_km_s`` is the shadow's speed on the fundamental plane at the local
+central time; ``relative_speed_km_s`` is the speed relative to the station (the Earth's rotation
+included), which sets the station's event duration.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+import erfa
+import numpy as np
+from numpy.typing import NDArray
+
+from ekos_occult.model import Site
+from ekos_occult.occelmnt import Prediction
+
+__all__ = [
+    "EARTH_RADIUS_KM",
+    "FLATTENING",
+    "SIDEREAL_RATE_RAD_PER_H",
+    "SELF_CHECK_TOLERANCE",
+    "StationGeometry",
+    "station_geometry",
+    "gast_rad",
+    "site_rho",
+    "fundamental_coords",
+    "apparent_place",
+    "path_sigma_km",
+    "km_per_arcsec",
+]
+
+FloatArray = NDArray[np.float64]
+
+EARTH_RADIUS_KM = 6378.137
+FLATTENING = 1.0 / 298.257223563
+SIDEREAL_RATE_RAD_PER_H = 2.0 * math.pi * 1.00273781191135448 / 24.0
+SELF_CHECK_TOLERANCE = 0.05  # max duration vs diameter ÷ speed: relative difference allowed
+_UNIX_EPOCH_JD = 2440587.5
+_AU_KM = 149597870.7
+_ARCSEC_PER_RAD = 206264.80624709636
+_MAX_ITERATIONS = 30
+_TOLERANCE_H = 1e-8  # 36 µs
+
+
+@dataclass(frozen=True)
+class StationGeometry:
+    """One event as seen from one station.
+
+    Attributes:
+        central_time: local central time (UTC): the shadow centre's closest approach.
+        offset_km: signed cross-track distance from the centre line (see module doc for sign).
+        side: the side of the centre line in words (``north``, ``south``, ``east``, ``west``).
+        in_path: the station is inside the shadow path (|offset| < diameter/2) and the star is
+            above its horizon.
+        in_1sigma: inside the path widened by the 1-sigma path uncertainty on each side.
+        sigma_path_km: 1-sigma cross-track uncertainty of the path (None if the file has none).
+        star_alt_deg, star_az_deg, sun_alt_deg: at the central time (geometric, no refraction).
+        shadow_speed_km_s: on the fundamental plane at the central time.
+        relative_speed_km_s: relative to the station (Earth rotation included).
+        max_duration_s: the station's duration on the centre line: diameter ÷ relative speed.
+        chord_duration_s: the predicted duration at this station (0 outside the path).
+        file_max_duration_s: ``Elements`` field 1 as given (None if absent).
+        check_duration_s: the self-check value, diameter ÷ fundamental-plane speed at the
+            geocentric closest approach (what field 1 should be).
+        converged: the central-time search converged.
+        warnings: sentences for the user (self-check failure, no convergence).
+    """
+
+    central_time: datetime
+    offset_km: float
+    side: str
+    in_path: bool
+    in_1sigma: bool
+    sigma_path_km: float | None
+    star_alt_deg: float
+    star_az_deg: float
+    sun_alt_deg: float
+    shadow_speed_km_s: float
+    relative_speed_km_s: float
+    max_duration_s: float
+    chord_duration_s: float
+    file_max_duration_s: float | None
+    check_duration_s: float
+    converged: bool = True
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def star_visible(self) -> bool:
+        """The star is above the station's (geometric) horizon at the central time."""
+        return self.star_alt_deg > 0.0
+
+
+def _unix(t: datetime) -> float:
+    return t.timestamp()
+
+
+def _jd_pair(unix_s: FloatArray) -> tuple[FloatArray, FloatArray]:
+    days = np.asarray(unix_s, dtype=np.float64) / 86400.0
+    whole = np.floor(days)
+    return _UNIX_EPOCH_JD + whole, days - whole
+
+
+def gast_rad(unix_s: FloatArray, ut1_utc_s: float = 0.0) -> FloatArray:
+    """Greenwich apparent sidereal time (radians) at UTC instants, by ERFA ``gst06a``.
+
+    Args:
+        unix_s: POSIX seconds (UTC).
+        ut1_utc_s: UT1 − UTC in seconds (0 by default: predictions are made ahead of time).
+    """
+    unix = np.asarray(unix_s, dtype=np.float64)
+    utc1, utc2 = _jd_pair(unix)
+    with warnings.catch_warnings():
+        # "dubious year" only says the leap-second table may be out of date: TT enters GAST
+        # through precession-nutation alone, where a second is far below a microarcsecond.
+        warnings.simplefilter("ignore", erfa.ErfaWarning)
+        iy, im, iday, frac = erfa.jd2cal(utc1, utc2)
+        tai_utc = erfa.dat(iy, im, iday, frac)
+    ut1a, ut1b = _jd_pair(unix + ut1_utc_s)
+    tt1, tt2 = _jd_pair(unix + tai_utc + 32.184)
+    return np.asarray(erfa.gst06a(ut1a, ut1b, tt1, tt2), dtype=np.float64)
+
+
+def site_rho(site: Site) -> tuple[float, float]:
+    """The site's ``ρcosφ′`` and ``ρsinφ′`` (geocentric, Earth equatorial radii, WGS84)."""
+    phi = math.radians(site.lat_deg)
+    b_over_a = 1.0 - FLATTENING
+    c = 1.0 / math.sqrt(math.cos(phi) ** 2 + (b_over_a * math.sin(phi)) ** 2)
+    s = b_over_a**2 * c
+    h = site.elevation_m / 1000.0 / EARTH_RADIUS_KM
+    return (c + h) * math.cos(phi), (s + h) * math.sin(phi)
+
+
+def fundamental_coords(rho_cos: float, rho_sin: float, hour_angle: FloatArray,
+                       dec: FloatArray) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """The station's ``(ξ, η, ζ)`` on the fundamental plane (radians in, Earth radii out)."""
+    sin_h, cos_h = np.sin(hour_angle), np.cos(hour_angle)
+    sin_d, cos_d = np.sin(dec), np.cos(dec)
+    xi = rho_cos * sin_h
+    eta = rho_sin * cos_d - rho_cos * sin_d * cos_h
+    zeta = rho_sin * sin_d + rho_cos * cos_d * cos_h
+    return xi, eta, zeta
+
+
+def apparent_place(ra_deg: FloatArray, dec_deg: FloatArray,
+                   unix_s: FloatArray) -> tuple[FloatArray, FloatArray]:
+    """Apparent RA/Dec of date (radians, equinox-based) from ICRS positions at the event epoch.
+
+    Used only when a file lacks ``Star`` fields 9-10: ERFA ``atci13`` (ICRS → CIRS: light
+    deflection, annual aberration, precession-nutation) then ``RA = RA_CIRS − EO``.
+    """
+    unix = np.asarray(unix_s, dtype=np.float64)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", erfa.ErfaWarning)
+        utc1, utc2 = _jd_pair(unix)
+        iy, im, iday, frac = erfa.jd2cal(utc1, utc2)
+        tai_utc = erfa.dat(iy, im, iday, frac)
+    tdb1, tdb2 = _jd_pair(unix + tai_utc + 32.184)  # TT; TDB − TT < 2 ms does not matter
+    zeros = np.zeros_like(unix)
+    ri, di, eo = erfa.atci13(np.radians(ra_deg), np.radians(dec_deg), zeros, zeros, zeros,
+                             zeros, tdb1, tdb2)
+    return np.asarray(erfa.anp(ri - eo), dtype=np.float64), np.asarray(di, dtype=np.float64)
+
+
+def km_per_arcsec(distance_au: float) -> float:
+    """Kilometres subtended by one arcsecond at the body's distance."""
+    return distance_au * _AU_KM / _ARCSEC_PER_RAD
+
+
+def path_sigma_km(p: Prediction) -> float | None:
+    """The 1-sigma cross-track uncertainty of the path (km), from ``<Errors>``.
+
+    ``Errors`` field 0 is the path position uncertainty in path widths, stored as 1 + σ/width
+    (values just above 1 are typical; the fixed-format help calls it the location of the 1-sigma
+    limit). On the real Cucula file, 1.030 × 47.9 km gives σ = 1.44 km, and projecting the 1-sigma
+    error ellipse (fields 1-3, arcsec at the body's distance) across the path gives 1.40 km.
+    Without field 0 the ellipse projection is used, then field 4 (1-sigma position).
+    """
+    e, obj = p.errors, p.object
+    if e.path_widths is not None and e.path_widths >= 1.0:
+        return (e.path_widths - 1.0) * obj.diameter_km
+    if obj.distance_au is None or obj.distance_au <= 0:
+        return None
+    scale = km_per_arcsec(obj.distance_au)
+    if e.major_arcsec is not None and e.minor_arcsec is not None and e.pa_deg is not None:
+        motion_pa = math.atan2(p.elements.dx, p.elements.dy)  # X east, Y north
+        theta = math.radians(e.pa_deg) - (motion_pa + math.pi / 2.0)
+        return scale * math.hypot(e.major_arcsec * math.cos(theta),
+                                  e.minor_arcsec * math.sin(theta))
+    if e.position_sigma_arcsec is not None:
+        return scale * e.position_sigma_arcsec
+    return None
+
+
+@dataclass(frozen=True)
+class _Batch:
+    """The elements of N events as arrays (one entry per event)."""
+
+    t0_unix: FloatArray
+    coeff_x: FloatArray  # (N, 4): X, dX, d2X, d3X
+    coeff_y: FloatArray
+    ra: FloatArray  # apparent of date, radians
+    dec: FloatArray
+    diameter_km: FloatArray
+
+
+def _batch(predictions: Sequence[Prediction]) -> _Batch:
+    t0 = np.array([_unix(p.elements.closest_approach) for p in predictions], dtype=np.float64)
+    cx = np.array([(p.elements.x, p.elements.dx, p.elements.d2x, p.elements.d3x)
+                   for p in predictions], dtype=np.float64).reshape(-1, 4)
+    cy = np.array([(p.elements.y, p.elements.dy, p.elements.d2y, p.elements.d3y)
+                   for p in predictions], dtype=np.float64).reshape(-1, 4)
+    ra = np.array([np.nan if p.star.apparent_ra_hours is None else p.star.apparent_ra_hours * 15
+                   for p in predictions], dtype=np.float64)
+    dec = np.array([np.nan if p.star.apparent_dec_deg is None else p.star.apparent_dec_deg
+                    for p in predictions], dtype=np.float64)
+    missing = np.isnan(ra) | np.isnan(dec)
+    ra, dec = np.radians(ra), np.radians(dec)
+    if missing.any():
+        icrs_ra = np.array([p.star.ra_hours * 15 for p in predictions])[missing]
+        icrs_dec = np.array([p.star.dec_deg for p in predictions])[missing]
+        ra[missing], dec[missing] = apparent_place(icrs_ra, icrs_dec, t0[missing])
+    diameter = np.array([p.object.diameter_km for p in predictions], dtype=np.float64)
+    return _Batch(t0, cx, cy, ra, dec, diameter)
+
+
+def _poly(c: FloatArray, t: FloatArray) -> tuple[FloatArray, FloatArray]:
+    """Value and first derivative (per hour) of the cubic with coefficients ``c`` at ``t``."""
+    value = c[:, 0] + t * (c[:, 1] + t * (c[:, 2] + t * c[:, 3]))
+    rate = c[:, 1] + t * (2.0 * c[:, 2] + t * 3.0 * c[:, 3])
+    return value, rate
+
+
+@dataclass(frozen=True)
+class _Approach:
+    """The closest approach of the shadow centre to the station, per event (arrays)."""
+
+    t_h: FloatArray  # hours from the geocentric closest approach
+    sep_x: FloatArray  # shadow centre − station, Earth radii
+    sep_y: FloatArray
+    rel_vx: FloatArray  # d(separation)/dt, Earth radii per hour
+    rel_vy: FloatArray
+    shadow_v: FloatArray  # |dX/dt, dY/dt|, Earth radii per hour
+    converged: NDArray[np.bool_]
+
+
+def _closest_approach(b: _Batch, site: Site, ut1_utc_s: float) -> _Approach:
+    """Gauss-Newton on t for d/dt |X(t) − ξ(t), Y(t) − η(t)|² = 0, every event at once."""
+    rho_cos, rho_sin = site_rho(site)
+    base = gast_rad(b.t0_unix, ut1_utc_s) + math.radians(site.lon_deg) - b.ra
+    sin_d = np.sin(b.dec)
+    t = np.zeros_like(b.t0_unix)
+    step = np.full_like(t, np.inf)
+    for _ in range(_MAX_ITERATIONS):
+        hour_angle = base + SIDEREAL_RATE_RAD_PER_H * t
+        xi, eta, _ = fundamental_coords(rho_cos, rho_sin, hour_angle, b.dec)
+        xi_rate = SIDEREAL_RATE_RAD_PER_H * rho_cos * np.cos(hour_angle)
+        eta_rate = SIDEREAL_RATE_RAD_PER_H * rho_cos * sin_d * np.sin(hour_angle)
+        x, x_rate = _poly(b.coeff_x, t)
+        y, y_rate = _poly(b.coeff_y, t)
+        sx, sy = x - xi, y - eta
+        vx, vy = x_rate - xi_rate, y_rate - eta_rate
+        if np.all(np.abs(step) < _TOLERANCE_H):
+            break
+        # A step is capped at 1 h: far from the minimum the parabola model can overshoot.
+        step = np.clip((sx * vx + sy * vy) / (vx * vx + vy * vy), -1.0, 1.0)
+        t = t - step
+    return _Approach(t, sx, sy, vx, vy, np.hypot(x_rate, y_rate), np.abs(step) < _TOLERANCE_H)
+
+
+def _side(normal_x: FloatArray, normal_y: FloatArray) -> list[str]:
+    """Compass word for the direction from the centre line to the station."""
+    return [("north" if ny > 0 else "south") if abs(ny) >= abs(nx) else
+            ("east" if nx > 0 else "west")
+            for nx, ny in zip(normal_x.tolist(), normal_y.tolist(), strict=True)]
+
+
+def _self_check(p: Prediction, check_s: float) -> tuple[str, ...]:
+    given = p.elements.max_duration_s
+    if given is None or abs(given - check_s) <= SELF_CHECK_TOLERANCE * check_s + 0.01:
+        return ()
+    return (f"{p.where}: the maximum duration in the file ({given:g} s) differs from "
+            f"diameter ÷ shadow speed ({check_s:.2f} s) by more than "
+            f"{SELF_CHECK_TOLERANCE:.0%}: the elements may be inconsistent",)
+
+
+def station_geometry(predictions: Sequence[Prediction], site: Site, *,
+                     ut1_utc_s: float = 0.0) -> tuple[StationGeometry, ...]:
+    """Each event's central time, offset, path flags, positions, speed and duration at a site.
+
+    Args:
+        predictions: events read by :func:`ekos_occult.occelmnt.read_occelmnt`.
+        site: the station (geodetic, WGS84).
+        ut1_utc_s: UT1 − UTC in seconds (0: as Occult computes its predictions).
+
+    Returns:
+        One :class:`StationGeometry` per prediction, in the same order.
+    """
+    if not predictions:
+        return ()
+    from ekos_occult.visibility import observer_for, star_altaz, sun_altitude_deg
+
+    b = _batch(predictions)
+    a = _closest_approach(b, site, ut1_utc_s)
+    central_unix = b.t0_unix + a.t_h * 3600.0
+    rel_speed = np.hypot(a.rel_vx, a.rel_vy)
+    # Left normal of the relative motion; station − centre = −separation.
+    left_x, left_y = -a.rel_vy / rel_speed, a.rel_vx / rel_speed
+    offset_km = (-a.sep_x * left_x - a.sep_y * left_y) * EARTH_RADIUS_KM
+    sign = np.where(offset_km >= 0.0, 1.0, -1.0)
+    sides = _side(sign * left_x, sign * left_y)
+    observer = observer_for(site)
+    icrs_ra = np.array([p.star.ra_hours * 15.0 for p in predictions], dtype=np.float64)
+    icrs_dec = np.array([p.star.dec_deg for p in predictions], dtype=np.float64)
+    alt, az = star_altaz(observer, icrs_ra, icrs_dec, central_unix)
+    sun = sun_altitude_deg(observer, central_unix)
+    to_km_s = EARTH_RADIUS_KM / 3600.0
+    v0 = np.hypot(b.coeff_x[:, 1], b.coeff_y[:, 1]) * to_km_s
+    return tuple(
+        _one(p, i, central_unix[i], offset_km[i], sides[i], float(alt[i]), float(az[i]),
+             float(sun[i]), float(a.shadow_v[i] * to_km_s), float(rel_speed[i] * to_km_s),
+             float(b.diameter_km[i] / v0[i]), bool(a.converged[i]))
+        for i, p in enumerate(predictions)
+    )
+
+
+def _one(p: Prediction, index: int, central_unix: float, offset_km: float, side: str,
+         alt: float, az: float, sun: float, speed: float, rel_speed: float, check_s: float,
+         converged: bool) -> StationGeometry:
+    radius = p.object.diameter_km / 2.0
+    sigma = path_sigma_km(p)
+    distance = abs(offset_km)
+    visible = alt > 0.0
+    notes = _self_check(p, check_s)
+    if not converged:
+        notes += (f"{p.where}: the central-time search did not converge; the time and offset "
+                  "are uncertain",)
+    half_chord = math.sqrt(radius * radius - distance * distance) if distance < radius else 0.0
+    return StationGeometry(
+        central_time=datetime.fromtimestamp(round(central_unix, 6), tz=timezone.utc),
+        offset_km=float(offset_km),
+        side=side,
+        in_path=bool(visible and distance < radius),
+        in_1sigma=bool(visible and distance < radius + (sigma or 0.0)),
+        sigma_path_km=sigma,
+        star_alt_deg=alt,
+        star_az_deg=az,
+        sun_alt_deg=sun,
+        shadow_speed_km_s=speed,
+        relative_speed_km_s=rel_speed,
+        max_duration_s=p.object.diameter_km / rel_speed,
+        chord_duration_s=2.0 * half_chord / rel_speed if visible else 0.0,
+        file_max_duration_s=p.elements.max_duration_s,
+        check_duration_s=check_s,
+        converged=converged,
+        warnings=notes,
+    )
+
