@@ -15,6 +15,7 @@ from types import MappingProxyType
 __all__ = [
     "Site",
     "OccultationEvent",
+    "PredictionInfo",
     "Visibility",
     "Status",
     "SkipReason",
@@ -50,6 +51,39 @@ def _frozen_map(m: Mapping[str, str] | None = None) -> Mapping[str, str]:
 
 
 @dataclass(frozen=True)
+class PredictionInfo:
+    """What an occelmnt prediction says about an event at the station (see ``geometry``).
+
+    Attributes:
+        chord_offset_km: signed cross-track distance from the centre line (positive: left of the
+            shadow's motion seen from the star, i.e. north for a shadow moving east).
+        side: that side in words (north, south, east, west).
+        in_path, in_1sigma: inside the shadow path; inside it widened by 1-sigma each side.
+        sigma_path_km: 1-sigma cross-track path uncertainty (None when the file has none).
+        shadow_speed_km_s: the shadow's speed on the fundamental plane.
+        relative_speed_km_s: its speed relative to the station (Earth rotation included).
+        max_duration_s: the station's duration on the centre line.
+        chord_duration_s: the duration predicted at the station (0 outside the path).
+        time_uncertainty_s: 1-sigma uncertainty of the central time used for the window.
+        mag_drop: expected magnitude drop (None when unknown).
+        small_drop: the drop is probably too small to detect.
+    """
+
+    chord_offset_km: float
+    side: str
+    in_path: bool
+    in_1sigma: bool
+    sigma_path_km: float | None
+    shadow_speed_km_s: float
+    relative_speed_km_s: float
+    max_duration_s: float
+    chord_duration_s: float
+    time_uncertainty_s: float
+    mag_drop: float | None = None
+    small_drop: bool = False
+
+
+@dataclass(frozen=True)
 class OccultationEvent:
     """One event from the nightly list: the star, the recording window and what we know of the event.
 
@@ -65,6 +99,7 @@ class OccultationEvent:
         asteroid, event_id: optional identification.
         line: the physical line of the input the event came from (0 when not from a file).
         fields: every input column as read (lower-case names), for the JSON output.
+        prediction: station geometry when the event came from an occelmnt prediction.
     """
 
     name: str
@@ -81,6 +116,7 @@ class OccultationEvent:
     event_id: str | None = None
     line: int = 0
     fields: Mapping[str, str] = field(default_factory=_frozen_map)
+    prediction: PredictionInfo | None = None
 
     def __post_init__(self) -> None:
         for label, t in (("record_start", self.record_start), ("record_end", self.record_end)):
