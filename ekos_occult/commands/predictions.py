@@ -35,6 +35,7 @@ __all__ = [
     "read_prediction_files",
     "plan_predictions",
     "station_event_to_dict",
+    "merged_occelmnt_text",
     "run",
 ]
 
@@ -240,3 +241,20 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         width = shutil.get_terminal_size((200, 24)).columns if tty else 200
         sys.stdout.write(render_table(items, site, width=width, color=tty))
     return 0
+
+
+def merged_occelmnt_text(path: str) -> str:
+    """One occelmnt document holding every readable event of a file or folder.
+
+    ``run`` keeps it in the night folder so that a restarted night plans the same events.
+    (``Orbit``/``Moons`` elements are not kept: planning does not use them.)
+    """
+    from lxml import etree
+
+    root = etree.Element("Occultations")
+    for p in read_prediction_files(path).predictions:
+        event = etree.SubElement(root, "Event")
+        for tag, text in p.raw:
+            if text:
+                etree.SubElement(event, tag).text = text
+    return str(etree.tostring(root, pretty_print=True, encoding="unicode"))
