@@ -14,7 +14,15 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from ekos_occult.model import InvalidRow, Plan, PlannedEvent, SkipReason, Status, Visibility
+from ekos_occult.model import (
+    InvalidRow,
+    Plan,
+    PlannedEvent,
+    PredictionInfo,
+    SkipReason,
+    Status,
+    Visibility,
+)
 
 __all__ = ["plan_to_dict", "event_to_dict", "invalid_to_dict", "summary_line", "plan_table",
            "render_table"]
@@ -34,6 +42,28 @@ def _angles(v: Visibility | None) -> dict[str, float | None]:
     return {k: None if v is None else round(getattr(v, k), 3) for k in _ANGLES}
 
 
+def _prediction(info: PredictionInfo | None) -> dict[str, Any]:
+    """The occelmnt station geometry (all None for events from a CSV)."""
+    if info is None:
+        return {k: None for k in ("chord_offset_km", "side", "in_path", "in_1sigma",
+                                  "sigma_path_km", "shadow_speed_km_s", "plane_speed_km_s",
+                                  "max_duration_s",
+                                  "chord_duration_s", "time_uncertainty_s", "mag_drop")}
+    return {
+        "chord_offset_km": round(info.chord_offset_km, 3),
+        "side": info.side,
+        "in_path": info.in_path,
+        "in_1sigma": info.in_1sigma,
+        "sigma_path_km": None if info.sigma_path_km is None else round(info.sigma_path_km, 3),
+        "shadow_speed_km_s": round(info.relative_speed_km_s, 3),  # relative to the station
+        "plane_speed_km_s": round(info.shadow_speed_km_s, 3),  # on the fundamental plane
+        "max_duration_s": round(info.max_duration_s, 3),
+        "chord_duration_s": round(info.chord_duration_s, 3),
+        "time_uncertainty_s": round(info.time_uncertainty_s, 3),
+        "mag_drop": info.mag_drop,
+    }
+
+
 def event_to_dict(p: PlannedEvent) -> dict[str, Any]:
     """One planned event as JSON-ready values (times ISO 8601 UTC, angles in degrees)."""
     e, v = p.event, p.visibility
@@ -46,6 +76,7 @@ def event_to_dict(p: PlannedEvent) -> dict[str, Any]:
         "record_end": _iso(e.record_end),
         "job_start": _iso(p.job_start),
         "central_time": _iso(e.central_time),
+        **_prediction(e.prediction),
         "duration_s": e.duration.total_seconds(),
         "exposure_s": round(p.exposure_s, 6),
         **_angles(v),

@@ -21,6 +21,7 @@ from ekos_occult.commands.options import (
     add_site_option,
     parse_now,
 )
+from ekos_occult.commands.predictions import add_prediction_options
 from ekos_occult.errors import ConfigError, CsvFormatError, CsvProblem, InputError, OutputError
 
 if TYPE_CHECKING:
@@ -39,7 +40,9 @@ _EVENTS_HELP = (
     "(08:20:54.1 = hours for RA, -06:12:00), or ra_h in decimal hours; start = UTC recording "
     "start, or epoch/time = predicted central time (the recording is centred on it); duration "
     "in seconds. Optional: priority, exposure, event_duration, asteroid, id. Timestamps are "
-    "ISO 8601: without an offset they are UTC, with an offset they are converted to UTC."
+    "ISO 8601: without an offset they are UTC, with an offset they are converted to UTC. "
+    "Or Occult/OccultWatcher occelmnt predictions: an XML file (or a folder of them), each "
+    "event centred on this station's local central time (see `ekos-occult predictions`)."
 )
 
 
@@ -52,6 +55,7 @@ def add_plan_arguments(parser: argparse.ArgumentParser) -> None:
                         "instead of stopping with the list of problems")
     add_site_option(parser)
     add_rule_options(parser)
+    add_prediction_options(parser)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -96,6 +100,8 @@ def build_plan(args: argparse.Namespace, settings: Settings) -> Plan:
         ConfigError: no site, or a bad ``--now``.
         InputError: the events file cannot be read.
         CsvFormatError: the events file has problems (all of them listed).
+        PredictionFormatError: an occelmnt file (``*.xml``, a folder, or text starting
+            ``<Occultations>``) cannot be read.
     """
     import dataclasses
 
@@ -110,7 +116,18 @@ def build_plan(args: argparse.Namespace, settings: Settings) -> Plan:
         now = SystemClock().now()
     path = str(args.events)
     name = "<stdin>" if path == "-" else path
-    catalog = read_events(_read_text(path), name,
+    from ekos_occult.commands import predictions as occelmnt_input
+
+    if occelmnt_input.is_prediction_path(path):
+        feed = occelmnt_input.read_prediction_files(path)
+        return occelmnt_input.plan_predictions(feed, args, site, now, settings)
+    text = _read_text(path)
+    from ekos_occult.occelmnt import is_occelmnt_text, read_occelmnt
+
+    if is_occelmnt_text(text):
+        return occelmnt_input.plan_predictions(read_occelmnt(text, name), args, site, now,
+                                               settings)
+    catalog = read_events(text, name,
                           skip_invalid=bool(getattr(args, "skip_invalid", False)))
     plan = make_plan(catalog.events, site, now, settings.rules, invalid=catalog.invalid)
     return dataclasses.replace(plan, warnings=catalog.warnings + plan.warnings)
