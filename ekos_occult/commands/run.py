@@ -26,6 +26,7 @@ from ekos_occult.commands.options import (
     add_site_option,
 )
 from ekos_occult.commands.plan import build_plan
+from ekos_occult.commands.predictions import add_prediction_options
 from ekos_occult.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -50,13 +51,15 @@ RECORDINGS = "recordings"
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The ``run`` command's arguments: the plan's, plus bus, folder and night options."""
     parser.add_argument("events", metavar="CSV|FOLDER",
-                        help="the nightly events CSV (columns as for `ekos-occult plan`), or a "
+                        help="the nightly events CSV (columns as for `ekos-occult plan`) or "
+                        "occelmnt predictions (an XML file or a folder of them), or a "
                         f"night folder of an earlier run (its {EVENTS_COPY}) to carry on")
     parser.add_argument("--skip-invalid", action="store_true", dest="skip_invalid",
                         help="plan the valid rows and ignore the invalid ones")
     parser.set_defaults(now=None)  # the night runs on the real clock
     add_site_option(parser)
     add_rule_options(parser)
+    add_prediction_options(parser)
     add_bus_option(parser)
     add_kstars_version_option(parser)
     add_kstarsrc_option(parser)
@@ -103,6 +106,8 @@ def _events_and_folder(args: argparse.Namespace) -> tuple[Path, Path | None]:
     if not given.is_dir():
         return given, None
     csv = given / EVENTS_COPY
+    if not csv.is_file() and any(f.suffix.lower() == ".xml" for f in given.iterdir()):
+        return given, None  # a folder of occelmnt predictions
     if not csv.is_file():
         raise ConfigError(f"{given} is a folder without {EVENTS_COPY}: give the events CSV "
                           f"(run keeps a copy as {EVENTS_COPY} in the night folder it writes).")
@@ -157,6 +162,11 @@ def _keep_events(csv: Path, night: Path) -> None:
 
     target = night / EVENTS_COPY
     if target.exists() and target.resolve() == csv.resolve():
+        return
+    if csv.is_dir():  # occelmnt predictions: keep them as one document (plan reads either)
+        from ekos_occult.commands.predictions import merged_occelmnt_text
+
+        write_atomic(target, merged_occelmnt_text(str(csv)))
         return
     try:
         text = csv.read_text(encoding="utf-8")
