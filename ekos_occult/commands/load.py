@@ -112,8 +112,10 @@ def _print_tail(plan: Plan, notes: list[str]) -> None:
 def _nothing(args: argparse.Namespace, plan: Plan) -> int:
     reasons = sorted({item["reason"] for item in _not_loaded(plan)})
     why = f" (skipped: {', '.join(reasons)})" if reasons else ""
-    message = (f"Nothing to load: none of the {len(plan.events)} event(s) in {args.events} can "
-               f"be observed{why}. Ekos was not contacted; its scheduler is unchanged.")
+    found = (f"none of the {len(plan.events)} event(s) in {args.events} can be observed{why}"
+             if plan.events else f"{args.events} lists no event")
+    message = (f"Nothing to load: {found}. Ekos was not contacted; its scheduler is "
+               "unchanged.")
     if args.json:
         _print_json({"loaded": False, "message": message, "jobs": [],
                      "not_loaded": _not_loaded(plan)})
