@@ -42,7 +42,9 @@ __all__ = [
 
 # Written before KStars first starts (KStars reads it once at start; readConfig at run time
 # resets its clock). Scheduler: keep Ekos and INDI up after the last job, never skip a job
-# because frames of the same name exist. GUI: no first-run wizard on the headless display.
+# because frames of the same name exist, and log each job's evaluation ("Job 'X' at row #1 was
+# saved.", "Job 'X' is scheduled to start at 22/11 00:25, ...") to kstars.log, which is the only
+# place KStars 3.6 shows the jobs it holds. GUI: no first-run wizard on the headless display.
 KSTARSRC = """\
 [GUI]
 RunStartupWizard=false
@@ -56,6 +58,7 @@ RunOnStart=false
 [Scheduler]
 StopEkosAfterShutdown=false
 RememberJobProgress=false
+SchedulerLogging=true
 """
 
 # No KWallet "create a new wallet" dialog on the headless display.
