@@ -158,10 +158,25 @@ def with_private_indi(kstarsrc: str, port: int, indiserver: str) -> str:
 
 
 def _private_indi(layout: Layout, indiserver: str) -> None:
-    """Write the indiserver wrapper and point KStars' kstarsrc at it (see above)."""
-    wrapper = layout.home / "bin" / "indiserver"
+    """Write the indiserver wrapper and point KStars' kstarsrc at it (see above).
+
+    KStars 3.6.2 starting Ekos, when it sees any process called ``indiserver``, asks whether to
+    shut it down and, the question answering itself on a headless display, runs
+    ``pkill indiserver``: it killed other sandboxes' servers (and would kill a rig's real one;
+    OBSERVED: "Lost connection to local INDI server" in a running sandbox whenever another
+    started). So the sandbox's server runs under another name (``indi-srv``, a symlink), and
+    KStars finds a ``pkill`` that does nothing first on its PATH.
+    """
+    bindir = layout.home / "bin"
+    bindir.mkdir(parents=True, exist_ok=True)
+    alias = bindir / "indi-srv"
+    alias.unlink(missing_ok=True)
+    alias.symlink_to(indiserver)
+    write_atomic(bindir / "pkill", "#!/bin/sh\nexit 0\n")
+    (bindir / "pkill").chmod(0o755)
+    wrapper = bindir / "indiserver"
     sock = layout.runtime / "indiserver"
-    script = f"#!/bin/sh\nexec {shlex.quote(indiserver)} -u {shlex.quote(str(sock))} \"$@\"\n"
+    script = f"#!/bin/sh\nexec {shlex.quote(str(alias))} -u {shlex.quote(str(sock))} \"$@\"\n"
     write_atomic(wrapper, script)
     wrapper.chmod(0o755)
     kstarsrc = layout.home / ".config" / "kstarsrc"
@@ -260,7 +275,7 @@ def kstars_env(layout: Layout, env: Mapping[str, str], state: SandboxState) -> d
     """KStars' environment: private HOME/XDG dirs, the sandbox display and bus, UTC."""
     home = layout.home
     return {
-        "PATH": env.get("PATH", os.defpath),
+        "PATH": f"{home / 'bin'}{os.pathsep}{env.get('PATH', os.defpath)}",  # the no-op pkill
         "HOME": str(home),
         "XDG_CONFIG_HOME": str(home / ".config"),
         "XDG_DATA_HOME": str(home / ".local" / "share"),
@@ -290,7 +305,15 @@ def _copy_simulators_profile(db_path: Path) -> bool:
     Ekos opens a modal profile wizard when it finds exactly one profile; on a headless display
     nobody closes it. Returns True when the database has more than one profile afterwards.
     """
-    with sqlite3.connect(str(db_path), timeout=5.0) as db:
+    db = sqlite3.connect(str(db_path), timeout=5.0)
+    try:
+        return _copy_profile_rows(db)
+    finally:
+        db.close()
+
+
+def _copy_profile_rows(db: sqlite3.Connection) -> bool:
+    with db:  # one transaction
         names = [r[0] for r in db.execute("SELECT name FROM profile")]
         if len(names) > 1:
             return True
@@ -339,17 +362,30 @@ async def bring_up_ekos(layout: Layout, state: SandboxState, timeout_s: float,
         while not await ekos.is_running():
             _check_alive(state.kstars, loop.time() > deadline, "appear on the bus")
             await asyncio.sleep(0.25)
+        # Touch KStars' user database only once KStars has finished creating it.
+        while not await ekos.is_main_window_ready():
+            _check_alive(state.kstars, loop.time() > deadline, "finish starting")
+            await asyncio.sleep(0.25)
         await _avoid_profile_wizard(layout, 20.0)
         await ekos.open_ekos_window(timeout_s=max(5.0, deadline - loop.time()))
         say("Ekos is open; starting the profile.")
         await ekos.set_profile(state.profile)
         await ekos.start_ekos()
+        restarts = 0
         while True:
             devices = await ekos.devices()
             ready = (await ekos.indi_status() == CommunicationStatus.SUCCESS and len(devices) >= 3
-                     and all([await ekos.is_device_connected(d) for d in devices]))
+                     and all([await ekos.is_device_connected(d) for d in devices])
+                     and await ekos.settle_status() == CommunicationStatus.SUCCESS)
             if ready:
                 break
+            if await ekos.ekos_status() == CommunicationStatus.ERROR and restarts < 3:
+                # Under load Ekos can fail to reach its own new indiserver: start it again.
+                restarts += 1
+                say(f"Ekos failed to start its devices; retrying ({restarts}/3).")
+                await ekos.stop_ekos()
+                await asyncio.sleep(1.0)
+                await ekos.start_ekos()
             _check_alive(state.kstars, loop.time() > deadline, "connect the INDI devices")
             await asyncio.sleep(0.5)
         say(f"Devices connected: {', '.join(devices)}.")

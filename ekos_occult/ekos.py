@@ -289,6 +289,19 @@ class EkosClient:
             return False
         return True
 
+    async def is_main_window_ready(self) -> bool:
+        """Whether KStars finished starting (its window actions, Ekos' among them, exist).
+
+        KStars owns its bus name long before it has loaded its catalogues and user database.
+        """
+        await self._require_kstars()
+        try:
+            (xml,) = await self._call((_EKOS_ACTION[0], "org.freedesktop.DBus.Introspectable"),
+                                      "Introspect")
+        except EkosCommandFailed:
+            return False  # UnknownObject: the window is not built yet
+        return _EKOS_ACTION[1] in str(xml)
+
     async def open_ekos_window(self, timeout_s: float = 30.0) -> None:
         """Create the Ekos window (KStars' "ekos" action) and wait for its D-Bus objects.
 
@@ -316,6 +329,11 @@ class EkosClient:
     async def indi_status(self) -> CommunicationStatus:
         """Whether Ekos' INDI devices are connected (idle, pending, success, error)."""
         return state_from_code(CommunicationStatus, await self._get(_EKOS, "indiStatus"),
+                               self.version)
+
+    async def settle_status(self) -> CommunicationStatus:
+        """Whether INDI property traffic has settled (success after a quiet second)."""
+        return state_from_code(CommunicationStatus, int(await self._get(_EKOS, "settleStatus")),
                                self.version)
 
     async def profiles(self) -> list[str]:

@@ -11,13 +11,15 @@ scheduler stopped and empty, capture aborted, video stream and recording off, mo
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from e2e_helpers import Sandbox, restore_ekos, start_sandbox, stop_and_check
+from e2e_helpers import Sandbox, ensure_ekos_up, restore_ekos, start_sandbox, stop_and_check
 
 from ekos_occult.ekos_states import ParkStatus
+from ekos_occult.sandbox import read_state
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -41,9 +43,18 @@ def sandbox_session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbo
 
 @pytest.fixture
 def sandbox(sandbox_session: Sandbox) -> Sandbox:
-    """The running sandbox; fails the test if KStars died since the last test."""
-    assert sandbox_session.state.is_running(), "the session's KStars sandbox is no longer running"
-    return sandbox_session
+    """The running sandbox; fails the test if KStars died since the last test.
+
+    Read again from its state file: a test may have restarted it (same state directory and bus
+    socket, new processes), as the night fault test does.
+    """
+    state = read_state(sandbox_session.state_dir)
+    assert state is not None and state.is_running(), \
+        "the session's KStars sandbox is no longer running"
+    current = dataclasses.replace(sandbox_session, bus_address=state.bus_address,
+                                  display=state.display, state=state)
+    asyncio.run(ensure_ekos_up(current))  # an earlier test may have stopped Ekos
+    return current
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ from ekos_occult.ekos_states import ParkStatus, SchedulerState
 from ekos_occult.model import Site
 from ekos_occult.sandbox import SandboxState
 
-START_TIMEOUT_S = 180.0
+START_TIMEOUT_S = 100.0  # below pytest's 120 s, so a slow start fails with KStars' log
 
 
 @dataclass(frozen=True)
@@ -72,3 +72,23 @@ async def restore_ekos(ekos: EkosClient, camera: str, was_parked: bool) -> None:
     park = await ekos.park_status()
     if not was_parked and park in (ParkStatus.PARKED, ParkStatus.PARKING):
         await ekos.unpark_mount()
+
+
+async def ensure_ekos_up(sb: Sandbox, timeout_s: float = 60.0) -> None:
+    """Restart Ekos (profile, devices) if an earlier test stopped it; fail if it won't come up."""
+    from ekos_occult.ekos_states import CommunicationStatus
+
+    async with sb.client() as ekos:
+        if (await ekos.is_ekos_open() and await ekos.indi_status() == CommunicationStatus.SUCCESS
+                and len(await ekos.devices()) >= 3):
+            return
+        await ekos.open_ekos_window()
+        await ekos.set_profile(sb.state.profile)
+        await ekos.start_ekos()
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout_s
+        while not (await ekos.indi_status() == CommunicationStatus.SUCCESS
+                   and len(await ekos.devices()) >= 3
+                   and all([await ekos.is_device_connected(d) for d in await ekos.devices()])):
+            assert loop.time() < deadline, "Ekos did not come back up in the sandbox"
+            await asyncio.sleep(0.5)

@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Quick start: set everything up, start a headless KStars/Ekos with the INDI simulators (the
+# sandbox) in a fresh state directory, and run ekos-occult on the sample night against it.
+#   bash scripts/quickstart.sh
+# Leaves the sandbox running so you can explore it; stop it with the command printed at the end.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+bash "$ROOT/scripts/setup.sh"
+VENV="${EKOS_OCCULT_VENV:-$ROOT/.venv}"
+EO="$VENV/bin/ekos-occult"
+CONFIG="$ROOT/sample_sequences/config.toml"   # the sample night's site (50° N 10° E) and rules
+EVENTS="$ROOT/sample_sequences/tonight.csv"
+STATE_DIR="${EKOS_OCCULT_SANDBOX:-$(mktemp -d /tmp/ekos-occult-sandbox.XXXXXX)}"
+
+say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+
+say "Starting the sandbox in $STATE_DIR"
+"$EO" --config "$CONFIG" sandbox start --state-dir "$STATE_DIR"
+eval "$("$EO" sandbox start --print-env --state-dir "$STATE_DIR")"
+
+if "$EO" load --help >/dev/null 2>&1; then
+    say "Loading the sample night into Ekos"
+    # The sample night is 2023-02-08: plan it as of that evening (see sample_sequences/README.md).
+    "$EO" --config "$CONFIG" load "$EVENTS" --now 2023-02-08T18:00:00 --state-dir "$STATE_DIR"
+else
+    # TODO(issue 2): `ekos-occult load` is being written; until it exists, show the plan only.
+    # Once `load` lands this branch is dead and can be removed.
+    say "'ekos-occult load' is not available yet: showing the plan of the sample night instead"
+    "$EO" --config "$CONFIG" plan "$EVENTS" --now 2023-02-08T18:00:00
+fi
+
+say "The sandbox"
+"$EO" sandbox status --state-dir "$STATE_DIR"
+cat >&2 <<EOT
+
+The sandbox keeps running. Talk to it from this shell with:
+    eval "\$($EO sandbox start --print-env --state-dir $STATE_DIR)"
+Stop it with:
+    $EO sandbox stop --state-dir $STATE_DIR
+EOT
