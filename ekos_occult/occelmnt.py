@@ -281,36 +281,45 @@ def _closest_approach(year: int, month: int, day: int, ut_hours: float) -> datet
     return midnight + timedelta(microseconds=round(ut_hours * 3.6e9))
 
 
-def _child_text(event: Any, tag: str, *, required: bool) -> str | None:
-    node = event.find(tag)
-    if node is None:
-        if required:
-            raise PredictionFormatError(f"<{tag}> element is missing")
-        return None
-    return "".join(node.itertext())
+_RAW_TAGS = ("Elements", "Earth", "Star", "Object", "Errors", "ID")
+
+
+def _texts(event: Any) -> dict[str, str]:
+    """Each child element's text by tag (the first of a tag wins)."""
+    texts: dict[str, str] = {}
+    for child in event:
+        if isinstance(child.tag, str) and child.tag not in texts:
+            texts[child.tag] = child.text or ""
+    return texts
+
+
+def _required(texts: dict[str, str], tag: str) -> str:
+    if tag not in texts:
+        raise PredictionFormatError(f"<{tag}> element is missing")
+    return texts[tag]
 
 
 def _parse_event(event: Any, path: str, index: int) -> Prediction:
     """One ``<Event>`` → Prediction; PredictionFormatError names the element and field."""
-    raw = tuple((tag, (_child_text(event, tag, required=False) or "").strip())
-                for tag in ("Elements", "Earth", "Star", "Object", "Errors", "ID"))
-    el = _fields(_child_text(event, "Elements", required=True), _ELEMENTS, "Elements")
+    texts = _texts(event)
+    raw = tuple((tag, texts[tag].strip()) for tag in _RAW_TAGS if tag in texts)
+    el = _fields(_required(texts, "Elements"), _ELEMENTS, "Elements")
     elements = Elements(el[0], el[1], _closest_approach(el[2], el[3], el[4], el[5]), *el[6:])
     if el[1] is not None and el[1] < 0:
         raise PredictionFormatError(f"<Elements> field 1 (max duration): {el[1]} is negative")
     if math.hypot(elements.dx, elements.dy) == 0.0:
         raise PredictionFormatError("<Elements> fields 8-9 (dX, dY): the shadow does not move")
-    star = StarInfo(*_fields(_child_text(event, "Star", required=True), _STAR, "Star"))
+    star = StarInfo(*_fields(_required(texts, "Star"), _STAR, "Star"))
     if not (0.0 <= star.ra_hours < 24.0 and -90.0 <= star.dec_deg <= 90.0):
         raise PredictionFormatError(f"<Star> fields 1-2 (RA, Dec): {star.ra_hours} h, "
                                     f"{star.dec_deg}° is not a sky position")
-    obj = ObjectInfo(*_fields(_child_text(event, "Object", required=True), _OBJECT, "Object"))
+    obj = ObjectInfo(*_fields(_required(texts, "Object"), _OBJECT, "Object"))
     if obj.diameter_km <= 0:
         raise PredictionFormatError(f"<Object> field 3 (diameter): {obj.diameter_km} km "
                                     "must be positive")
-    earth = EarthInfo(*_fields(_child_text(event, "Earth", required=False), _EARTH, "Earth"))
-    errors = ErrorInfo(*_fields(_child_text(event, "Errors", required=False), _ERRORS, "Errors"))
-    id_cells = (_child_text(event, "ID", required=False) or "").strip().split(",")
+    earth = EarthInfo(*_fields(texts.get("Earth"), _EARTH, "Earth"))
+    errors = ErrorInfo(*_fields(texts.get("Errors"), _ERRORS, "Errors"))
+    id_cells = texts.get("ID", "").strip().split(",")
     event_id = id_cells[0].strip() or (
         f"{elements.closest_approach:%Y%m%d}_{star.star_id[-6:]}")
     mjd = None
