@@ -221,9 +221,11 @@ async def start(
         state = dataclasses.replace(state, devices=tuple(devices), children=children,
                                     tz_hours=tz)
         _write_state(state)
-    except (EkosError, SandboxError, OSError) as exc:
+    except BaseException as exc:
+        stop(state_dir)  # also on Ctrl-C or a test timeout: never leave processes behind
+        if not isinstance(exc, (EkosError, SandboxError, OSError)):
+            raise
         tail = _sandbox_setup.log_tail(layout.kstars_log)
-        stop(state_dir)
         raise SandboxError(
             f"The sandbox did not come up: {exc}\nLast lines of {layout.kstars_log}:\n{tail}"
         ) from exc
