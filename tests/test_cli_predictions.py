@@ -191,3 +191,25 @@ def test_merged_document_reads_back_the_same_events() -> None:
     original = read_prediction_files(str(DATA)).predictions
     assert [(p.event_id, p.elements, p.star, p.object, p.errors) for p in again] == [
         (p.event_id, p.elements, p.star, p.object, p.errors) for p in original]
+
+
+@pytest.mark.parametrize("command", ["plan", "render", "load", "run"])
+def test_every_planning_command_plans_predictions(command: str) -> None:
+    import argparse
+    import importlib
+
+    from ekos_occult.commands.plan import build_plan
+    from ekos_occult.model import Site
+    from ekos_occult.settings import Settings
+
+    parser = argparse.ArgumentParser()
+    importlib.import_module(f"ekos_occult.commands.{command}").add_arguments(parser)
+    args = parser.parse_args([str(DATA / "feed_with_bad_event.xml"), "--max-offset", "100",
+                              "--time-uncertainty", "2.5"])
+    assert (args.max_offset_km, args.path_sigmas, args.time_uncertainty_s) == (100, None, 2.5)
+    args.now = "2023-03-15T12:00"  # run always plans on the real clock; fix it here
+    plan = build_plan(args, Settings(site=Site(48.15, 11.0, 500.0)))
+    (event,) = plan.events
+    assert event.name == "(99001) Testia" and event.event.prediction is not None
+    assert event.event.prediction.time_uncertainty_s == 2.5
+    assert any("(99002) Farside: the centre line passes" in w for w in plan.warnings)
