@@ -120,6 +120,14 @@ class JobTracker:
                       f"completed (last: {self.detail or 'nothing logged'})")
 
 
+def _since(entries: list[str], marker: str | None) -> list[str]:
+    """The log entries (newest first) written after ``marker``; all when it is gone (a new
+    KStars, or a log that has rolled over)."""
+    if marker is None or marker not in entries:
+        return entries
+    return entries[: entries.index(marker)]
+
+
 def job_name_of(path: Path) -> str:
     """The ``<Name>`` of the single job in an .esl file.
 
@@ -209,6 +217,7 @@ class DBusEkosPort:
         self._on_reattach, self._reattach_timeout_s = on_reattach, reattach_timeout_s
         self.tracker = JobTracker()
         self._sub: Subscription | None = None
+        self._log_marker: str | None = None
 
     async def _bounded(self, what: str, coro: Awaitable[T], limit: float | None = None) -> T:
         limit = limit or self.timeout_s
@@ -258,6 +267,9 @@ class DBusEkosPort:
                 "idle (loading while it runs makes Ekos capture without slewing)."
             )
         await c.remove_all_jobs()
+        # The scheduler's log survives loads: remember its newest line, so that lines of an
+        # earlier run of the same job ("... is complete.") are not taken for this one's.
+        self._log_marker = next(iter(await c.scheduler_log()), None)
         self.tracker.reset(name)
         if not await c.load_schedule(path):
             log = await c.scheduler_log()
@@ -285,7 +297,7 @@ class DBusEkosPort:
             return t.progress
         # Catch up on lines whose signals were missed (e.g. across a re-attach); only lines
         # naming the job count, the log may hold older jobs' generic lines.
-        for entry in reversed(await c.scheduler_log()):
+        for entry in reversed(_since(await c.scheduler_log(), self._log_marker)):
             line = entry.split(" ", 1)[1] if entry[:4].isdigit() and " " in entry else entry
             if f"'{t.name}'" in line:
                 t.feed(line)

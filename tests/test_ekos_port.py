@@ -413,6 +413,22 @@ def test_kstars_leaving_the_bus_then_coming_back(bus_address: str, tmp_path: Pat
     asyncio.run(_with_port(bus_address, rig, scenario))
 
 
+def test_an_earlier_run_of_the_same_job_in_the_log_is_not_this_run(bus_address: str,
+                                                                   tmp_path: Path) -> None:
+    rig = Rig(FakeClock(T0))
+    # OBSERVED on 3.6.2: loadScheduler keeps the log; a re-run of a night loads the same name.
+    rig.log = [f"2026-11-21T19:00:00 Job '{NAME}' is complete.",
+               f"2026-11-21T18:59:00 Job '{NAME}' capture is in progress..."]
+
+    async def scenario(kstars, link, port):  # type: ignore[no-untyped-def]
+        await port.load_job(_esl(tmp_path))
+        assert (await port.job_progress()).phase is JobPhase.QUEUED
+        await port.start_scheduler()
+        assert (await port.job_progress()).phase is JobPhase.COMPLETE
+
+    asyncio.run(_with_port(bus_address, rig, scenario))
+
+
 def test_camera_disconnected_or_gone(bus_address: str, tmp_path: Path) -> None:
     rig = Rig(FakeClock(T0))
 
