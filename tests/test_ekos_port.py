@@ -16,7 +16,7 @@ annotations are D-Bus signatures such as "as", not Python names).
 import asyncio
 import shutil
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -142,6 +142,7 @@ class Rig:
     hang: asyncio.Event | None = None  # set: calls that hang wait for it
     sent: list[str] = field(default_factory=list)
     service: "FakeKStars | None" = None  # the fake KStars' bus connection, once started
+    on_busy_poll: "Callable[[], object] | None" = None  # called when a recording is polled
 
 
 async def _maybe_hang(rig: Rig) -> None:
@@ -257,7 +258,10 @@ class FakeIndi(ServiceInterface):
         if not self.rig.camera_known:
             return "Invalid"
         until = self.rig.recording_until
-        return "Busy" if until is not None and self.rig.clock.now() < until else "Idle"
+        busy = until is not None and self.rig.clock.now() < until
+        if busy and prop == "RECORD_STREAM" and self.rig.on_busy_poll is not None:
+            self.rig.on_busy_poll()
+        return "Busy" if busy else "Idle"
 
     @method()
     def setText(self, device: "s", prop: "s", element: "s", value: "s") -> "b":  # noqa: N802
@@ -461,7 +465,8 @@ class HookClock(FakeClock):
                 await hook()  # type: ignore[operator]
 
 
-def _night(address: str, tmp_path: Path, rig: Rig, free: int):  # type: ignore[no-untyped-def]
+def _night(address: str, tmp_path: Path, rig: Rig, free: int,  # type: ignore[no-untyped-def]
+           cancel_when_busy: bool = False):
     plan = make_plan(planned("Deneb", 10, lead_s=60, duration_s=2.0),
                      planned("Vega", 20, lead_s=60, duration_s=2.0))
     jobs = {}
@@ -476,7 +481,10 @@ def _night(address: str, tmp_path: Path, rig: Rig, free: int):  # type: ignore[n
         runner = NightRunner(plan, ekos=port, recorder=rec, clock=rig.clock, journal=journal,
                              job_files=jobs, recordings_dir=tmp_path / "rec",
                              limits=Limits(poll_s=1.0))
-        return await runner.run()
+        task = asyncio.ensure_future(runner.run())
+        if cancel_when_busy:
+            rig.on_busy_poll = task.cancel  # Ctrl-C while the first event records
+        return await task
 
     return asyncio.run(_with_port(address, rig, scenario)), journal
 
@@ -511,3 +519,34 @@ def test_disk_too_full_refuses_the_recording(bus_address: str, tmp_path: Path) -
     assert [(r.outcome, r.reason) for r in results] == [(Outcome.FAILED, Reason.DISK_FULL)] * 2
     assert "not enough free disk" in results[0].detail
     assert "RECORD_STREAM" not in rig.sent and "RECORD_FILE" not in rig.sent
+
+
+def test_ctrl_c_while_recording_stops_recording_and_stream(bus_address: str,
+                                                           tmp_path: Path) -> None:
+    rig = Rig(FakeClock(T0))
+    with pytest.raises(asyncio.CancelledError):
+        _night(bus_address, tmp_path, rig, free=10**12, cancel_when_busy=True)
+    record = rig.sent.index("RECORD_STREAM")
+    assert rig.sent[record + 1:] == ["RECORD_STREAM", "CCD_VIDEO_STREAM"]  # RECORD_OFF, off
+
+
+def test_ctrl_c_is_journaled_and_the_journal_closed(bus_address: str, tmp_path: Path) -> None:
+    rig = Rig(FakeClock(T0))
+    journal = MemoryJournal()
+    plan = make_plan(planned("Deneb", 10, lead_s=60, duration_s=2.0))
+    esl = _esl(tmp_path, "Deneb job")
+
+    async def scenario(kstars, link, port):  # type: ignore[no-untyped-def]
+        rec = IndiStreamRecorder(lambda: link.client, CAM, timeout_s=0.5)
+        runner = NightRunner(plan, ekos=port, recorder=rec, clock=rig.clock, journal=journal,
+                             job_files={"Deneb": esl}, recordings_dir=tmp_path / "rec")
+        task = asyncio.ensure_future(runner.run())
+        rig.on_busy_poll = task.cancel
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    asyncio.run(_with_port(bus_address, rig, scenario))
+    assert journal.closed
+    last = [e for e in journal.entries if e["type"] == "event"][-1]
+    assert (last["outcome"], last["reason"]) == ("failed", "interrupted")
+    assert journal.entries[-1] == {**journal.entries[-1], "type": "night", "what": "interrupted"}
