@@ -152,10 +152,10 @@ async def make_idle(
 
 def _refused(schedule: Path, answered: bool, lines: Sequence[str]) -> EkosCommandFailed:
     quoted = "\n".join(f"  {line}" for line in lines) or "  (it logged nothing)"
-    what = ("Ekos could not read" if not answered
-            else "Ekos loaded, but reported problems with,")
+    what = (f"Ekos could not read the schedule {schedule}" if not answered
+            else f"Ekos loaded the schedule {schedule} but reported problems with it")
     return EkosCommandFailed(
-        f"{what} the schedule {schedule}. The Ekos scheduler logged:\n{quoted}\n"
+        f"{what}. The Ekos scheduler logged:\n{quoted}\n"
         "Its queue may now be incomplete; fix the file (or report a bug in ekos-occult) and "
         "load again."
     )

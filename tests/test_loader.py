@@ -432,7 +432,8 @@ def test_unreadable_file_quotes_the_scheduler_log(night: RenderedNight) -> None:
 def test_a_warning_while_loading_is_a_refusal(night: RenderedNight) -> None:
     client = FakeEkosClient()
     client.load_lines = ["Warning: Target name is required."]
-    with pytest.raises(EkosCommandFailed, match="reported problems(.|\n)*Target name is required"):
+    with pytest.raises(EkosCommandFailed,
+                       match="but reported problems with it(.|\n)*Target name is required"):
         load(client, night)
 
 
