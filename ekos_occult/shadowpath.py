@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from ekos_occult.geometry import (
+from ekos_occult.earthsky import (
     EARTH_RADIUS_KM,
     FLATTENING,
     SIDEREAL_RATE_RAD_PER_H,

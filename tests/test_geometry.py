@@ -14,14 +14,8 @@ from astropy import units as u
 from astropy.coordinates import AltAz, EarthLocation, SkyCoord
 from astropy.time import Time
 
-from ekos_occult.geometry import (
-    EARTH_RADIUS_KM,
-    apparent_place,
-    gast_rad,
-    path_sigma_km,
-    site_rho,
-    station_geometry,
-)
+from ekos_occult.earthsky import EARTH_RADIUS_KM, apparent_place, gast_rad, site_rho
+from ekos_occult.geometry import path_sigma_km, station_geometry
 from ekos_occult.model import Site
 from ekos_occult.occelmnt import Prediction, read_occelmnt
 from ekos_occult.shadowpath import shadow_point
