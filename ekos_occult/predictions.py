@@ -188,6 +188,11 @@ def events_from_predictions(predictions: Sequence[Prediction], site: Site,
     notes: list[str] = []
     for p, g, name in zip(predictions, geometries, _names(predictions), strict=True):
         notes.extend(g.warnings)
+        if p.earth.jwst:
+            notes.append(f"{p.where}: the prediction is for the James Webb Space Telescope "
+                         "(Earth field 4), not for the Earth: not planned")
+            items.append(StationEvent(p, g, None, None, False, "prediction for JWST"))
+            continue
         mag = star_magnitude(p)
         if mag is None:
             notes.append(f"{p.where}: the star has no magnitude (Star fields 3-5): not planned")

@@ -135,3 +135,10 @@ def test_repeated_object_names_get_the_event_id() -> None:
     names = [i.event.name for i in events_from_predictions(twice, PORTUGAL).items
              if i.event is not None]
     assert names == ["(99001) Testia 20230315_200000"] * 2
+
+
+def test_jwst_prediction_is_not_planned() -> None:
+    result = events_from_predictions(real(("-14.44,False", "-14.44,True")), PORTUGAL)
+    (item,) = result.items
+    assert not item.kept and item.event is None and result.events == ()
+    assert any("James Webb Space Telescope" in w for w in result.warnings)
