@@ -213,3 +213,22 @@ def test_every_planning_command_plans_predictions(command: str) -> None:
     assert event.name == "(99001) Testia" and event.event.prediction is not None
     assert event.event.prediction.time_uncertainty_s == 2.5
     assert any("(99002) Farside: the centre line passes" in w for w in plan.warnings)
+
+
+def test_prediction_options_with_a_csv_warn(capsys: pytest.CaptureFixture[str]) -> None:
+    csv = Path(__file__).parent / "data" / "classic.csv"
+    assert main(["plan", str(csv), "--site", "48.1,11.6,520", "--now", "2023-02-08T12:00",
+                 "--max-offset", "30", "--json"]) == 0
+    assert "--max-offset only apply to occelmnt predictions: ignored for a CSV" in (
+        capsys.readouterr().err)
+
+
+def test_table_is_in_central_time_order(tmp_path: Path,
+                                        capsys: pytest.CaptureFixture[str]) -> None:
+    head, *events = (DATA / "feed_with_bad_event.xml").read_text().split("<Event>")
+    reversed_feed = tmp_path / "reversed.xml"  # Farside (22:01) before Testia (22:00)
+    reversed_feed.write_text(head + "<Event>" + "<Event>".join(reversed(events)).replace(
+        "</Occultations>", "") + "</Occultations>")
+    assert main(["predictions", str(reversed_feed), "--site", "48.15,11,500", "--json"]) == 0
+    names = [e["name"] for e in json.loads(capsys.readouterr().out)["events"]]
+    assert names == ["(99001) Testia", "(99002) Farside"]

@@ -130,7 +130,8 @@ def build_plan(args: argparse.Namespace, settings: Settings) -> Plan:
     catalog = read_events(text, name,
                           skip_invalid=bool(getattr(args, "skip_invalid", False)))
     plan = make_plan(catalog.events, site, now, settings.rules, invalid=catalog.invalid)
-    return dataclasses.replace(plan, warnings=catalog.warnings + plan.warnings)
+    return dataclasses.replace(plan, warnings=catalog.warnings + plan.warnings
+                               + occelmnt_input.csv_ignores_prediction_options(args))
 
 
 def _write_atomic(path: Path, data: bytes) -> None:

@@ -34,6 +34,7 @@ __all__ = [
     "is_prediction_path",
     "read_prediction_files",
     "plan_predictions",
+    "csv_ignores_prediction_options",
     "station_event_to_dict",
     "merged_occelmnt_text",
     "run",
@@ -148,6 +149,17 @@ def _filtered_note(predicted: PredictedEvents) -> tuple[str, ...]:
             + "; ".join(f"{i.event.name}: {i.reason}" for i in dropped if i.event is not None),)
 
 
+def csv_ignores_prediction_options(args: argparse.Namespace) -> tuple[str, ...]:
+    """A warning when prediction options were given for a CSV (they do not apply)."""
+    given = [flag for flag, dest in (("--max-offset", "max_offset_km"),
+                                     ("--path-sigmas", "path_sigmas"),
+                                     ("--time-uncertainty", "time_uncertainty_s"))
+             if getattr(args, dest, None) is not None]
+    if not given:
+        return ()
+    return (f"{', '.join(given)} only apply to occelmnt predictions: ignored for a CSV",)
+
+
 def plan_predictions(feed: Feed, args: argparse.Namespace, site: Site, now: datetime,
                      settings: Settings) -> Plan:
     """Plan occelmnt predictions like CSV events (used by ``build_plan``)."""
@@ -225,7 +237,8 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     site = settings.require_site()
     feed = read_prediction_files(str(args.file))
     predicted = events_from_predictions(feed.predictions, site, prediction_options(args))
-    items = _select(predicted.items, args.event)
+    items = tuple(sorted(_select(predicted.items, args.event),
+                         key=lambda i: i.geometry.central_time))
     if args.map_path is not None:
         _write_map(args.map_path, items, site)
     for warning in feed.warnings + predicted.warnings:
