@@ -157,6 +157,12 @@ def with_private_indi(kstarsrc: str, port: int, indiserver: str) -> str:
     return "\n".join(out) + "\n"
 
 
+def _wrapper_script(alias: Path, sock: Path) -> str:
+    """The ``indiserver`` KStars runs: the real one, with a local socket of its own."""
+    # $$ (the wrapper's pid, which the server keeps through exec) makes each socket unique.
+    return f"#!/bin/sh\nexec {shlex.quote(str(alias))} -u {shlex.quote(str(sock))}-$$ \"$@\"\n"
+
+
 def _private_indi(layout: Layout, indiserver: str) -> None:
     """Write the indiserver wrapper and point KStars' kstarsrc at it (see above).
 
@@ -166,6 +172,12 @@ def _private_indi(layout: Layout, indiserver: str) -> None:
     OBSERVED: "Lost connection to local INDI server" in a running sandbox whenever another
     started). So the sandbox's server runs under another name (``indi-srv``, a symlink), and
     KStars finds a ``pkill`` that does nothing first on its PATH.
+
+    That ``pkill`` is also how KStars 3.6.2 gets rid of its own previous server: Ekos ``stop``
+    ends the drivers but leaves the server running (OBSERVED), so a new server must not reuse
+    its ``-u`` socket (it could not bind it: "Lost connection to local INDI server" at once,
+    Ekos status error). Each server gets its own socket; the old one is left alone (KStars
+    crashed when it was killed, OBSERVED) and ``stop`` ends it with the rest.
     """
     bindir = layout.home / "bin"
     bindir.mkdir(parents=True, exist_ok=True)
@@ -176,8 +188,7 @@ def _private_indi(layout: Layout, indiserver: str) -> None:
     (bindir / "pkill").chmod(0o755)
     wrapper = bindir / "indiserver"
     sock = layout.runtime / "indiserver"
-    script = f"#!/bin/sh\nexec {shlex.quote(str(alias))} -u {shlex.quote(str(sock))} \"$@\"\n"
-    write_atomic(wrapper, script)
+    write_atomic(wrapper, _wrapper_script(alias, sock))
     wrapper.chmod(0o755)
     kstarsrc = layout.home / ".config" / "kstarsrc"
     text = kstarsrc.read_text(encoding="utf-8")
