@@ -70,6 +70,11 @@ _AU_KM = 149597870.7
 _ARCSEC_PER_RAD = 206264.80624709636
 _MAX_ITERATIONS = 30
 _TOLERANCE_H = 1e-8  # 36 µs
+_SCAN_H = 4.0  # the scan for the closest approach covers ±4 h around the geocentric one
+_SCAN_POINTS = 121  # 4-minute steps
+_SCAN_STEP_H = 2.0 * _SCAN_H / (_SCAN_POINTS - 1)
+_SCAN_CHUNK = 1000  # events per chunk of the scan (121 × 1000 × 8 B per array)
+_GOLDEN_ITERATIONS = 60  # (0.618)^60 × 8 min ≈ 1e-10 h
 
 
 @dataclass(frozen=True)
@@ -198,10 +203,49 @@ def _batch(predictions: Sequence[Prediction]) -> _Batch:
 
 
 def _poly(c: FloatArray, t: FloatArray) -> tuple[FloatArray, FloatArray]:
-    """Value and first derivative (per hour) of the cubic with coefficients ``c`` at ``t``."""
-    value = c[:, 0] + t * (c[:, 1] + t * (c[:, 2] + t * c[:, 3]))
-    rate = c[:, 1] + t * (2.0 * c[:, 2] + t * 3.0 * c[:, 3])
+    """Value and first derivative (per hour) of the cubic with coefficients ``c`` at ``t``.
+
+    ``t`` has shape (N,) or (N, K): one row of times per event.
+    """
+    c0, c1, c2, c3 = (c[:, k].reshape((-1,) + (1,) * (t.ndim - 1)) for k in range(4))
+    value = c0 + t * (c1 + t * (c2 + t * c3))
+    rate = c1 + t * (2.0 * c2 + t * 3.0 * c3)
     return value, rate
+
+
+@dataclass(frozen=True)
+class _State:
+    """Separation (shadow centre − station) and its rate at times ``t`` (Earth radii, per h)."""
+
+    sx: FloatArray
+    sy: FloatArray
+    vx: FloatArray
+    vy: FloatArray
+    zeta: FloatArray
+    shadow_v: FloatArray
+    hour_angle: FloatArray
+
+
+class _Track:
+    """The shadow and the station for N events, evaluated at per-event times."""
+
+    def __init__(self, b: _Batch, site: Site, ut1_utc_s: float) -> None:
+        self.b = b
+        self.rho_cos, self.rho_sin = site_rho(site)
+        self.base = gast_rad(b.t0_unix, ut1_utc_s) + math.radians(site.lon_deg) - b.ra
+
+    def at(self, t: FloatArray, rows: slice = slice(None)) -> _State:
+        """The state at times ``t`` (one row per event of ``rows``)."""
+        shape = (-1,) + (1,) * (t.ndim - 1)
+        dec = self.b.dec[rows].reshape(shape)
+        hour_angle = self.base[rows].reshape(shape) + SIDEREAL_RATE_RAD_PER_H * t
+        xi, eta, zeta = fundamental_coords(self.rho_cos, self.rho_sin, hour_angle, dec)
+        xi_rate = SIDEREAL_RATE_RAD_PER_H * self.rho_cos * np.cos(hour_angle)
+        eta_rate = SIDEREAL_RATE_RAD_PER_H * self.rho_cos * np.sin(dec) * np.sin(hour_angle)
+        x, x_rate = _poly(self.b.coeff_x[rows], t)
+        y, y_rate = _poly(self.b.coeff_y[rows], t)
+        return _State(x - xi, y - eta, x_rate - xi_rate, y_rate - eta_rate, zeta,
+                      np.hypot(x_rate, y_rate), hour_angle)
 
 
 @dataclass(frozen=True)
@@ -218,29 +262,61 @@ class _Approach:
     converged: NDArray[np.bool_]
 
 
+def _start(track: _Track, n: int) -> FloatArray:
+    """The best grid time per event: the closest approach over ±4 h in 4-min steps, taken
+    among the times the star is up when there are any (as ASTRID's search does). Events are
+    scanned in chunks to bound the memory."""
+    grid = np.linspace(-_SCAN_H, _SCAN_H, _SCAN_POINTS)
+    best = np.empty(n, dtype=np.float64)
+    for first in range(0, n, _SCAN_CHUNK):
+        rows = slice(first, min(first + _SCAN_CHUNK, n))
+        st = track.at(np.broadcast_to(grid, (rows.stop - first, _SCAN_POINTS)), rows)
+        distance = np.hypot(st.sx, st.sy)
+        visible = st.zeta > 0.0
+        distance = np.where(visible | ~visible.any(axis=1, keepdims=True), distance, np.inf)
+        best[rows] = grid[np.argmin(distance, axis=1)]
+    return best
+
+
+def _golden(track: _Track, low: FloatArray, high: FloatArray) -> FloatArray:
+    """Golden-section search of |separation| on [low, high] per event (the fallback)."""
+    ratio = (math.sqrt(5.0) - 1.0) / 2.0
+    for _ in range(_GOLDEN_ITERATIONS):
+        a, c = high - ratio * (high - low), low + ratio * (high - low)
+        sa, sc = track.at(a), track.at(c)
+        left = np.hypot(sa.sx, sa.sy) < np.hypot(sc.sx, sc.sy)
+        high, low = np.where(left, c, high), np.where(left, low, a)
+    return (low + high) / 2.0
+
+
 def _closest_approach(b: _Batch, site: Site, ut1_utc_s: float) -> _Approach:
-    """Gauss-Newton on t for d/dt |X(t) − ξ(t), Y(t) − η(t)|² = 0, every event at once."""
-    rho_cos, rho_sin = site_rho(site)
-    base = gast_rad(b.t0_unix, ut1_utc_s) + math.radians(site.lon_deg) - b.ra
-    sin_d = np.sin(b.dec)
-    t = np.zeros_like(b.t0_unix)
+    """Local central times: a coarse scan, then Gauss-Newton on d/dt |separation|² = 0 (every
+    event at once); golden-section search around the scan's best point where Gauss-Newton does
+    not converge. A converged Gauss-Newton minimum is kept even when the star is down there
+    (the scan preferred times with the star up, so the star sets before the closest approach:
+    the event is reported below the horizon, not in the path)."""
+    track = _Track(b, site, ut1_utc_s)
+    start = _start(track, len(b.t0_unix))
+    t = start.copy()
     step = np.full_like(t, np.inf)
     for _ in range(_MAX_ITERATIONS):
-        hour_angle = base + SIDEREAL_RATE_RAD_PER_H * t
-        xi, eta, _ = fundamental_coords(rho_cos, rho_sin, hour_angle, b.dec)
-        xi_rate = SIDEREAL_RATE_RAD_PER_H * rho_cos * np.cos(hour_angle)
-        eta_rate = SIDEREAL_RATE_RAD_PER_H * rho_cos * sin_d * np.sin(hour_angle)
-        x, x_rate = _poly(b.coeff_x, t)
-        y, y_rate = _poly(b.coeff_y, t)
-        sx, sy = x - xi, y - eta
-        vx, vy = x_rate - xi_rate, y_rate - eta_rate
+        st = track.at(t)
         if np.all(np.abs(step) < _TOLERANCE_H):
             break
+        rate2 = np.maximum(st.vx * st.vx + st.vy * st.vy, 1e-12)
         # A step is capped at 1 h: far from the minimum the parabola model can overshoot.
-        step = np.clip((sx * vx + sy * vy) / (vx * vx + vy * vy), -1.0, 1.0)
+        step = np.clip((st.sx * st.vx + st.sy * st.vy) / rate2, -1.0, 1.0)
         t = t - step
-    return _Approach(t, sx, sy, vx, vy, np.hypot(x_rate, y_rate), hour_angle,
-                     np.abs(step) < _TOLERANCE_H)
+    converged = np.abs(step) < _TOLERANCE_H
+    if not converged.all():
+        # Where Gauss-Newton wandered (very slow shadows), search the scan's bracket; a minimum
+        # strictly inside it is a true one, one at its edge is not.
+        golden = _golden(track, start - _SCAN_STEP_H, start + _SCAN_STEP_H)
+        inside = np.abs(golden - start) < _SCAN_STEP_H * (1.0 - 1e-6)
+        t = np.where(~converged & inside, golden, t)
+        converged = converged | inside
+        st = track.at(t)
+    return _Approach(t, st.sx, st.sy, st.vx, st.vy, st.shadow_v, st.hour_angle, converged)
 
 
 def _side(normal_x: FloatArray, normal_y: FloatArray) -> list[str]:
