@@ -211,9 +211,11 @@ def test_shadowpath_inverse_round_trip_across_the_real_path() -> None:
             assert g.in_path == (abs(offset) < 47.9 / 2)
 
 
-def test_many_sites_converge() -> None:
-    p = prediction(REAL)
+@pytest.mark.parametrize("path", [REAL, HERE / "data" / "occelmnt" / "slow_shadow.xml"],
+                         ids=["real", "slow"])
+def test_many_sites_converge(path: Path) -> None:
+    p = prediction(path)
     rng = np.random.default_rng(7)
-    for lat, lon in zip(rng.uniform(-80, 80, 40), rng.uniform(-180, 180, 40), strict=True):
+    for lat, lon in zip(rng.uniform(-80, 80, 60), rng.uniform(-180, 180, 60), strict=True):
         (g,) = station_geometry([p], Site(float(lat), float(lon), 0.0))
         assert g.converged and g.warnings == ()

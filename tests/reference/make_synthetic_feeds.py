@@ -17,6 +17,8 @@ Files:
 * feed_with_bad_event.xml - three events: the synthetic event, one whose Elements field 7 is not a
   number, and an event whose path crosses STATIONS["antipode"] (the star is below the horizon at
   the other stations).
+* slow_shadow.xml - a distant body's slow shadow (1.0 km/s, 200 km wide) over STATIONS["centre"]:
+  the Earth's rotation (0.3 km/s there) bends the track relative to the stations.
 """
 
 from __future__ import annotations
@@ -48,7 +50,7 @@ STATIONS = [
     ("antipode", (-35.0, -169.0, 0.0)),
 ]
 REFERENCE_FILES = [("synthetic_event.xml", 0), ("old_short_fields.xml", 0),
-                   ("feed_with_bad_event.xml", 2)]
+                   ("feed_with_bad_event.xml", 2), ("slow_shadow.xml", 0)]
 
 
 def _station(name: str) -> EarthLocation:
@@ -67,7 +69,7 @@ def _fp(site: EarthLocation, star: SkyCoord, t: Time) -> tuple[float, float, Sky
 
 
 def _event(ra_h: float, dec: float, station: str, rates: tuple[float, ...],
-           star_id: str, name: str, number: str) -> dict[str, str]:
+           star_id: str, name: str, number: str, diameter: float = 60.0) -> dict[str, str]:
     star = SkyCoord(ra_h * 15 * u.deg, dec * u.deg, frame="icrs")
     t_pass, t0 = Time(T_PASS), Time(T_PASS - LEAD)
     xi, eta, app = _fp(_station(station), star, t_pass)
@@ -76,7 +78,7 @@ def _event(ra_h: float, dec: float, station: str, rates: tuple[float, ...],
     x0 = xi - (dx * h + d2x * h**2 + d3x * h**3)
     y0 = eta - (dy * h + d2y * h**2 + d3y * h**3)
     gast = t0.sidereal_time("apparent", "greenwich").deg
-    diameter, speed = 60.0, np.hypot(dx, dy) * A_KM / 3600.0
+    speed = np.hypot(dx, dy) * A_KM / 3600.0
     ut = (T_PASS - LEAD - T_PASS.replace(hour=0)).total_seconds() / 3600.0
     app_ra, app_dec = app.ra.hour, app.dec.deg
     return {
@@ -121,6 +123,9 @@ def main() -> None:
     cells[7] = "abc"
     bad["Elements"] = ",".join(cells)
     (OUT / "feed_with_bad_event.xml").write_text(_xml([good, bad, antipode]))
+    slow = _event(lst, 20.0, "centre", (0.55, 0.12, 0.0005, -0.0002, 0.0, 0.0),
+                  "SYNTH0003+200000", "Slowpoke", "99003", diameter=200.0)
+    (OUT / "slow_shadow.xml").write_text(_xml([slow]))
     print(f"wrote {OUT}")
 
 
