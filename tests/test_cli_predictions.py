@@ -53,7 +53,7 @@ def test_folder_with_bad_event_warns_and_dedups(capsys: pytest.CaptureFixture[st
     assert main(["predictions", str(DATA), "--site", "48.15,11,500", "--json"]) == 0
     out, err = capsys.readouterr()
     ids = [e["event_id"] for e in json.loads(out)["events"]]
-    assert sorted(ids) == ["20230315_200000", "20230315_300000"]
+    assert sorted(ids) == ["20230315_200000", "20230315_200003", "20230315_300000"]
     assert "event 2 (20230315_BROKEN, line 11): <Elements> field 7 (Y)" in err
     assert "warning: 20230315_200000: in " in err
 

@@ -124,7 +124,7 @@ def main() -> None:
     bad["Elements"] = ",".join(cells)
     (OUT / "feed_with_bad_event.xml").write_text(_xml([good, bad, antipode]))
     slow = _event(lst, 20.0, "centre", (0.55, 0.12, 0.0005, -0.0002, 0.0, 0.0),
-                  "SYNTH0003+200000", "Slowpoke", "99003", diameter=200.0)
+                  "SYNTH0003+200003", "Slowpoke", "99003", diameter=200.0)
     (OUT / "slow_shadow.xml").write_text(_xml([slow]))
     print(f"wrote {OUT}")
 
