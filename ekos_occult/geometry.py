@@ -2,7 +2,8 @@
 
 The method (Besselian elements for asteroid occultations): the star is at infinity, so the shadow
 is a cylinder parallel to the star's direction. On the *fundamental plane* — through the Earth's
-centre, perpendicular to the star's apparent direction of date (``Star`` fields 9-10) — the shadow
+centre, perpendicular to the star's apparent direction of date (``Star`` fields 9-10, or ERFA's
+apparent place of fields 1-2 when a file lacks them) — the shadow
 centre is at ``X(t), Y(t)`` (cubic polynomials in hours from the geocentric closest approach, in
 Earth equatorial radii; ``X`` east, ``Y`` north). The station, rotating with the Earth, projects to
 ``(ξ, η)`` with ``ζ`` towards the star::
@@ -14,10 +15,12 @@ Earth equatorial radii; ``X`` east, ``Y`` north). The station, rotating with the
 
 with ``ρcosφ′``, ``ρsinφ′`` the site's geocentric coordinates on the WGS84 ellipsoid (equatorial
 radius 6378.137 km is also the unit of ``X, Y``). The local central time minimises
-``|(X − ξ, Y − η)|``: Gauss-Newton on ``t`` (all events at once, as numpy arrays) converges in a
-few steps to well under a millisecond. GAST comes from ERFA (IAU 2000B) at the closest
-approach and advances at the sidereal rate, 1.00273781191135448 turns per UT1 day (the equation
-of the equinoxes moves by microseconds in hours). UT1 is taken as UTC, as Occult does for the
+``|(X − ξ, Y − η)|``, all events at once as numpy arrays: a coarse scan over ±4 h (times with the
+star up preferred), then Gauss-Newton on ``t``, which converges in a few steps to well under a
+millisecond (a golden-section search covers shadows slower than the Earth's rotation). GAST
+comes from ERFA (IAU 2000B) at the closest approach and advances at the sidereal rate,
+1.00273781191135448 turns per UT1 day (the equation of the equinoxes moves by microseconds in
+hours). UT1 is taken as UTC, as Occult does for the
 ``Earth`` substellar longitude (the real file agrees to 0.0001°); |UT1 − UTC| < 0.9 s would shift
 the station by at most 0.4 km.
 
@@ -352,7 +355,7 @@ def station_geometry(predictions: Sequence[Prediction], site: Site, *,
     b = _batch(predictions)
     a = _closest_approach(b, site, ut1_utc_s)
     central_unix = b.t0_unix + a.t_h * 3600.0
-    rel_speed = np.hypot(a.rel_vx, a.rel_vy)
+    rel_speed = np.maximum(np.hypot(a.rel_vx, a.rel_vy), 1e-12)
     # Left normal of the relative motion; station − centre = −separation.
     left_x, left_y = -a.rel_vy / rel_speed, a.rel_vx / rel_speed
     offset_km = (-a.sep_x * left_x - a.sep_y * left_y) * EARTH_RADIUS_KM
@@ -363,14 +366,14 @@ def station_geometry(predictions: Sequence[Prediction], site: Site, *,
     to_km_s = EARTH_RADIUS_KM / 3600.0
     v0 = np.hypot(b.coeff_x[:, 1], b.coeff_y[:, 1]) * to_km_s
     return tuple(
-        _one(p, i, central_unix[i], offset_km[i], sides[i], float(alt[i]), float(az[i]),
+        _one(p, central_unix[i], offset_km[i], sides[i], float(alt[i]), float(az[i]),
              float(sun[i]), float(a.shadow_v[i] * to_km_s), float(rel_speed[i] * to_km_s),
              float(b.diameter_km[i] / v0[i]), bool(a.converged[i]))
         for i, p in enumerate(predictions)
     )
 
 
-def _one(p: Prediction, index: int, central_unix: float, offset_km: float, side: str,
+def _one(p: Prediction, central_unix: float, offset_km: float, side: str,
          alt: float, az: float, sun: float, speed: float, rel_speed: float, check_s: float,
          converged: bool) -> StationGeometry:
     radius = p.object.diameter_km / 2.0
