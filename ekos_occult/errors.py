@@ -1,7 +1,8 @@
 """The single exception hierarchy of ekos-occult.
 
 Every error carries a message written for the user: what went wrong, where, and what to try.
-Only :mod:`ekos_occult.cli` catches the root, :class:`OccultError`; input errors exit 2, run errors 1.
+Only :mod:`ekos_occult.cli` catches the root, :class:`OccultError`; input errors exit 2,
+run errors 1.
 """
 
 from __future__ import annotations

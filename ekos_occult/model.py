@@ -28,7 +28,7 @@ __all__ = [
 
 @dataclass(frozen=True)
 class Site:
-    """An observing site: geodetic latitude, longitude (east positive) and height above the ellipsoid."""
+    """An observing site: geodetic latitude, east-positive longitude, height above the ellipsoid."""
 
     lat_deg: float
     lon_deg: float
@@ -85,7 +85,7 @@ class PredictionInfo:
 
 @dataclass(frozen=True)
 class OccultationEvent:
-    """One event from the nightly list: the star, the recording window and what we know of the event.
+    """One event from the nightly list: the star, the recording window, what we know of the event.
 
     Attributes:
         name: the star/event name as given (not sanitised: escaping happens where it is used).

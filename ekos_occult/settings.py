@@ -153,7 +153,8 @@ def _apply(obj: Any, values: Mapping[str, Any], where: str) -> Any:
     changes: dict[str, Any] = {}
     for key, value in values.items():
         if key not in known:
-            raise ConfigError(f"{where}: unknown setting {key!r}; known: {', '.join(sorted(known))}.")
+            names = ", ".join(sorted(known))
+            raise ConfigError(f"{where}: unknown setting {key!r}; known: {names}.")
         current = getattr(obj, key)
         try:
             changes[key] = _coerce(current, value)
