@@ -84,8 +84,10 @@ class Result:
 def run_load(sb: Sandbox, tmp_path: Path, csv: Path, site: Site, *extra: str) -> Result:
     """``ekos-occult load`` as an observer runs it, in a fresh process with no user config."""
     env = {k: v for k, v in os.environ.items() if k != "DBUS_SESSION_BUS_ADDRESS"}
-    env.update(XDG_CONFIG_HOME=str(tmp_path / "config"), XDG_DATA_HOME=str(tmp_path / "data"),
-               XDG_STATE_HOME=str(tmp_path / "state"))
+    for var, sub in (("XDG_CONFIG_HOME", "config"), ("XDG_DATA_HOME", "data"),
+                     ("XDG_STATE_HOME", "state")):
+        (tmp_path / sub).mkdir(exist_ok=True)
+        env[var] = str(tmp_path / sub)
     site_arg = f"--site={site.lat_deg},{site.lon_deg},{site.elevation_m}"
     # The Sun rule is off (--max-sun-altitude 90) so the test runs at any hour; Ekos' jobs carry
     # no twilight constraint, so the scheduler accepts them by day as well.
