@@ -19,16 +19,9 @@ say "Starting the sandbox in $STATE_DIR"
 "$EO" --config "$CONFIG" sandbox start --state-dir "$STATE_DIR"
 eval "$("$EO" sandbox start --print-env --state-dir "$STATE_DIR")"
 
-if "$EO" load --help >/dev/null 2>&1; then
-    say "Loading the sample night into Ekos"
-    # The sample night is 2023-02-08: plan it as of that evening (see sample_sequences/README.md).
-    "$EO" --config "$CONFIG" load "$EVENTS" --now 2023-02-08T18:00:00 --state-dir "$STATE_DIR"
-else
-    # TODO(issue 2): `ekos-occult load` is being written; until it exists, show the plan only.
-    # Once `load` lands this branch is dead and can be removed.
-    say "'ekos-occult load' is not available yet: showing the plan of the sample night instead"
-    "$EO" --config "$CONFIG" plan "$EVENTS" --now 2023-02-08T18:00:00
-fi
+say "Loading the sample night into Ekos"
+# The sample night is 2023-02-08: plan it as of that evening (see sample_sequences/README.md).
+"$EO" --config "$CONFIG" load "$EVENTS" --now 2023-02-08T18:00:00 --state-dir "$STATE_DIR"
 
 say "The sandbox"
 "$EO" sandbox status --state-dir "$STATE_DIR"
