@@ -29,6 +29,7 @@ class NoiseModel:
         acf: autocorrelation of the baseline residuals at lags 0..p (significant lags only).
         rho: lag-1 autocorrelation used by the edge fit (0 when not significant).
         kernel: unit-variance moving-average kernel that reproduces ``acf`` (for simulation).
+        event_frames: how many frames ``sigma_a`` was measured on.
     """
 
     sigma_b: float
@@ -36,6 +37,7 @@ class NoiseModel:
     acf: tuple[float, ...]
     rho: float
     kernel: FloatArray
+    event_frames: int = 0
 
 
 def _ar_kernel(acf: FloatArray) -> FloatArray:
@@ -82,7 +84,14 @@ def measure_noise(
     except np.linalg.LinAlgError:
         acf_arr, kernel = acf_arr[:1], np.ones(1)
     rho1 = float(acf_arr[1]) if acf_arr.size > 1 else 0.0
-    return NoiseModel(sigma_b, max(sigma_a, 1e-12), tuple(float(v) for v in acf_arr), rho1, kernel)
+    return NoiseModel(
+        sigma_b,
+        max(sigma_a, 1e-12),
+        tuple(float(v) for v in acf_arr),
+        rho1,
+        kernel,
+        int(inner.size) if inner.size >= 3 else 0,
+    )
 
 
 def correlated_noise(

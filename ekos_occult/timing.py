@@ -175,10 +175,17 @@ def _edge(
     k_hi: int,
     end: npt.NDArray[np.int64],
     rho: float,
+    sigmas: tuple[float, float] = (1.0, 1.0),
 ) -> FloatArray:
     """Sub-frame position of a step from level l1 to l2 with the transition frame in
-    [k_lo, k_hi]; frames from ``end`` on (per row) are ignored. AR(1) GLS with coefficient rho."""
+    [k_lo, k_hi]; frames from ``end`` on (per row) are ignored.
+
+    Maximum likelihood with AR(1) noise of coefficient rho and sigma ``sigmas`` on either side
+    of the step (the transition frame gets their mean variance).
+    """
     m, n = y.shape
+    w1, w2 = 1.0 / sigmas[0] ** 2, 1.0 / sigmas[1] ** 2
+    wt = 2.0 / (sigmas[0] ** 2 + sigmas[1] ** 2)
     e1, e2 = y - l1[:, None], y - l2[:, None]
     p1 = np.zeros_like(y)
     p2 = np.zeros_like(y)
@@ -192,8 +199,14 @@ def _edge(
     a = e1[:, k] - rho * e1[:, k - 1]
     b = e2[:, k + 1] - rho * e1[:, k]
     safe = np.where(delta == 0, 1.0, delta)
-    g = np.clip((a - rho * b) / (safe * (1 + rho * rho)), 0.0, 1.0)
-    cost = c1[:, k - 1] + (a - g * delta) ** 2 + (b + rho * g * delta) ** 2 - c2[:, k + 1]
+    g = np.clip((wt * a - w2 * rho * b) / (safe * (wt + w2 * rho * rho)), 0.0, 1.0)
+    cost = (
+        w1 * c1[:, k - 1]
+        + wt * (a - g * delta) ** 2
+        + w2 * (b + rho * g * delta) ** 2
+        - w2 * c2[:, k + 1]
+        + 2.0 * k * math.log(sigmas[0] / sigmas[1])
+    )
     cost = np.where(k[None, :] <= end[:, None] - 2, cost, np.inf)
     j = np.argmin(cost, axis=1)
     x = k[j] + 1.0 - g[np.arange(m), j]
@@ -208,20 +221,28 @@ def _local_edge(
     k_hi: int,
     end: npt.NDArray[np.int64],
     rho: float,
+    sigmas: tuple[float, float],
 ) -> FloatArray:
     """:func:`_edge` on just the columns the candidates need (costs outside are constant)."""
     s = max(0, k_lo - 1)
     e = min(y.shape[1], k_hi + 2)
-    return s + _edge(y[:, s:e], l1, l2, k_lo - s, k_hi - s, end - s, rho)
+    return s + _edge(y[:, s:e], l1, l2, k_lo - s, k_hi - s, end - s, rho, sigmas)
 
 
 def refine_edges(
-    y: FloatArray, d0: int, r0: int, window: int, rho: float = 0.0, iterations: int = 6
+    y: FloatArray,
+    d0: int,
+    r0: int,
+    window: int,
+    rho: float = 0.0,
+    iterations: int = 6,
+    sigmas: tuple[float, float] = (1.0, 1.0),
 ) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
     """Sub-frame D and R (and B, A) for each row of ``y`` (shape (M, n) or (n,)).
 
     Each edge's transition frame is searched within ``window`` frames of the whole-frame start
     (d0 = first event frame, r0 = first frame after it); B and A are re-fitted in between.
+    ``rho`` is the noise's lag-1 correlation, ``sigmas`` its (baseline, event) spread.
     Apart from one cumulative sum, the work per iteration is proportional to the window.
     """
     y = np.atleast_2d(np.asarray(y, np.float64))
@@ -233,9 +254,11 @@ def refine_edges(
     yr = y[:, ::-1]
     for _ in range(iterations):
         b, a = _levels_at(y, c, d, r)
-        d = _local_edge(y, b, a, d0 - window - 1, d0 + window, np.floor(r).astype(np.int64), rho)
+        d = _local_edge(
+            y, b, a, d0 - window - 1, d0 + window, np.floor(r).astype(np.int64), rho, sigmas
+        )
         end = n - 1 - np.floor(d).astype(np.int64)
-        r = n - _local_edge(yr, b, a, n - r0 - window - 1, n - r0 + window, end, rho)
+        r = n - _local_edge(yr, b, a, n - r0 - window - 1, n - r0 + window, end, rho, sigmas)
     b, a = _levels_at(y, c, d, r)
     return d, r, b, a
 
@@ -329,7 +352,9 @@ def edge_errors(
     ed, er = [], []
     for m in _batches(trials, n + 2 * noise.kernel.size):
         y = model + correlated_noise(rng, m, n, noise.kernel) * sigma
-        ds, rs, _, _ = refine_edges(y, int(round(dl)), int(round(rl)), window, noise.rho)
+        ds, rs, _, _ = refine_edges(
+            y, int(round(dl)), int(round(rl)), window, noise.rho, sigmas=_sigmas(noise)
+        )
         ed.append(ds - dl)
         er.append(rs - rl)
     e_d, e_r = np.concatenate(ed), np.concatenate(er)
@@ -342,6 +367,15 @@ def edge_errors(
         _half_width(e_r - e_d, 95.45),
         int(e_d.size),
     )
+
+
+def _sigmas(noise: NoiseModel) -> tuple[float, float]:
+    """(baseline, event) noise for the edge fit: equal unless the event's is well measured
+    (20+ frames) and clearly different (shot noise of a bright star that vanishes)."""
+    ratio = noise.sigma_a / noise.sigma_b if noise.sigma_b > 0 else 1.0
+    if noise.event_frames < 20 or 0.8 < ratio < 1.25:
+        return (1.0, 1.0)
+    return (noise.sigma_b, noise.sigma_a)
 
 
 def _window(dnr: float) -> int:
@@ -421,7 +455,8 @@ def time_event(
     noise = measure_noise(y, d0, r0, float(b0[0]), float(a0[0]))
     drop0 = float(b0[0] - a0[0])
     win = _window(drop0 / noise.sigma_b if noise.sigma_b > 0 else math.inf)
-    d, r, b, a = (float(v[0]) for v in refine_edges(y, d0, r0, win, noise.rho))
+    fit = refine_edges(y, d0, r0, win, noise.rho, sigmas=_sigmas(noise))
+    d, r, b, a = (float(v[0]) for v in fit)
     p, sig = false_event_probability(y.size, r0 - d0, drop0, noise, fe_trials, rng)
     notes = _warnings(y.size, d0, r0, noise)
     errors = None
