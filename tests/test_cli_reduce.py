@@ -10,10 +10,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from synthetic import START, Recording, Scene, make_recording
 
 from ekos_occult.cli import main
 from ekos_occult.lightcurve import read_lightcurve
-from tests.synthetic import START, Recording, Scene, make_recording
 
 FAST = ["--trials", "500", "--false-trials", "2000"]
 REAL = Path("/work/shared/data/lightcurves/real_astrid_monachia_20240102.csv")

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from synthetic import Scene, make_recording
 
 from ekos_occult.errors import ReductionError
 from ekos_occult.photometry import (
@@ -17,7 +18,6 @@ from ekos_occult.photometry import (
     pick_target,
 )
 from ekos_occult.ser import open_ser
-from tests.synthetic import Scene, make_recording
 
 
 def _image(stars: list[tuple[float, float, float]], seed: int = 0) -> np.ndarray:
@@ -33,7 +33,7 @@ def _image(stars: list[tuple[float, float, float]], seed: int = 0) -> np.ndarray
         width=80,
         height=60,
     )
-    from tests.synthetic import _frames
+    from synthetic import _frames
 
     return _frames(sc, np.random.default_rng(seed))[0]
 

@@ -6,6 +6,7 @@ import math
 
 import numpy as np
 import pytest
+from synthetic import event_fraction
 
 from ekos_occult.errors import ReductionError
 from ekos_occult.noise import NoiseModel, correlated_noise, measure_noise
@@ -17,7 +18,6 @@ from ekos_occult.timing import (
     refine_edges,
     time_event,
 )
-from tests.synthetic import event_fraction
 
 
 def square_wave(n: int, d: float, r: float, b: float = 1000.0, a: float = 200.0) -> np.ndarray:
