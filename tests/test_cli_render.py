@@ -55,6 +55,7 @@ def test_render_writes_the_night(
     assert rc == 0, captured.err
     assert files_in(out) == [
         "2023-02-08.esl",
+        "events.csv",  # kept so that `ekos-occult run FOLDER` can carry on the night
         "sequences/(41)_Daphne_2023-02-08.esq",
         "sequences/UCAC4_419-034507_2023-02-08.esq",
         "sequences/star1_2023-02-08.esq",

@@ -240,3 +240,20 @@ def test_parse_roi() -> None:
     for bad in ("1,2,3", "a,b,c,d", "0,0,0,10", "-1,0,5,5"):
         with pytest.raises(ConfigError, match="--roi"):
             parse_roi(bad)
+
+
+def test_run_carries_on_a_folder_written_by_render(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`render` keeps the events beside the files, so `run FOLDER` plans the same night."""
+    night = tmp_path / "night"
+    events = _events(tmp_path)
+    site = ["--site", "51.4769,-0.0005,46", "--max-sun-altitude", "90"]
+    assert cli.main(["render", str(events), "--out", str(night), *site]) == 0
+    assert (night / "events.csv").read_text() == events.read_text()
+    capsys.readouterr()
+    rc = cli.main(["run", str(night), "--dry-run", *site])
+    text = capsys.readouterr().out
+    assert rc == 0
+    assert "Polaris x:" in text and "record 10 s" in text
+    assert f"night folder {night}" in text

@@ -17,6 +17,8 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ekos_occult.commands.nightfolder import keep_events
+from ekos_occult.commands.nightfolder import night_dir as night_dir_for
 from ekos_occult.commands.options import (
     add_bus_option,
     add_kstars_version_option,
@@ -65,15 +67,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dry-run", action="store_true", dest="dry_run",
                         help="print the plan and the actions, without calling Ekos or writing "
                         "files")
-
-
-def _night_dir(args: argparse.Namespace, settings: Settings, night: str) -> Path:
-    from ekos_occult.commands.render import default_nights_dir
-
-    if args.out_dir is not None:
-        return Path(args.out_dir).expanduser().absolute()
-    base = settings.out_dir if settings.out_dir is not None else default_nights_dir()
-    return (base / night).absolute()
 
 
 def _not_loaded(plan: Plan) -> list[dict[str, str]]:
@@ -156,12 +149,21 @@ def _dry_run(args: argparse.Namespace, settings: Settings, plan: Plan, night_dir
     return 0
 
 
+def _write(args: argparse.Namespace, rendered: RenderedNight) -> tuple[Path, ...]:
+    """Write the night's files and keep its events beside them (for ``run FOLDER``)."""
+    from ekos_occult.files import write_night
+
+    written = write_night(rendered)
+    if str(args.events) != "-":
+        keep_events(Path(args.events).expanduser(), Path(rendered.night_dir))
+    return written
+
+
 async def _load(
     bus: str, args: argparse.Namespace, settings: Settings, plan: Plan, night_dir: Path
 ) -> tuple[ReadyReport, RenderedNight, LoadReport]:
     from ekos_occult.clock import SystemClock
     from ekos_occult.ekos import EkosClient
-    from ekos_occult.files import write_night
     from ekos_occult.loader import load_night
     from ekos_occult.preflight import ensure_ekos_ready
     from ekos_occult.render import render_night
@@ -171,7 +173,7 @@ async def _load(
         ready = await ensure_ekos_ready(client, settings, start_ekos=args.start_ekos, clock=clock)
         rendered = render_night(plan, settings, version=ready.file_format, night_dir=night_dir,
                                 tz=ready.tz)
-        report = await load_night(client, rendered, lambda: write_night(rendered),
+        report = await load_night(client, rendered, lambda: _write(args, rendered),
                                   force=args.force, clock=clock)
     return ready, rendered, report
 
@@ -227,7 +229,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         print(f"ekos-occult load: warning: {warning}", file=sys.stderr)
     if not plan.scheduled:
         return _nothing(args, plan)
-    night_dir = _night_dir(args, settings, night_label(plan))
+    night_dir = night_dir_for(args, settings, night_label(plan))
     if args.dry_run:
         return _dry_run(args, settings, plan, night_dir)
     bus = resolve_bus_address(args.bus, os.environ, settings.sandbox_dir)

@@ -14,6 +14,7 @@ from datetime import timedelta, timezone, tzinfo
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ekos_occult.commands.nightfolder import keep_events, night_dir
 from ekos_occult.commands.options import add_kstars_version_option, add_out_option
 from ekos_occult.commands.plan import add_plan_arguments, build_plan
 from ekos_occult.errors import ConfigError
@@ -29,7 +30,6 @@ __all__ = [
     "run",
     "parse_kstars_tz",
     "render_version",
-    "default_nights_dir",
 ]
 
 NAME = "render"
@@ -103,23 +103,6 @@ def render_version(setting: str) -> tuple[KStarsVersion, str | None]:
     )
 
 
-def default_nights_dir() -> Path:
-    """``<user data dir>/ekos-occult/nights`` (e.g. ``~/.local/share/ekos-occult/nights``)."""
-    from platformdirs import user_data_dir
-
-    return Path(user_data_dir("ekos-occult")) / "nights"
-
-
-def _night_dir(args: argparse.Namespace, settings: Settings, night: str) -> Path:
-    if getattr(args, "out_dir", None) is not None:
-        folder = Path(args.out_dir).expanduser()
-    elif settings.out_dir is not None:
-        folder = settings.out_dir / night
-    else:
-        folder = default_nights_dir() / night
-    return folder.absolute()
-
-
 def _report(rendered: RenderedNight, written: tuple[Path, ...]) -> None:
     print(
         f"Night {rendered.night}: {len(rendered.jobs)} Ekos job(s) for KStars {rendered.version}"
@@ -161,8 +144,10 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         print(f"ekos-occult render: warning: {warning}", file=sys.stderr)
     if note:
         print(f"ekos-occult render: note: {note}", file=sys.stderr)
-    night_dir = _night_dir(args, settings, night_label(plan))
-    rendered = render_night(plan, settings, version=version, night_dir=night_dir, tz=tz)
+    folder = night_dir(args, settings, night_label(plan))
+    rendered = render_night(plan, settings, version=version, night_dir=folder, tz=tz)
     written = write_night(rendered)
+    if str(args.events) != "-":  # so that `ekos-occult run FOLDER` can carry on this night
+        keep_events(Path(args.events).expanduser(), folder)
     _report(rendered, written)
     return 0

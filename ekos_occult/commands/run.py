@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ekos_occult.commands.check import add_kstarsrc_option, kstarsrc_path
+from ekos_occult.commands.nightfolder import EVENTS_COPY, keep_events, night_dir
 from ekos_occult.commands.options import (
     add_bus_option,
     add_kstars_version_option,
@@ -43,8 +44,6 @@ __all__ = ["NAME", "HELP", "EVENTS_COPY", "add_arguments", "parse_roi", "run"]
 NAME = "run"
 HELP = ("Supervise the night: Ekos runs each event's job (slew, track, control frame), then the "
         "camera's video stream is recorded over the event window and the SER file checked.")
-EVENTS_COPY = "events.csv"
-"""The copy of the events file kept in the night folder (``run FOLDER`` reads it)."""
 RECORDINGS = "recordings"
 
 
@@ -114,18 +113,6 @@ def _events_and_folder(args: argparse.Namespace) -> tuple[Path, Path | None]:
     return csv, given.absolute()
 
 
-def _night_dir(args: argparse.Namespace, settings: Settings, folder: Path | None,
-               night: str) -> Path:
-    from ekos_occult.commands.render import default_nights_dir
-
-    if getattr(args, "out_dir", None) is not None:
-        return Path(args.out_dir).expanduser().absolute()
-    if folder is not None:
-        return folder
-    base = settings.out_dir if settings.out_dir is not None else default_nights_dir()
-    return (base / night).absolute()
-
-
 def _refuse_night_enders(args: argparse.Namespace, settings: Settings, bus: str) -> None:
     """Stop before anything happens when KStars' settings would end the night after one job."""
     from ekos_occult.rigcheck import kstars_settings_checks, night_ending, read_kstarsrc
@@ -154,25 +141,6 @@ def _write_jobs(plan: Plan, settings: Settings, report: ReadyReport, night: Path
                                      night_dir=night, tz=report.tz)
         paths[ev.name] = write_night(rendered)[-1]
     return paths
-
-
-def _keep_events(csv: Path, night: Path) -> None:
-    from ekos_occult.errors import InputError
-    from ekos_occult.files import write_atomic
-
-    target = night / EVENTS_COPY
-    if target.exists() and target.resolve() == csv.resolve():
-        return
-    if csv.is_dir():  # occelmnt predictions: keep them as one document (plan reads either)
-        from ekos_occult.commands.predictions import merged_occelmnt_text
-
-        write_atomic(target, merged_occelmnt_text(str(csv)))
-        return
-    try:
-        text = csv.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"Cannot read the events file {csv}: {exc}.") from exc
-    write_atomic(target, text)
 
 
 def _sinks(args: argparse.Namespace, now: Any) -> list[JournalSink]:
@@ -208,7 +176,7 @@ async def _night(args: argparse.Namespace, settings: Settings, plan: Plan, link:
     link.version = report.file_format
     _print_ready(report)
     check_record_directory(night / RECORDINGS)
-    _keep_events(csv, night)
+    keep_events(csv, night)
     job_files = _write_jobs(plan, settings, report, night)
     port = DBusEkosPort(link, report.camera, clock,
                         on_reattach=lambda c: _ready(c, settings, args.start_ekos))
@@ -324,7 +292,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     plan = build_plan(args, settings)
     for warning in plan.warnings:
         print(f"ekos-occult run: warning: {warning}", file=sys.stderr)
-    night = _night_dir(args, settings, folder, night_label(plan))
+    night = night_dir(args, settings, night_label(plan), folder)
     roi = parse_roi(args.roi, settings.capture.frame)
     if args.dry_run:
         _dry_run(plan, night, roi)
