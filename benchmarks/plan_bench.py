@@ -58,8 +58,10 @@ def random_csv(n: int, seed: int) -> str:
     lines = ["name,ra,dec,start,duration,mag,priority"]
     for i in range(n):
         start = NIGHT_START + timedelta(seconds=round(float(offset[i]), 1))
-        lines.append(f"ev{i:05d},{ra[i]:.5f},{dec[i]:.5f},{start:%Y-%m-%dT%H:%M:%S.%f},"
-                     f"{duration[i]:.1f},{mag[i]:.2f},{priority[i]}")
+        lines.append(
+            f"ev{i:05d},{ra[i]:.5f},{dec[i]:.5f},{start:%Y-%m-%dT%H:%M:%S.%f},"
+            f"{duration[i]:.1f},{mag[i]:.2f},{priority[i]}"
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -70,16 +72,20 @@ def _window_samples(e: OccultationEvent) -> np.ndarray:
     return np.linspace(start, end, n)
 
 
-def naive_plan(events: Sequence[OccultationEvent], site: Site, now: datetime,
-               rules: PlanRules) -> dict[str, str]:
+def naive_plan(
+    events: Sequence[OccultationEvent], site: Site, now: datetime, rules: PlanRules
+) -> dict[str, str]:
     """The seed's way: astroplan per event, then the same rules and conflict order."""
     from astroplan import FixedTarget, Observer
     from astropy import units as u
     from astropy.coordinates import EarthLocation, SkyCoord
     from astropy.time import Time
 
-    observer = Observer(location=EarthLocation.from_geodetic(
-        site.lon_deg * u.deg, site.lat_deg * u.deg, site.elevation_m * u.m))
+    observer = Observer(
+        location=EarthLocation.from_geodetic(
+            site.lon_deg * u.deg, site.lat_deg * u.deg, site.elevation_m * u.m
+        )
+    )
     verdict: dict[str, str] = {}
     candidates = []
     for e in events:
@@ -98,8 +104,10 @@ def naive_plan(events: Sequence[OccultationEvent], site: Site, now: datetime,
     lead = timedelta(seconds=rules.lead_s)
     accepted: list[OccultationEvent] = []
     for e in sorted(candidates, key=lambda c: (-c.priority, c.record_start)):
-        if any(e.record_start - lead < o.record_end and o.record_start - lead < e.record_end
-               for o in accepted):
+        if any(
+            e.record_start - lead < o.record_end and o.record_start - lead < e.record_end
+            for o in accepted
+        ):
             verdict[e.name] = "conflict"
         else:
             accepted.append(e)
@@ -125,9 +133,12 @@ def peak_mib(fn: Callable[[], Any]) -> float:
 def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--events", type=int, default=10_000)
-    p.add_argument("--naive-events", type=int, default=None,
-                   help="time the naive loop on the first N events only and scale linearly "
-                   "(default: all)")
+    p.add_argument(
+        "--naive-events",
+        type=int,
+        default=None,
+        help="time the naive loop on the first N events only and scale linearly (default: all)",
+    )
     p.add_argument("--naive-memory-events", type=int, default=1000)
     p.add_argument("--seed", type=int, default=1)
     args = p.parse_args(argv)
@@ -155,16 +166,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     # Compare the rule verdicts on the events the naive loop saw (its conflict pass only knows
     # those events, so compare conflicts only when it saw them all).
     fast = {p.name: (p.reason.value if p.reason else "scheduled") for p in plan.events}
-    compared = [n for n in naive if n_naive == len(events) or naive[n] not in
-                ("conflict", "scheduled")]
-    mismatches = [n for n in compared if naive[n] != fast[n]
-                  and not (n_naive < len(events) and fast[n] in ("conflict", "scheduled"))]
+    compared = [
+        n for n in naive if n_naive == len(events) or naive[n] not in ("conflict", "scheduled")
+    ]
+    mismatches = [
+        n
+        for n in compared
+        if naive[n] != fast[n]
+        and not (n_naive < len(events) and fast[n] in ("conflict", "scheduled"))
+    ]
 
     counts: dict[str, int] = {}
     for v in fast.values():
         counts[v] = counts.get(v, 0) + 1
-    print(f"{len(events)} random events, site {SITE}, night of {NIGHT_START:%Y-%m-%d}, "
-          f"seed {args.seed}; verdicts {dict(sorted(counts.items()))}")
+    print(
+        f"{len(events)} random events, site {SITE}, night of {NIGHT_START:%Y-%m-%d}, "
+        f"seed {args.seed}; verdicts {dict(sorted(counts.items()))}"
+    )
     cold = t_read + t_tables + t_first
     print(f"read_events (CSV text -> events):         {t_read:6.2f} s")
     print(f"bundled IERS tables parsed (once/process): {t_tables:6.2f} s")
@@ -172,14 +190,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"{'vectorised make_plan (first call)':34s}{t_first:10.2f}{fast_mib:20.1f}")
     print(f"{'vectorised make_plan (again)':34s}{t_warm:10.2f}")
     note = "" if n_naive == len(events) else f"; timed on {n_naive}, scaled"
-    print(f"{'naive astroplan loop':34s}{t_naive:10.2f}{naive_mib:20.1f}"
-          f"  (memory traced on first {n_mem}{note})")
+    print(
+        f"{'naive astroplan loop':34s}{t_naive:10.2f}{naive_mib:20.1f}"
+        f"  (memory traced on first {n_mem}{note})"
+    )
     ratio = t_naive / t_first
     met = "met" if cold < 3.0 and ratio >= 50 else "NOT met"
     print(f"speed-up naive/vectorised: {ratio:.0f}x (first call), {t_naive / t_warm:.0f}x (again)")
     print(f"cold total read + tables + plan: {cold:.2f} s; target < 3 s and >= 50x: {met}")
-    print(f"verdicts compared on {len(compared)} events: {len(mismatches)} differ"
-          + (f" ({', '.join(mismatches[:5])})" if mismatches else ""))
+    print(
+        f"verdicts compared on {len(compared)} events: {len(mismatches)} differ"
+        + (f" ({', '.join(mismatches[:5])})" if mismatches else "")
+    )
     return 0
 
 

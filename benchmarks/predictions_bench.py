@@ -65,13 +65,15 @@ def main() -> int:
     print(f"feed: {n} events, {len(data) / 1e6:.1f} MB, station {SITE}")
     station_geometry(read_occelmnt(make_feed(3), "warm.xml").predictions, SITE)  # imports
     feed, t_read = timed("read occelmnt XML", read_occelmnt, data, "bench.xml")
-    geoms, t_geom = timed("station geometry (vectorised)", station_geometry,
-                          feed.predictions, SITE)
-    result, t_all = timed("geometry + windows + exposures", events_from_predictions,
-                          feed.predictions, SITE)
+    geoms, t_geom = timed("station geometry (vectorised)", station_geometry, feed.predictions, SITE)
+    result, t_all = timed(
+        "geometry + windows + exposures", events_from_predictions, feed.predictions, SITE
+    )
     in_path = sum(g.in_path for g in geoms)
-    print(f"events: {len(result.events)}, in path here: {in_path}, converged: "
-          f"{sum(g.converged for g in geoms)}/{n}")
+    print(
+        f"events: {len(result.events)}, in path here: {in_path}, converged: "
+        f"{sum(g.converged for g in geoms)}/{n}"
+    )
     print(f"total read + chain: {t_read + t_all:.3f} s (goal < 2 s)")
     return 0
 

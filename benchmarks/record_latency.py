@@ -48,12 +48,14 @@ def _args() -> argparse.Namespace:
     return p.parse_args()
 
 
-async def _one(rec: IndiStreamRecorder, clock: SystemClock, folder: Path, i: int,
-               a: argparse.Namespace) -> float:
+async def _one(
+    rec: IndiStreamRecorder, clock: SystemClock, folder: Path, i: int, a: argparse.Namespace
+) -> float:
     roi = None if a.roi == "full" else parse_roi(a.roi)
     start = (clock.now() + timedelta(seconds=a.preroll + 2)).replace(microsecond=0)
-    req = RecordingRequest(folder, f"bench_{i:03d}_{start:%Y%m%dT%H%M%SZ}", a.exposure,
-                           a.duration, roi)
+    req = RecordingRequest(
+        folder, f"bench_{i:03d}_{start:%Y%m%dT%H%M%SZ}", a.exposure, a.duration, roi
+    )
     await rec.configure(req)
     if not a.no_preroll:
         await clock.sleep_until(start - timedelta(seconds=a.preroll))
@@ -73,8 +75,11 @@ async def _one(rec: IndiStreamRecorder, clock: SystemClock, folder: Path, i: int
     first = ser.frame_time(0)
     assert first is not None
     delay = (first - start).total_seconds()
-    print(f"  {i + 1:3d}: command +{(sent - start).total_seconds() * 1000:5.1f} ms, first frame "
-          f"+{delay * 1000:6.1f} ms, {ser.n_frames} frames", flush=True)
+    print(
+        f"  {i + 1:3d}: command +{(sent - start).total_seconds() * 1000:5.1f} ms, first frame "
+        f"+{delay * 1000:6.1f} ms, {ser.n_frames} frames",
+        flush=True,
+    )
     path.unlink()
     return delay
 
@@ -94,24 +99,29 @@ def main() -> int:
     started = False
     bus = a.bus
     if bus is None:
-        state, already = asyncio.run(sandbox.start(state_dir, sandbox.DEFAULT_SITE,
-                                                   dict(os.environ)))
+        state, already = asyncio.run(
+            sandbox.start(state_dir, sandbox.DEFAULT_SITE, dict(os.environ))
+        )
         bus, started = state.bus_address, not already
     try:
         with tempfile.TemporaryDirectory(prefix="ekos-occult-rec-") as tmp:
             mode = "no pre-roll" if a.no_preroll else f"pre-roll {a.preroll:g} s"
-            print(f"{a.n} recordings of {a.duration:g} s at {a.exposure:g} s/frame, ROI {a.roi}, "
-                  f"{mode}:")
+            print(
+                f"{a.n} recordings of {a.duration:g} s at {a.exposure:g} s/frame, ROI {a.roi}, "
+                f"{mode}:"
+            )
             delays = asyncio.run(_bench(bus, a, Path(tmp)))
     finally:
         if started:
             sandbox.stop(state_dir)
     goal = a.exposure + 0.050
     median, worst = statistics.median(delays), max(delays)
-    print(f"first-frame delay after the planned start: median {median * 1000:.1f} ms, worst "
-          f"{worst * 1000:.1f} ms, best {min(delays) * 1000:.1f} ms (goal: median <= "
-          f"{goal * 1000:.0f} ms = one exposure + 50 ms) -> "
-          f"{'met' if median <= goal else 'NOT met'}")
+    print(
+        f"first-frame delay after the planned start: median {median * 1000:.1f} ms, worst "
+        f"{worst * 1000:.1f} ms, best {min(delays) * 1000:.1f} ms (goal: median <= "
+        f"{goal * 1000:.0f} ms = one exposure + 50 ms) -> "
+        f"{'met' if median <= goal else 'NOT met'}"
+    )
     return 0 if median <= goal else 1
 
 

@@ -46,8 +46,10 @@ class Signatures:
         """
         key = (interface, member, nargs)
         if key not in self.methods:
-            raise KeyError(f"{interface}.{member} with {nargs} argument(s) is not in the "
-                           "vendored KStars introspection XML")
+            raise KeyError(
+                f"{interface}.{member} with {nargs} argument(s) is not in the "
+                "vendored KStars introspection XML"
+            )
         return self.methods[key]
 
 
@@ -64,8 +66,9 @@ def parse_introspection(xml_text: str) -> dict[tuple[str, str, int], str]:
     root = ET.fromstring(xml_text)
     for iface in root.iter("interface"):
         for method in iface.iter("method"):
-            types = [a.get("type", "") for a in method.iter("arg")
-                     if a.get("direction", "in") == "in"]
+            types = [
+                a.get("type", "") for a in method.iter("arg") if a.get("direction", "in") == "in"
+            ]
             sig = "".join(types)
             if _is_valid(sig):
                 table[(iface.get("name", ""), method.get("name", ""), len(types))] = sig

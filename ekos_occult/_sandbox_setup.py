@@ -112,8 +112,12 @@ def prepare_dirs(state_dir: Path) -> Layout:
     """Create the private HOME (with kstarsrc and kwalletrc), runtime and log directories."""
     state_dir = state_dir.absolute()
     layout = Layout(state_dir, state_dir / "home", state_dir / "run", state_dir / "logs")
-    for d in (layout.home / ".config", layout.home / ".local" / "share", layout.home / ".cache",
-              layout.logs):
+    for d in (
+        layout.home / ".config",
+        layout.home / ".local" / "share",
+        layout.home / ".cache",
+        layout.logs,
+    ):
         d.mkdir(parents=True, exist_ok=True)
     layout.runtime.mkdir(mode=0o700, exist_ok=True)
     os.chmod(layout.runtime, 0o700)
@@ -140,8 +144,11 @@ def with_private_indi(kstarsrc: str, port: int, indiserver: str) -> str:
     KStars 3.6.2 / INDI 1.9.9). So: a free port, and ``indiServer`` = a wrapper that passes a
     private ``-u`` socket.
     """
-    values = {"serverPortStart": str(port), "serverPortEnd": str(port + 9),
-              "indiServer": indiserver}
+    values = {
+        "serverPortStart": str(port),
+        "serverPortEnd": str(port + 9),
+        "indiServer": indiserver,
+    }
     out: list[str] = []
     section = ""
     for line in kstarsrc.splitlines():
@@ -160,7 +167,7 @@ def with_private_indi(kstarsrc: str, port: int, indiserver: str) -> str:
 def _wrapper_script(alias: Path, sock: Path) -> str:
     """The ``indiserver`` KStars runs: the real one, with a local socket of its own."""
     # $$ (the wrapper's pid, which the server keeps through exec) makes each socket unique.
-    return f"#!/bin/sh\nexec {shlex.quote(str(alias))} -u {shlex.quote(str(sock))}-$$ \"$@\"\n"
+    return f'#!/bin/sh\nexec {shlex.quote(str(alias))} -u {shlex.quote(str(sock))}-$$ "$@"\n'
 
 
 def _private_indi(layout: Layout, indiserver: str) -> None:
@@ -210,8 +217,9 @@ def _read_line(fd: int, timeout_s: float, what: str) -> str:
     return data.decode().strip()
 
 
-def _spawn_reporting(argv: list[str], env: Mapping[str, str], log: Path,
-                     what: str) -> tuple[ProcessRecord, str]:
+def _spawn_reporting(
+    argv: list[str], env: Mapping[str, str], log: Path, what: str
+) -> tuple[ProcessRecord, str]:
     """Spawn ``argv`` (whose ``{fd}`` placeholders get a pipe) and read the line it reports."""
     r, w = os.pipe()
     try:
@@ -249,19 +257,34 @@ def _start_xvfb(layout: Layout, xvfb: str, env: Mapping[str, str]) -> tuple[Proc
             continue
         try:
             rec, ready = _spawn_reporting(
-                [xvfb, f":{n}", "-displayfd", "{fd}", "-screen", "0", "1600x1000x24",
-                 "-nolisten", "tcp"], env, layout.logs / "xvfb.log", "Xvfb")
+                [
+                    xvfb,
+                    f":{n}",
+                    "-displayfd",
+                    "{fd}",
+                    "-screen",
+                    "0",
+                    "1600x1000x24",
+                    "-nolisten",
+                    "tcp",
+                ],
+                env,
+                layout.logs / "xvfb.log",
+                "Xvfb",
+            )
         except SandboxError:
             continue  # another server took the display first
         if ready == str(n) and _procs.is_alive(rec):
             return rec, str(n)
         _procs.terminate([rec], 2.0)
-    raise SandboxError("Xvfb could not start on any display :10 to :99; see its log in "
-                       f"{layout.logs}.")
+    raise SandboxError(
+        f"Xvfb could not start on any display :10 to :99; see its log in {layout.logs}."
+    )
 
 
-def start_display_and_bus(layout: Layout, binaries: Mapping[str, str], site: Site,
-                          profile: str) -> SandboxState:
+def start_display_and_bus(
+    layout: Layout, binaries: Mapping[str, str], site: Site, profile: str
+) -> SandboxState:
     """Start Xvfb on a free display and the private session bus.
 
     Raises:
@@ -273,9 +296,18 @@ def start_display_and_bus(layout: Layout, binaries: Mapping[str, str], site: Sit
     xvfb, display = _start_xvfb(layout, binaries["Xvfb"], env)
     try:
         dbus, address = _spawn_reporting(
-            [binaries["dbus-daemon"], "--session", "--nofork", "--nopidfile",
-             f"--address={_bus_listen_address(layout)}", "--print-address={fd}"],
-            env, layout.logs / "dbus.log", "dbus-daemon")
+            [
+                binaries["dbus-daemon"],
+                "--session",
+                "--nofork",
+                "--nopidfile",
+                f"--address={_bus_listen_address(layout)}",
+                "--print-address={fd}",
+            ],
+            env,
+            layout.logs / "dbus.log",
+            "dbus-daemon",
+        )
     except SandboxError:
         _procs.terminate([xvfb], 2.0)
         raise
@@ -303,8 +335,9 @@ def kstars_env(layout: Layout, env: Mapping[str, str], state: SandboxState) -> d
     }
 
 
-def start_kstars(layout: Layout, binaries: Mapping[str, str], env: Mapping[str, str],
-                 state: SandboxState) -> ProcessRecord:
+def start_kstars(
+    layout: Layout, binaries: Mapping[str, str], env: Mapping[str, str], state: SandboxState
+) -> ProcessRecord:
     """Start KStars on the sandbox display and bus, with an INDI server of its own."""
     _private_indi(layout, binaries["indiserver"])
     return _procs.spawn([binaries["kstars"]], kstars_env(layout, env, state), layout.kstars_log)
@@ -332,12 +365,20 @@ def _copy_profile_rows(db: sqlite3.Connection) -> bool:
             return False
         cols = [r[1] for r in db.execute("PRAGMA table_info(profile)") if r[1] != "id"]
         select_cols = ", ".join("?" if c == "name" else c for c in cols)
-        db.execute(f"INSERT INTO profile ({', '.join(cols)}) SELECT {select_cols} FROM profile "
-                   "WHERE name = 'Simulators'", (_WIZARD_PROFILE,))
-        new_id, old_id = (db.execute("SELECT id FROM profile WHERE name = ?", (n,)).fetchone()[0]
-                          for n in (_WIZARD_PROFILE, "Simulators"))
-        db.execute("INSERT INTO driver (label, role, profile) SELECT label, role, ? FROM driver "
-                   "WHERE profile = ?", (new_id, old_id))
+        db.execute(
+            f"INSERT INTO profile ({', '.join(cols)}) SELECT {select_cols} FROM profile "
+            "WHERE name = 'Simulators'",
+            (_WIZARD_PROFILE,),
+        )
+        new_id, old_id = (
+            db.execute("SELECT id FROM profile WHERE name = ?", (n,)).fetchone()[0]
+            for n in (_WIZARD_PROFILE, "Simulators")
+        )
+        db.execute(
+            "INSERT INTO driver (label, role, profile) SELECT label, role, ? FROM driver "
+            "WHERE profile = ?",
+            (new_id, old_id),
+        )
     return True
 
 
@@ -352,8 +393,9 @@ async def _avoid_profile_wizard(layout: Layout, timeout_s: float) -> None:
         await asyncio.sleep(0.25)
 
 
-async def bring_up_ekos(layout: Layout, state: SandboxState, timeout_s: float,
-                        say: Callable[[str], None]) -> tuple[list[str], float]:
+async def bring_up_ekos(
+    layout: Layout, state: SandboxState, timeout_s: float, say: Callable[[str], None]
+) -> tuple[list[str], float]:
     """Wait for KStars, open Ekos, start the profile, wait for the devices, set the location.
 
     Returns:
@@ -385,9 +427,12 @@ async def bring_up_ekos(layout: Layout, state: SandboxState, timeout_s: float,
         restarts = 0
         while True:
             devices = await ekos.devices()
-            ready = (await ekos.indi_status() == CommunicationStatus.SUCCESS and len(devices) >= 3
-                     and all([await ekos.is_device_connected(d) for d in devices])
-                     and await ekos.settle_status() == CommunicationStatus.SUCCESS)
+            ready = (
+                await ekos.indi_status() == CommunicationStatus.SUCCESS
+                and len(devices) >= 3
+                and all([await ekos.is_device_connected(d) for d in devices])
+                and await ekos.settle_status() == CommunicationStatus.SUCCESS
+            )
             if ready:
                 break
             if await ekos.ekos_status() == CommunicationStatus.ERROR and restarts < 3:
@@ -400,8 +445,9 @@ async def bring_up_ekos(layout: Layout, state: SandboxState, timeout_s: float,
             _check_alive(state.kstars, loop.time() > deadline, "connect the INDI devices")
             await asyncio.sleep(0.5)
         say(f"Devices connected: {', '.join(devices)}.")
-        await ekos.set_gps_location(state.site.lat_deg, state.site.lon_deg,
-                                    state.site.elevation_m, 0.0)
+        await ekos.set_gps_location(
+            state.site.lat_deg, state.site.lon_deg, state.site.elevation_m, 0.0
+        )
         loc = await ekos.location()
         site = state.site
         if abs(loc.lat_deg - site.lat_deg) > 1e-6 or abs(loc.lon_deg - site.lon_deg) > 1e-6:

@@ -37,8 +37,9 @@ CLASSIC_HEADER = "name,ra,dec,start,duration,mag"
 _TIME_COLUMNS = ("start", "epoch", "time")
 _REQUIRED = ("name", "dec", "duration", "mag")
 _OPTIONAL = ("priority", "exposure", "event_duration", "asteroid", "id")
-KNOWN_COLUMNS = frozenset(("name", "ra", "ra_h", "dec", *_TIME_COLUMNS, "duration", "mag",
-                           *_OPTIONAL))
+KNOWN_COLUMNS = frozenset(
+    ("name", "ra", "ra_h", "dec", *_TIME_COLUMNS, "duration", "mag", *_OPTIONAL)
+)
 _OTHER_DELIMITERS = {";": "semicolons", "\t": "tabs", "|": "vertical bars"}
 # Outside these years Earth-orientation and leap-second models are guesses: surely a typo.
 _FIRST_YEAR, _LAST_YEAR = 1900, 2200
@@ -117,16 +118,21 @@ def read_events(text: str, path: str, *, skip_invalid: bool = False) -> Catalog:
     return Catalog(tuple(events), tuple(invalid), tuple(warns))
 
 
-def _duplicate_problem(event: OccultationEvent, seen: dict[str, tuple[str, int]],
-                       path: str) -> CsvProblem | None:
+def _duplicate_problem(
+    event: OccultationEvent, seen: dict[str, tuple[str, int]], path: str
+) -> CsvProblem | None:
     """A problem if the name was used before (ignoring case); else remember it."""
     first = seen.setdefault(event.name.casefold(), (event.name, event.line))
     if first[1] == event.line:
         return None
-    return CsvProblem(path, event.line, "name",
-                      f"duplicate name {event.name!r} (already used by {first[0]!r} on line "
-                      f"{first[1]}; names are compared ignoring case): each event needs its own "
-                      "name because it names the Ekos job and the recording files")
+    return CsvProblem(
+        path,
+        event.line,
+        "name",
+        f"duplicate name {event.name!r} (already used by {first[0]!r} on line "
+        f"{first[1]}; names are compared ignoring case): each event needs its own "
+        "name because it names the Ekos job and the recording files",
+    )
 
 
 def _split_rows(text: str, path: str) -> tuple[int, list[str], list[tuple[int, list[str]]]]:
@@ -151,10 +157,17 @@ def _split_rows(text: str, path: str) -> tuple[int, list[str], list[tuple[int, l
         else:
             rows.append((line, cells))
     if header is None:
-        raise CsvFormatError([CsvProblem(
-            path, 1, None,
-            f"the file is empty: expected a header line such as '{CLASSIC_HEADER}' "
-            "and then one event per line")])
+        raise CsvFormatError(
+            [
+                CsvProblem(
+                    path,
+                    1,
+                    None,
+                    f"the file is empty: expected a header line such as '{CLASSIC_HEADER}' "
+                    "and then one event per line",
+                )
+            ]
+        )
     return header_line, header, rows
 
 
@@ -170,24 +183,34 @@ def _map_header(header: list[str], line: int, path: str) -> tuple[_Columns, list
     index: dict[str, int] = {}
     for i, name in enumerate(names):
         if name in index:
-            problems.append(CsvProblem(path, line, name, "appears twice in the header: "
-                                       "each column may be given once"))
+            problems.append(
+                CsvProblem(
+                    path, line, name, "appears twice in the header: each column may be given once"
+                )
+            )
         index.setdefault(name, i)
     ra_column = _pick_one(index, ("ra", "ra_h"), "right ascension", line, path, problems)
     time_column = _pick_one(index, _TIME_COLUMNS, "time", line, path, problems)
     for name in _REQUIRED:
         if name not in index:
-            problems.append(CsvProblem(path, line, None,
-                                       f"missing column '{name}' (expected a header such as "
-                                       f"'{CLASSIC_HEADER}')"))
+            problems.append(
+                CsvProblem(
+                    path,
+                    line,
+                    None,
+                    f"missing column '{name}' (expected a header such as '{CLASSIC_HEADER}')",
+                )
+            )
     if problems:
         raise CsvFormatError(problems)
     unknown = [n for n in names if n not in KNOWN_COLUMNS]
     warns = []
     if unknown:
-        warns.append(f"{path}:{line}: ignoring unknown column(s) "
-                     + ", ".join(repr(n) for n in unknown)
-                     + f"; known columns are {', '.join(sorted(KNOWN_COLUMNS))}.")
+        warns.append(
+            f"{path}:{line}: ignoring unknown column(s) "
+            + ", ".join(repr(n) for n in unknown)
+            + f"; known columns are {', '.join(sorted(KNOWN_COLUMNS))}."
+        )
     return _Columns(index, ra_column, time_column, len(header)), warns
 
 
@@ -195,31 +218,63 @@ def _check_header_shape(header: list[str], names: list[str], line: int, path: st
     if len(header) == 1:
         for delimiter, label in _OTHER_DELIMITERS.items():
             if delimiter in header[0]:
-                raise CsvFormatError([CsvProblem(
-                    path, line, None,
-                    f"the columns are separated by {label}, not commas: save the file as "
-                    f"comma-separated values with a header such as '{CLASSIC_HEADER}'")])
+                raise CsvFormatError(
+                    [
+                        CsvProblem(
+                            path,
+                            line,
+                            None,
+                            f"the columns are separated by {label}, not commas: save the file as "
+                            f"comma-separated values with a header such as '{CLASSIC_HEADER}'",
+                        )
+                    ]
+                )
     if not KNOWN_COLUMNS.intersection(names):
         looks_like_data = any(_is_number(n) for n in names)
         what = "the first line looks like data" if looks_like_data else "no known column names"
-        raise CsvFormatError([CsvProblem(
-            path, line, None,
-            f"no header line ({what}): the first line must name the columns, "
-            f"e.g. '{CLASSIC_HEADER}'")])
+        raise CsvFormatError(
+            [
+                CsvProblem(
+                    path,
+                    line,
+                    None,
+                    f"no header line ({what}): the first line must name the columns, "
+                    f"e.g. '{CLASSIC_HEADER}'",
+                )
+            ]
+        )
 
 
-def _pick_one(index: dict[str, int], choices: Sequence[str], what: str, line: int, path: str,
-              problems: list[CsvProblem]) -> str:
+def _pick_one(
+    index: dict[str, int],
+    choices: Sequence[str],
+    what: str,
+    line: int,
+    path: str,
+    problems: list[CsvProblem],
+) -> str:
     present = [c for c in choices if c in index]
     quoted = " or ".join(f"'{c}'" for c in choices)
     if not present:
-        problems.append(CsvProblem(path, line, None, f"missing {what} column: expected one of "
-                                   f"{quoted} (e.g. '{CLASSIC_HEADER}')"))
+        problems.append(
+            CsvProblem(
+                path,
+                line,
+                None,
+                f"missing {what} column: expected one of {quoted} (e.g. '{CLASSIC_HEADER}')",
+            )
+        )
         return choices[0]
     if len(present) > 1:
-        problems.append(CsvProblem(path, line, None,
-                                   f"columns {', '.join(repr(c) for c in present)} all give the "
-                                   f"{what}: keep only one of {quoted}"))
+        problems.append(
+            CsvProblem(
+                path,
+                line,
+                None,
+                f"columns {', '.join(repr(c) for c in present)} all give the "
+                f"{what}: keep only one of {quoted}",
+            )
+        )
     return present[0]
 
 
@@ -230,16 +285,23 @@ def _cell(cells: list[str], columns: _Columns, name: str) -> str:
     return cells[i].strip()
 
 
-def _parse_row(cells: list[str], line: int, columns: _Columns,
-               path: str) -> tuple[OccultationEvent | None, list[CsvProblem]]:
+def _parse_row(
+    cells: list[str], line: int, columns: _Columns, path: str
+) -> tuple[OccultationEvent | None, list[CsvProblem]]:
     """Parse one data row; return the event (or None) and every problem found in it."""
     problems: list[CsvProblem] = []
     # Short rows are fine (trailing optional cells left out); extra cells are ambiguous.
-    if len(cells) > columns.width and any(c.strip() for c in cells[columns.width:]):
-        problems.append(CsvProblem(path, line, None,
-                                   f"has {len(cells)} fields but the header has only "
-                                   f"{columns.width}: check for an extra comma "
-                                   "(quote names that contain commas)"))
+    if len(cells) > columns.width and any(c.strip() for c in cells[columns.width :]):
+        problems.append(
+            CsvProblem(
+                path,
+                line,
+                None,
+                f"has {len(cells)} fields but the header has only "
+                f"{columns.width}: check for an extra comma "
+                "(quote names that contain commas)",
+            )
+        )
 
     def get(name: str, parse: Callable[[str], T], *, required: bool = True) -> T | None:
         text = _cell(cells, columns, name)
@@ -262,22 +324,35 @@ def _parse_row(cells: list[str], line: int, columns: _Columns,
         "mag": get("mag", _parse_mag),
         "priority": get("priority", _parse_priority, required=False),
         "exposure": get("exposure", _positive("exposure in seconds"), required=False),
-        "event_duration": get("event_duration", _positive("event duration in seconds"),
-                              required=False),
+        "event_duration": get(
+            "event_duration", _positive("event duration in seconds"), required=False
+        ),
     }
     if problems:
         return None, problems
     return _make_event(values, cells, columns, line, path, problems), problems
 
 
-def _make_event(values: Mapping[str, object], cells: list[str], columns: _Columns, line: int,
-                path: str, problems: list[CsvProblem]) -> OccultationEvent | None:
+def _make_event(
+    values: Mapping[str, object],
+    cells: list[str],
+    columns: _Columns,
+    line: int,
+    path: str,
+    problems: list[CsvProblem],
+) -> OccultationEvent | None:
     duration = float(values["duration"])  # type: ignore[arg-type]
     exposure = values["exposure"]
     if isinstance(exposure, float) and exposure > duration:
-        problems.append(CsvProblem(path, line, "exposure",
-                                   f"{exposure:g} s is longer than the recording ({duration:g} s):"
-                                   " expected a frame exposure shorter than 'duration'"))
+        problems.append(
+            CsvProblem(
+                path,
+                line,
+                "exposure",
+                f"{exposure:g} s is longer than the recording ({duration:g} s):"
+                " expected a frame exposure shorter than 'duration'",
+            )
+        )
         return None
     t = values["time"]
     assert isinstance(t, datetime)
@@ -304,8 +379,10 @@ def _make_event(values: Mapping[str, object], cells: list[str], columns: _Column
 
 def _parse_name(text: str) -> str:
     if any(ord(ch) < 32 or ord(ch) == 127 for ch in text):
-        raise _FieldError(f"{text!r} contains control characters (e.g. a line break): "
-                          "expected a one-line event name")
+        raise _FieldError(
+            f"{text!r} contains control characters (e.g. a line break): "
+            "expected a one-line event name"
+        )
     return text
 
 
@@ -340,8 +417,10 @@ def _positive(expected: str) -> Callable[[str], float]:
 def _parse_duration(text: str) -> float:
     value = _positive("recording length in seconds")(text)
     if value > _MAX_DURATION_S:
-        raise _FieldError(f"{text} s is longer than a day: expected the recording length in "
-                          "seconds (e.g. 120), not minutes or hours")
+        raise _FieldError(
+            f"{text} s is longer than a day: expected the recording length in "
+            "seconds (e.g. 120), not minutes or hours"
+        )
     return value
 
 
@@ -356,8 +435,10 @@ def _parse_priority(text: str) -> int:
     try:
         return int(text)
     except ValueError:
-        raise _FieldError(f"{text!r} is not a whole number: expected an integer priority "
-                          "(higher wins a conflict; default 0)") from None
+        raise _FieldError(
+            f"{text!r} is not a whole number: expected an integer priority "
+            "(higher wins a conflict; default 0)"
+        ) from None
 
 
 def _parse_sexagesimal(text: str, *, hours: bool, expected: str) -> float:
@@ -415,8 +496,9 @@ def _parse_dec(text: str) -> float:
 
 def _parse_time(text: str) -> datetime:
     """ISO 8601 → aware UTC datetime; without an offset the time is UTC."""
-    expected = ("an ISO 8601 date and time, e.g. 2023-02-08T23:29:00 (UTC) or "
-                "2023-02-09T00:29:00+01:00")
+    expected = (
+        "an ISO 8601 date and time, e.g. 2023-02-08T23:29:00 (UTC) or 2023-02-09T00:29:00+01:00"
+    )
     if not re.match(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}", text):
         raise _FieldError(f"{text!r} is not {expected}")
     try:
@@ -425,6 +507,7 @@ def _parse_time(text: str) -> datetime:
     except (ValueError, OverflowError):
         raise _FieldError(f"{text!r} is not a valid time: expected {expected}") from None
     if not _FIRST_YEAR <= t.year <= _LAST_YEAR:
-        raise _FieldError(f"{text!r} is not in the years {_FIRST_YEAR}-{_LAST_YEAR}: "
-                          f"expected {expected}")
+        raise _FieldError(
+            f"{text!r} is not in the years {_FIRST_YEAR}-{_LAST_YEAR}: expected {expected}"
+        )
     return t

@@ -56,8 +56,12 @@ def build_parser() -> argparse.ArgumentParser:
         "All times are UTC; a timestamp without an offset is read as UTC.",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    parser.add_argument("--config", metavar="FILE", type=Path,
-                        help=f"config file (default {default_config_path()}, if it exists)")
+    parser.add_argument(
+        "--config",
+        metavar="FILE",
+        type=Path,
+        help=f"config file (default {default_config_path()}, if it exists)",
+    )
     parser.add_argument("--debug", action="store_true", help="log debug lines and show tracebacks")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name in COMMANDS:
@@ -121,4 +125,3 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"ekos-occult {args.command}: interrupted", file=sys.stderr)
         return 130
-

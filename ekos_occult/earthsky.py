@@ -67,8 +67,9 @@ def site_rho(site: Site) -> tuple[float, float]:
     return (c + h) * math.cos(phi), (s + h) * math.sin(phi)
 
 
-def apparent_place(ra_deg: FloatArray, dec_deg: FloatArray,
-                   unix_s: FloatArray) -> tuple[FloatArray, FloatArray]:
+def apparent_place(
+    ra_deg: FloatArray, dec_deg: FloatArray, unix_s: FloatArray
+) -> tuple[FloatArray, FloatArray]:
     """Apparent RA/Dec of date (radians, equinox-based) from ICRS positions at the event epoch.
 
     Used only when a file lacks ``Star`` fields 9-10: ERFA ``atci13`` (ICRS → CIRS: light
@@ -82,13 +83,15 @@ def apparent_place(ra_deg: FloatArray, dec_deg: FloatArray,
         tai_utc = erfa.dat(iy, im, iday, frac)
     tdb1, tdb2 = jd_pair(unix + tai_utc + 32.184)  # TT; TDB − TT < 2 ms does not matter
     zeros = np.zeros_like(unix)
-    ri, di, eo = erfa.atci13(np.radians(ra_deg), np.radians(dec_deg), zeros, zeros, zeros,
-                             zeros, tdb1, tdb2)
+    ri, di, eo = erfa.atci13(
+        np.radians(ra_deg), np.radians(dec_deg), zeros, zeros, zeros, zeros, tdb1, tdb2
+    )
     return np.asarray(erfa.anp(ri - eo), dtype=np.float64), np.asarray(di, dtype=np.float64)
 
 
-def horizontal(site: Site, hour_angle: FloatArray,
-               dec: FloatArray) -> tuple[FloatArray, FloatArray]:
+def horizontal(
+    site: Site, hour_angle: FloatArray, dec: FloatArray
+) -> tuple[FloatArray, FloatArray]:
     """Geometric altitude and azimuth (degrees, azimuth from north through east) at the site.
 
     From the apparent place of date and the local hour angle, with the geodetic latitude (the
@@ -98,9 +101,15 @@ def horizontal(site: Site, hour_angle: FloatArray,
     phi = math.radians(site.lat_deg)
     sin_alt = math.sin(phi) * np.sin(dec) + math.cos(phi) * np.cos(dec) * np.cos(hour_angle)
     alt = np.degrees(np.arcsin(np.clip(sin_alt, -1.0, 1.0)))
-    az = np.degrees(np.arctan2(-np.cos(dec) * np.sin(hour_angle),
-                               np.sin(dec) * math.cos(phi)
-                               - np.cos(dec) * math.sin(phi) * np.cos(hour_angle))) % 360.0
+    az = (
+        np.degrees(
+            np.arctan2(
+                -np.cos(dec) * np.sin(hour_angle),
+                np.sin(dec) * math.cos(phi) - np.cos(dec) * math.sin(phi) * np.cos(hour_angle),
+            )
+        )
+        % 360.0
+    )
     return np.asarray(alt, dtype=np.float64), np.asarray(az, dtype=np.float64)
 
 

@@ -164,8 +164,9 @@ class EkosClient:
             self._bus = await asyncio.wait_for(bus.connect(), self.timeout_s)
         except asyncio.TimeoutError as exc:
             _close_socket(bus)
-            raise EkosTimeout(f"The D-Bus bus {self.bus_address} did not answer within "
-                              f"{self.timeout_s:g} s.") from exc
+            raise EkosTimeout(
+                f"The D-Bus bus {self.bus_address} did not answer within {self.timeout_s:g} s."
+            ) from exc
         except (OSError, ValueError, EOFError) as exc:
             _close_socket(bus)
             raise EkosUnavailable(_cannot_connect(self.bus_address, exc)) from exc
@@ -179,7 +180,8 @@ class EkosClient:
             try:
                 await asyncio.wait_for(
                     bus.wait_for_disconnect(),  # type: ignore[no-untyped-call]
-                    self.timeout_s)
+                    self.timeout_s,
+                )
             except (asyncio.TimeoutError, OSError, EOFError):
                 pass  # the connection is gone either way
             _close_socket(bus)
@@ -230,8 +232,11 @@ class EkosClient:
         try:
             exe = Path(f"/proc/{pid}/exe").resolve(strict=True)
             proc = await asyncio.create_subprocess_exec(
-                str(exe), "--version", env={"QT_QPA_PLATFORM": "offscreen", "LC_ALL": "C"},
-                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL,
+                str(exe),
+                "--version",
+                env={"QT_QPA_PLATFORM": "offscreen", "LC_ALL": "C"},
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.DEVNULL,
             )
             out, _ = await asyncio.wait_for(proc.communicate(), self.timeout_s)
         except (OSError, asyncio.TimeoutError):
@@ -270,8 +275,7 @@ class EkosClient:
         Raises:
             EkosCommandFailed: KStars refused the location.
         """
-        (ok,) = await self._call(_KSTARS, "setGPSLocation", lon_deg, lat_deg, elevation_m,
-                                 tz_hours)
+        (ok,) = await self._call(_KSTARS, "setGPSLocation", lon_deg, lat_deg, elevation_m, tz_hours)
         _require(ok, f"KStars refused the location {lat_deg},{lon_deg},{elevation_m}")
 
     async def set_time_to_now(self) -> None:
@@ -296,8 +300,9 @@ class EkosClient:
         """
         await self._require_kstars()
         try:
-            (xml,) = await self._call((_EKOS_ACTION[0], "org.freedesktop.DBus.Introspectable"),
-                                      "Introspect")
+            (xml,) = await self._call(
+                (_EKOS_ACTION[0], "org.freedesktop.DBus.Introspectable"), "Introspect"
+            )
         except EkosCommandFailed:
             return False  # UnknownObject: the window is not built yet
         return _EKOS_ACTION[1] in str(xml)
@@ -323,18 +328,21 @@ class EkosClient:
 
     async def ekos_status(self) -> CommunicationStatus:
         """Whether Ekos has started its profile (idle, pending, success, error)."""
-        return state_from_code(CommunicationStatus, await self._get(_EKOS, "ekosStatus"),
-                               self.version)
+        return state_from_code(
+            CommunicationStatus, await self._get(_EKOS, "ekosStatus"), self.version
+        )
 
     async def indi_status(self) -> CommunicationStatus:
         """Whether Ekos' INDI devices are connected (idle, pending, success, error)."""
-        return state_from_code(CommunicationStatus, await self._get(_EKOS, "indiStatus"),
-                               self.version)
+        return state_from_code(
+            CommunicationStatus, await self._get(_EKOS, "indiStatus"), self.version
+        )
 
     async def settle_status(self) -> CommunicationStatus:
         """Whether INDI property traffic has settled (success after a quiet second)."""
-        return state_from_code(CommunicationStatus, int(await self._get(_EKOS, "settleStatus")),
-                               self.version)
+        return state_from_code(
+            CommunicationStatus, int(await self._get(_EKOS, "settleStatus")), self.version
+        )
 
     async def profiles(self) -> list[str]:
         """The names of the Ekos equipment profiles."""
@@ -365,8 +373,7 @@ class EkosClient:
     # ----------------------------------------------------------------- Scheduler
     async def scheduler_status(self) -> SchedulerState:
         """The scheduler's state."""
-        return state_from_code(SchedulerState, await self._get(_SCHEDULER, "status"),
-                               self.version)
+        return state_from_code(SchedulerState, await self._get(_SCHEDULER, "status"), self.version)
 
     async def load_schedule(self, path: Path) -> bool:
         """Load an ``.esl`` file into the scheduler (replacing its jobs).
@@ -639,8 +646,12 @@ class EkosClient:
         assert self._sigs is not None
         path, iface = obj
         msg = Message(
-            destination=dest, path=path, interface=iface, member=member,
-            signature=self._sigs.method(iface, member, len(args)), body=list(args),
+            destination=dest,
+            path=path,
+            interface=iface,
+            member=member,
+            signature=self._sigs.method(iface, member, len(args)),
+            body=list(args),
         )
         if not reply:
             msg.flags |= MessageFlag.NO_REPLY_EXPECTED
@@ -660,8 +671,10 @@ class EkosClient:
 
 
 def _cannot_connect(address: str, exc: BaseException) -> str:
-    return (f"Cannot connect to the D-Bus bus {address!r}: {exc}. Is KStars' session bus "
-            "address right (--bus, $DBUS_SESSION_BUS_ADDRESS), or is a sandbox running?")
+    return (
+        f"Cannot connect to the D-Bus bus {address!r}: {exc}. Is KStars' session bus "
+        "address right (--bus, $DBUS_SESSION_BUS_ADDRESS), or is a sandbox running?"
+    )
 
 
 def _check_socket_exists(address: str) -> None:
@@ -695,10 +708,14 @@ def _require(ok: object, what: str) -> None:
 def _match_rule(route: tuple[str, str, str]) -> str:
     path, iface, member = route
     if iface == "org.freedesktop.DBus":
-        return (f"type='signal',sender='org.freedesktop.DBus',interface='{iface}',"
-                f"member='{member}',arg0='{KSTARS_SERVICE}'")
-    return (f"type='signal',sender='{KSTARS_SERVICE}',path='{path}',interface='{iface}',"
-            f"member='{member}'")
+        return (
+            f"type='signal',sender='org.freedesktop.DBus',interface='{iface}',"
+            f"member='{member}',arg0='{KSTARS_SERVICE}'"
+        )
+    return (
+        f"type='signal',sender='{KSTARS_SERVICE}',path='{path}',interface='{iface}',"
+        f"member='{member}'"
+    )
 
 
 def _error_from_reply(answer: Message, path: str, iface: str, member: str) -> Exception:
@@ -711,4 +728,3 @@ def _error_from_reply(answer: Message, path: str, iface: str, member: str) -> Ex
     if name == "org.freedesktop.DBus.Error.NoReply":
         return EkosTimeout(f"KStars did not answer {_describe(iface, member)}: {text}")
     return EkosCommandFailed(f"KStars refused {_describe(iface, member)}: {text} ({name}).")
-

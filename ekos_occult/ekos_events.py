@@ -50,7 +50,13 @@ class EkosSignal(str, Enum):
 
 
 EventValue = Union[  # noqa: UP007 - a runtime alias must work on Python 3.10 without 604 unions
-    SchedulerState, CaptureState, MountStatus, ParkStatus, CommunicationStatus, str, bool,
+    SchedulerState,
+    CaptureState,
+    MountStatus,
+    ParkStatus,
+    CommunicationStatus,
+    str,
+    bool,
     Mapping[str, object],
 ]
 
@@ -72,8 +78,7 @@ _ROUTES: dict[EkosSignal, tuple[str, str, str]] = {
     _S.EKOS_LOG: ("/KStars/Ekos", "org.kde.kstars.Ekos", "newLog"),
     _S.CAPTURE_STATUS: ("/KStars/Ekos/Capture", "org.kde.kstars.Ekos.Capture", "newStatus"),
     _S.CAPTURE_LOG: ("/KStars/Ekos/Capture", "org.kde.kstars.Ekos.Capture", "newLog"),
-    _S.CAPTURE_COMPLETE: (
-        "/KStars/Ekos/Capture", "org.kde.kstars.Ekos.Capture", "captureComplete"),
+    _S.CAPTURE_COMPLETE: ("/KStars/Ekos/Capture", "org.kde.kstars.Ekos.Capture", "captureComplete"),
     _S.MOUNT_STATUS: ("/KStars/Ekos/Mount", "org.kde.kstars.Ekos.Mount", "newStatus"),
     _S.MOUNT_PARK_STATUS: ("/KStars/Ekos/Mount", "org.kde.kstars.Ekos.Mount", "newParkStatus"),
     _S.KSTARS_PRESENCE: ("/org/freedesktop/DBus", "org.freedesktop.DBus", "NameOwnerChanged"),
@@ -157,9 +162,7 @@ class EventStream:
         except asyncio.TimeoutError as exc:
             raise EkosTimeout(f"No Ekos signal arrived within {timeout_s:g} s.") from exc
 
-    async def wait_for(
-        self, predicate: Callable[[EkosEvent], bool], timeout_s: float
-    ) -> EkosEvent:
+    async def wait_for(self, predicate: Callable[[EkosEvent], bool], timeout_s: float) -> EkosEvent:
         """Skip events until one satisfies ``predicate``.
 
         Raises:

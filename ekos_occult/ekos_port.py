@@ -116,8 +116,11 @@ class JobTracker:
         if state is SchedulerState.RUNNING:
             self.was_running = True
         elif state in (SchedulerState.IDLE, SchedulerState.ABORTED) and self.was_running:
-            self._set(JobPhase.FAILED, f"the scheduler became {state.value} before the job "
-                      f"completed (last: {self.detail or 'nothing logged'})")
+            self._set(
+                JobPhase.FAILED,
+                f"the scheduler became {state.value} before the job "
+                f"completed (last: {self.detail or 'nothing logged'})",
+            )
 
 
 def _since(entries: list[str], marker: str | None) -> list[str]:
@@ -142,8 +145,10 @@ def job_name_of(path: Path) -> str:
         raise EkosCommandFailed(f"Cannot read the schedule {path}: {exc}.") from exc
     names = [(job.findtext("Name") or "").strip() for job in root.iter("Job")]
     if len(names) != 1 or not names[0]:
-        raise EkosCommandFailed(f"{path}: expected one named <Job>, found {len(names)}; run "
-                                "loads one job per event (ekos-occult render writes jobs/*.esl).")
+        raise EkosCommandFailed(
+            f"{path}: expected one named <Job>, found {len(names)}; run "
+            "loads one job per event (ekos-occult render writes jobs/*.esl)."
+        )
     return names[0]
 
 
@@ -153,8 +158,9 @@ def jnow_to_j2000(ra_hours: float, dec_deg: float, when: datetime) -> tuple[floa
     from astropy.coordinates import ICRS, TETE, SkyCoord
     from astropy.time import Time
 
-    apparent = SkyCoord(ra=ra_hours * 15.0 * u.deg, dec=dec_deg * u.deg,
-                        frame=TETE(obstime=Time(when)))
+    apparent = SkyCoord(
+        ra=ra_hours * 15.0 * u.deg, dec=dec_deg * u.deg, frame=TETE(obstime=Time(when))
+    )
     icrs = apparent.transform_to(ICRS())
     return float(icrs.ra.deg) % 360.0, float(icrs.dec.deg)
 
@@ -162,8 +168,14 @@ def jnow_to_j2000(ra_hours: float, dec_deg: float, when: datetime) -> tuple[floa
 class KStarsLink:
     """The current :class:`EkosClient` of one bus address; replaced by :meth:`reconnect`."""
 
-    def __init__(self, bus_address: str, *, timeout_s: float = 10.0, version: str = "3.6",
-                 make_client: Callable[..., EkosClient] = EkosClient) -> None:
+    def __init__(
+        self,
+        bus_address: str,
+        *,
+        timeout_s: float = 10.0,
+        version: str = "3.6",
+        make_client: Callable[..., EkosClient] = EkosClient,
+    ) -> None:
         self.bus_address, self.timeout_s, self.version = bus_address, timeout_s, version
         self._make = make_client
         self._client: EkosClient | None = None
@@ -208,10 +220,16 @@ class DBusEkosPort:
         reattach_timeout_s: the longest one re-attach attempt may take.
     """
 
-    def __init__(self, link: KStarsLink, camera: str, clock: Clock, *,
-                 timeout_s: float | None = None,
-                 on_reattach: Callable[[EkosClient], Awaitable[object]] | None = None,
-                 reattach_timeout_s: float = 120.0) -> None:
+    def __init__(
+        self,
+        link: KStarsLink,
+        camera: str,
+        clock: Clock,
+        *,
+        timeout_s: float | None = None,
+        on_reattach: Callable[[EkosClient], Awaitable[object]] | None = None,
+        reattach_timeout_s: float = 120.0,
+    ) -> None:
         self.link, self.camera, self.clock = link, camera, clock
         self.timeout_s = timeout_s or link.timeout_s
         self._on_reattach, self._reattach_timeout_s = on_reattach, reattach_timeout_s
@@ -229,8 +247,9 @@ class DBusEkosPort:
     def _on_event(self, event: EkosEvent) -> None:
         if event.signal is EkosSignal.SCHEDULER_LOG and isinstance(event.value, str):
             self.tracker.feed(event.value)
-        elif event.signal is EkosSignal.SCHEDULER_STATUS and isinstance(event.value,
-                                                                          SchedulerState):
+        elif event.signal is EkosSignal.SCHEDULER_STATUS and isinstance(
+            event.value, SchedulerState
+        ):
             self.tracker.on_status(event.value)
 
     async def subscribe(self) -> None:
@@ -241,7 +260,8 @@ class DBusEkosPort:
             except EkosError:
                 pass  # the old connection is gone
         self._sub = await self.link.client.subscribe(
-            self._on_event, EkosSignal.SCHEDULER_LOG, EkosSignal.SCHEDULER_STATUS)
+            self._on_event, EkosSignal.SCHEDULER_LOG, EkosSignal.SCHEDULER_STATUS
+        )
 
     async def close(self) -> None:
         """Stop listening (the link is closed by its owner)."""
@@ -273,8 +293,9 @@ class DBusEkosPort:
         self.tracker.reset(name)
         if not await c.load_schedule(path):
             log = await c.scheduler_log()
-            raise EkosCommandFailed(f"Ekos refused the schedule {path}; its log says: "
-                                    + " | ".join(log[:5]))
+            raise EkosCommandFailed(
+                f"Ekos refused the schedule {path}; its log says: " + " | ".join(log[:5])
+            )
 
     async def start_scheduler(self) -> None:
         self.tracker.started = True
@@ -284,8 +305,9 @@ class DBusEkosPort:
         await self._bounded("stopping the scheduler", self.link.client.stop_scheduler())
 
     async def scheduler_state(self) -> SchedulerState:
-        return await self._bounded("reading the scheduler state",
-                                   self.link.client.scheduler_status())
+        return await self._bounded(
+            "reading the scheduler state", self.link.client.scheduler_status()
+        )
 
     async def job_progress(self) -> JobProgress:
         """The job's phase from the signals seen, the scheduler log and the scheduler state."""

@@ -132,8 +132,9 @@ def _unix(t: datetime) -> float:
     return t.timestamp()
 
 
-def fundamental_coords(rho_cos: float, rho_sin: float, hour_angle: FloatArray,
-                       dec: FloatArray) -> tuple[FloatArray, FloatArray, FloatArray]:
+def fundamental_coords(
+    rho_cos: float, rho_sin: float, hour_angle: FloatArray, dec: FloatArray
+) -> tuple[FloatArray, FloatArray, FloatArray]:
     """The station's ``(ξ, η, ζ)`` on the fundamental plane (radians in, Earth radii out)."""
     sin_h, cos_h = np.sin(hour_angle), np.cos(hour_angle)
     sin_d, cos_d = np.sin(dec), np.cos(dec)
@@ -166,8 +167,9 @@ def path_sigma_km(p: Prediction) -> float | None:
     if e.major_arcsec is not None and e.minor_arcsec is not None and e.pa_deg is not None:
         motion_pa = math.atan2(p.elements.dx, p.elements.dy)  # X east, Y north
         theta = math.radians(e.pa_deg) - (motion_pa + math.pi / 2.0)
-        return scale * math.hypot(e.major_arcsec * math.cos(theta),
-                                  e.minor_arcsec * math.sin(theta))
+        return scale * math.hypot(
+            e.major_arcsec * math.cos(theta), e.minor_arcsec * math.sin(theta)
+        )
     if e.position_sigma_arcsec is not None:
         return scale * e.position_sigma_arcsec
     return None
@@ -187,14 +189,28 @@ class _Batch:
 
 def _batch(predictions: Sequence[Prediction]) -> _Batch:
     t0 = np.array([_unix(p.elements.closest_approach) for p in predictions], dtype=np.float64)
-    cx = np.array([(p.elements.x, p.elements.dx, p.elements.d2x, p.elements.d3x)
-                   for p in predictions], dtype=np.float64).reshape(-1, 4)
-    cy = np.array([(p.elements.y, p.elements.dy, p.elements.d2y, p.elements.d3y)
-                   for p in predictions], dtype=np.float64).reshape(-1, 4)
-    ra = np.array([np.nan if p.star.apparent_ra_hours is None else p.star.apparent_ra_hours * 15
-                   for p in predictions], dtype=np.float64)
-    dec = np.array([np.nan if p.star.apparent_dec_deg is None else p.star.apparent_dec_deg
-                    for p in predictions], dtype=np.float64)
+    cx = np.array(
+        [(p.elements.x, p.elements.dx, p.elements.d2x, p.elements.d3x) for p in predictions],
+        dtype=np.float64,
+    ).reshape(-1, 4)
+    cy = np.array(
+        [(p.elements.y, p.elements.dy, p.elements.d2y, p.elements.d3y) for p in predictions],
+        dtype=np.float64,
+    ).reshape(-1, 4)
+    ra = np.array(
+        [
+            np.nan if p.star.apparent_ra_hours is None else p.star.apparent_ra_hours * 15
+            for p in predictions
+        ],
+        dtype=np.float64,
+    )
+    dec = np.array(
+        [
+            np.nan if p.star.apparent_dec_deg is None else p.star.apparent_dec_deg
+            for p in predictions
+        ],
+        dtype=np.float64,
+    )
     missing = np.isnan(ra) | np.isnan(dec)
     ra, dec = np.radians(ra), np.radians(dec)
     if missing.any():
@@ -247,8 +263,15 @@ class _Track:
         eta_rate = SIDEREAL_RATE_RAD_PER_H * self.rho_cos * np.sin(dec) * np.sin(hour_angle)
         x, x_rate = _poly(self.b.coeff_x[rows], t)
         y, y_rate = _poly(self.b.coeff_y[rows], t)
-        return _State(x - xi, y - eta, x_rate - xi_rate, y_rate - eta_rate, zeta,
-                      np.hypot(x_rate, y_rate), hour_angle)
+        return _State(
+            x - xi,
+            y - eta,
+            x_rate - xi_rate,
+            y_rate - eta_rate,
+            zeta,
+            np.hypot(x_rate, y_rate),
+            hour_angle,
+        )
 
 
 @dataclass(frozen=True)
@@ -324,22 +347,26 @@ def _closest_approach(b: _Batch, site: Site, ut1_utc_s: float) -> _Approach:
 
 def _side(normal_x: FloatArray, normal_y: FloatArray) -> list[str]:
     """Compass word for the direction from the centre line to the station."""
-    return [("north" if ny > 0 else "south") if abs(ny) >= abs(nx) else
-            ("east" if nx > 0 else "west")
-            for nx, ny in zip(normal_x.tolist(), normal_y.tolist(), strict=True)]
+    return [
+        ("north" if ny > 0 else "south") if abs(ny) >= abs(nx) else ("east" if nx > 0 else "west")
+        for nx, ny in zip(normal_x.tolist(), normal_y.tolist(), strict=True)
+    ]
 
 
 def _self_check(p: Prediction, check_s: float) -> tuple[str, ...]:
     given = p.elements.max_duration_s
     if given is None or abs(given - check_s) <= SELF_CHECK_TOLERANCE * check_s + 0.01:
         return ()
-    return (f"{p.where}: the maximum duration in the file ({given:g} s) differs from "
-            f"diameter ÷ shadow speed ({check_s:.2f} s) by more than "
-            f"{SELF_CHECK_TOLERANCE:.0%}: the elements may be inconsistent",)
+    return (
+        f"{p.where}: the maximum duration in the file ({given:g} s) differs from "
+        f"diameter ÷ shadow speed ({check_s:.2f} s) by more than "
+        f"{SELF_CHECK_TOLERANCE:.0%}: the elements may be inconsistent",
+    )
 
 
-def station_geometry(predictions: Sequence[Prediction], site: Site, *,
-                     ut1_utc_s: float = 0.0) -> tuple[StationGeometry, ...]:
+def station_geometry(
+    predictions: Sequence[Prediction], site: Site, *, ut1_utc_s: float = 0.0
+) -> tuple[StationGeometry, ...]:
     """Each event's central time, offset, path flags, positions, speed and duration at a site.
 
     Args:
@@ -366,24 +393,46 @@ def station_geometry(predictions: Sequence[Prediction], site: Site, *,
     to_km_s = EARTH_RADIUS_KM / 3600.0
     v0 = np.hypot(b.coeff_x[:, 1], b.coeff_y[:, 1]) * to_km_s
     return tuple(
-        _one(p, central_unix[i], offset_km[i], sides[i], float(alt[i]), float(az[i]),
-             float(sun[i]), float(a.shadow_v[i] * to_km_s), float(rel_speed[i] * to_km_s),
-             float(b.diameter_km[i] / v0[i]), bool(a.converged[i]))
+        _one(
+            p,
+            central_unix[i],
+            offset_km[i],
+            sides[i],
+            float(alt[i]),
+            float(az[i]),
+            float(sun[i]),
+            float(a.shadow_v[i] * to_km_s),
+            float(rel_speed[i] * to_km_s),
+            float(b.diameter_km[i] / v0[i]),
+            bool(a.converged[i]),
+        )
         for i, p in enumerate(predictions)
     )
 
 
-def _one(p: Prediction, central_unix: float, offset_km: float, side: str,
-         alt: float, az: float, sun: float, speed: float, rel_speed: float, check_s: float,
-         converged: bool) -> StationGeometry:
+def _one(
+    p: Prediction,
+    central_unix: float,
+    offset_km: float,
+    side: str,
+    alt: float,
+    az: float,
+    sun: float,
+    speed: float,
+    rel_speed: float,
+    check_s: float,
+    converged: bool,
+) -> StationGeometry:
     radius = p.object.diameter_km / 2.0
     sigma = path_sigma_km(p)
     distance = abs(offset_km)
     visible = alt > 0.0
     notes = _self_check(p, check_s)
     if not converged:
-        notes += (f"{p.where}: the central-time search did not converge; the time and offset "
-                  "are uncertain",)
+        notes += (
+            f"{p.where}: the central-time search did not converge; the time and offset "
+            "are uncertain",
+        )
     half_chord = math.sqrt(radius * radius - distance * distance) if distance < radius else 0.0
     return StationGeometry(
         central_time=datetime.fromtimestamp(round(central_unix, 6), tz=timezone.utc),
@@ -404,4 +453,3 @@ def _one(p: Prediction, central_unix: float, offset_km: float, side: str,
         converged=converged,
         warnings=notes,
     )
-

@@ -91,10 +91,16 @@ class LoadReport:
 
 def load_actions(schedule: Path, *, force: bool, start_ekos: bool, bus: str) -> list[str]:
     """The steps :func:`load_night` (with the preflight) takes, in words, for ``--dry-run``."""
-    running = ("stop it and wait until it is idle (--force)" if force
-               else "refuse to continue (give --force to stop it)")
-    ekos = ("open Ekos and start its profile if it is not running (--start-ekos)" if start_ekos
-            else "check that Ekos runs its profile with every device connected")
+    running = (
+        "stop it and wait until it is idle (--force)"
+        if force
+        else "refuse to continue (give --force to stop it)"
+    )
+    ekos = (
+        "open Ekos and start its profile if it is not running (--start-ekos)"
+        if start_ekos
+        else "check that Ekos runs its profile with every device connected"
+    )
     return [
         f"connect to the D-Bus session bus {bus}",
         "check that KStars is on the bus; ask its version and its location's time zone",
@@ -152,8 +158,11 @@ async def make_idle(
 
 def _refused(schedule: Path, answered: bool, lines: Sequence[str]) -> EkosCommandFailed:
     quoted = "\n".join(f"  {line}" for line in lines) or "  (it logged nothing)"
-    what = (f"Ekos could not read the schedule {schedule}" if not answered
-            else f"Ekos loaded the schedule {schedule} but reported problems with it")
+    what = (
+        f"Ekos could not read the schedule {schedule}"
+        if not answered
+        else f"Ekos loaded the schedule {schedule} but reported problems with it"
+    )
     return EkosCommandFailed(
         f"{what}. The Ekos scheduler logged:\n{quoted}\n"
         "Its queue may now be incomplete; fix the file (or report a bug in ekos-occult) and "

@@ -38,8 +38,15 @@ __all__ = [
 ]
 
 _FINAL = ("done", "failed", "skipped")
-_STYLE = {"done": "green", "failed": "bold red", "skipped": "dim", "recording": "bold magenta",
-          "arming": "yellow", "waiting": "cyan", "stopping": "blue"}
+_STYLE = {
+    "done": "green",
+    "failed": "bold red",
+    "skipped": "dim",
+    "recording": "bold magenta",
+    "arming": "yellow",
+    "waiting": "cyan",
+    "stopping": "blue",
+}
 
 
 def _time(value: Any) -> datetime | None:
@@ -80,8 +87,14 @@ class NightView:
 
 def _row_from_plan(e: Mapping[str, Any]) -> EventRow:
     state = "pending" if e.get("status", "scheduled") == "scheduled" else "skipped"
-    return EventRow(str(e["name"]), str(e["key"]), _time(e.get("job_start")),
-                    _time(e.get("record_start")), _time(e.get("record_end")), state=state)
+    return EventRow(
+        str(e["name"]),
+        str(e["key"]),
+        _time(e.get("job_start")),
+        _time(e.get("record_start")),
+        _time(e.get("record_end")),
+        state=state,
+    )
 
 
 def _update(view: NightView, key: Any, **changes: Any) -> NightView:
@@ -117,8 +130,13 @@ def apply(view: NightView, entry: Mapping[str, Any]) -> NightView:
     if kind == "event":
         frames = entry.get("frames")
         step = f"{frames} frames" if frames is not None else ""
-        return _update(view, key, outcome=str(entry.get("outcome", "")),
-                       reason=str(entry.get("reason") or ""), step=step)
+        return _update(
+            view,
+            key,
+            outcome=str(entry.get("outcome", "")),
+            reason=str(entry.get("reason") or ""),
+            step=step,
+        )
     return view
 
 
@@ -153,12 +171,17 @@ def render(view: NightView, now: datetime) -> RenderableType:
     for col in ("event", "record (UTC)", "state", "step / result"):
         table.add_column(col)
     for r in view.rows:
-        result = r.step if not r.is_final else " ".join(x for x in (r.outcome, r.reason, r.step)
-                                                        if x)
+        result = (
+            r.step if not r.is_final else " ".join(x for x in (r.outcome, r.reason, r.step) if x)
+        )
         if r.flags:
             result += f"  [{r.flags} flag{'s' if r.flags > 1 else ''}]"
-        table.add_row(r.name, f"{_clock(r.record_start)}–{_clock(r.record_end)}",
-                      Text(r.state, style=_STYLE.get(r.state, "")), result)
+        table.add_row(
+            r.name,
+            f"{_clock(r.record_start)}–{_clock(r.record_end)}",
+            Text(r.state, style=_STYLE.get(r.state, "")),
+            result,
+        )
     nxt = next_row(view)
     head = Text(f"{now.astimezone(timezone.utc):%Y-%m-%d %H:%M:%S} UTC  ")
     if nxt is not None:
@@ -229,8 +252,11 @@ class LiveView:
     def __init__(self, console: Console, now: Callable[[], datetime]) -> None:
         self.view = NightView()
         self._now = now
-        self._live = Live(console=console, refresh_per_second=4,
-                          get_renderable=lambda: render(self.view, self._now()))
+        self._live = Live(
+            console=console,
+            refresh_per_second=4,
+            get_renderable=lambda: render(self.view, self._now()),
+        )
 
     def append(self, entry: Mapping[str, object]) -> None:
         if not self._live.is_started:

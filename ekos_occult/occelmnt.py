@@ -216,36 +216,69 @@ def _text(text: str) -> str:
 _Spec = Sequence[tuple[str, Callable[[str], Any], Any]]
 
 _ELEMENTS: _Spec = (
-    ("source", _text, ""), ("max duration", _number, None), ("year", _integer, _MISSING),
-    ("month", _integer, _MISSING), ("day", _integer, _MISSING), ("UT", _number, _MISSING),
-    ("X", _number, _MISSING), ("Y", _number, _MISSING), ("dX", _number, _MISSING),
-    ("dY", _number, _MISSING), ("d2X", _number, 0.0), ("d2Y", _number, 0.0),
-    ("d3X", _number, 0.0), ("d3Y", _number, 0.0),
+    ("source", _text, ""),
+    ("max duration", _number, None),
+    ("year", _integer, _MISSING),
+    ("month", _integer, _MISSING),
+    ("day", _integer, _MISSING),
+    ("UT", _number, _MISSING),
+    ("X", _number, _MISSING),
+    ("Y", _number, _MISSING),
+    ("dX", _number, _MISSING),
+    ("dY", _number, _MISSING),
+    ("d2X", _number, 0.0),
+    ("d2Y", _number, 0.0),
+    ("d3X", _number, 0.0),
+    ("d3Y", _number, 0.0),
 )
 _EARTH: _Spec = (
-    ("substellar longitude", _number, None), ("substellar latitude", _number, None),
-    ("subsolar longitude", _number, None), ("subsolar latitude", _number, None),
+    ("substellar longitude", _number, None),
+    ("substellar latitude", _number, None),
+    ("subsolar longitude", _number, None),
+    ("subsolar latitude", _number, None),
     ("JWST", _flag, False),
 )
 _STAR: _Spec = (
-    ("id", _text, _MISSING), ("RA", _number, _MISSING), ("Dec", _number, _MISSING),
-    ("Mb", _number, None), ("Mv", _number, None), ("Mr", _number, None),
-    ("diameter", _number, 0.0), ("double-star code", _integer, 0), ("K2 flag", _flag, False),
-    ("apparent RA", _number, None), ("apparent Dec", _number, None),
-    ("mag drop V", _number, None), ("mag drop R", _number, None),
-    ("drops adjusted", _flag, False), ("bright nearby stars", _integer, -1),
+    ("id", _text, _MISSING),
+    ("RA", _number, _MISSING),
+    ("Dec", _number, _MISSING),
+    ("Mb", _number, None),
+    ("Mv", _number, None),
+    ("Mr", _number, None),
+    ("diameter", _number, 0.0),
+    ("double-star code", _integer, 0),
+    ("K2 flag", _flag, False),
+    ("apparent RA", _number, None),
+    ("apparent Dec", _number, None),
+    ("mag drop V", _number, None),
+    ("mag drop R", _number, None),
+    ("drops adjusted", _flag, False),
+    ("bright nearby stars", _integer, -1),
     ("all nearby stars", _integer, -1),
 )
 _OBJECT: _Spec = (
-    ("number", _text, ""), ("name", _text, ""), ("magnitude", _number, None),
-    ("diameter", _number, _MISSING), ("distance", _number, None), ("rings", _integer, 0),
-    ("moons", _integer, 0), ("dRA", _number, None), ("dDec", _number, None),
-    ("taxonomy", _text, ""), ("diameter uncertainty", _number, None),
-    ("moon in planet shadow", _flag, False), ("MagV", _number, None), ("MagR", _number, None),
+    ("number", _text, ""),
+    ("name", _text, ""),
+    ("magnitude", _number, None),
+    ("diameter", _number, _MISSING),
+    ("distance", _number, None),
+    ("rings", _integer, 0),
+    ("moons", _integer, 0),
+    ("dRA", _number, None),
+    ("dDec", _number, None),
+    ("taxonomy", _text, ""),
+    ("diameter uncertainty", _number, None),
+    ("moon in planet shadow", _flag, False),
+    ("MagV", _number, None),
+    ("MagR", _number, None),
 )
 _ERRORS: _Spec = (
-    ("path widths", _number, None), ("major axis", _number, None), ("minor axis", _number, None),
-    ("PA", _number, None), ("1-sigma position", _number, None), ("basis", _text, ""),
+    ("path widths", _number, None),
+    ("major axis", _number, None),
+    ("minor axis", _number, None),
+    ("PA", _number, None),
+    ("1-sigma position", _number, None),
+    ("basis", _text, ""),
     ("reliability", _number, None),
 )
 
@@ -260,7 +293,8 @@ def _fields(text: str | None, spec: _Spec, element: str) -> list[Any]:
             if default is _MISSING:
                 raise PredictionFormatError(
                     f"<{element}> field {i} ({label}) is missing: the element has "
-                    f"{len(cells)} field(s)")
+                    f"{len(cells)} field(s)"
+                )
             values.append(default)
             continue
         try:
@@ -311,42 +345,63 @@ def _parse_event(event: Any, path: str, index: int) -> Prediction:
         raise PredictionFormatError("<Elements> fields 8-9 (dX, dY): the shadow does not move")
     star = StarInfo(*_fields(_required(texts, "Star"), _STAR, "Star"))
     if not (0.0 <= star.ra_hours < 24.0 and -90.0 <= star.dec_deg <= 90.0):
-        raise PredictionFormatError(f"<Star> fields 1-2 (RA, Dec): {star.ra_hours} h, "
-                                    f"{star.dec_deg}° is not a sky position")
+        raise PredictionFormatError(
+            f"<Star> fields 1-2 (RA, Dec): {star.ra_hours} h, {star.dec_deg}° is not a sky position"
+        )
     obj = ObjectInfo(*_fields(_required(texts, "Object"), _OBJECT, "Object"))
     if obj.diameter_km <= 0:
-        raise PredictionFormatError(f"<Object> field 3 (diameter): {obj.diameter_km} km "
-                                    "must be positive")
+        raise PredictionFormatError(
+            f"<Object> field 3 (diameter): {obj.diameter_km} km must be positive"
+        )
     earth = EarthInfo(*_fields(texts.get("Earth"), _EARTH, "Earth"))
     errors = ErrorInfo(*_fields(texts.get("Errors"), _ERRORS, "Errors"))
     id_cells = texts.get("ID", "").strip().split(",")
-    event_id = id_cells[0].strip() or (
-        f"{elements.closest_approach:%Y%m%d}_{star.star_id[-6:]}")
+    event_id = id_cells[0].strip() or (f"{elements.closest_approach:%Y%m%d}_{star.star_id[-6:]}")
     mjd = None
     if len(id_cells) > 1 and id_cells[1].strip():
         try:
             mjd = _number(id_cells[1].strip())
         except _FieldProblem as exc:
             raise PredictionFormatError(f"<ID> field 1 (prediction MJD): {exc}") from None
-    return Prediction(path=path, index=index, line=int(event.sourceline or 0), event_id=event_id,
-                      elements=elements, earth=earth, star=star, object=obj, errors=errors,
-                      prediction_mjd=mjd, raw=raw)
+    return Prediction(
+        path=path,
+        index=index,
+        line=int(event.sourceline or 0),
+        event_id=event_id,
+        elements=elements,
+        earth=earth,
+        star=star,
+        object=obj,
+        errors=errors,
+        prediction_mjd=mjd,
+        raw=raw,
+    )
 
 
 def _root(data: bytes, path: str) -> Any:
-    parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False,
-                             dtd_validation=False, huge_tree=False, remove_comments=True,
-                             remove_pis=True)
+    parser = etree.XMLParser(
+        resolve_entities=False,
+        no_network=True,
+        load_dtd=False,
+        dtd_validation=False,
+        huge_tree=False,
+        remove_comments=True,
+        remove_pis=True,
+    )
     try:
         root = etree.fromstring(data, parser)
     except etree.XMLSyntaxError as exc:
         line = exc.lineno if exc.lineno else "?"
-        raise PredictionFormatError(f"{path}:{line}: not well-formed XML ({exc.msg}); an "
-                                    "occelmnt file is <Occultations><Event>…</Event>"
-                                    "</Occultations>") from exc
+        raise PredictionFormatError(
+            f"{path}:{line}: not well-formed XML ({exc.msg}); an "
+            "occelmnt file is <Occultations><Event>…</Event>"
+            "</Occultations>"
+        ) from exc
     if root.tag != "Occultations":
-        raise PredictionFormatError(f"{path}:{root.sourceline}: the root element is <{root.tag}>,"
-                                    " not <Occultations>: this is not an occelmnt file")
+        raise PredictionFormatError(
+            f"{path}:{root.sourceline}: the root element is <{root.tag}>,"
+            " not <Occultations>: this is not an occelmnt file"
+        )
     return root
 
 

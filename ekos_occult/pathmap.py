@@ -53,16 +53,23 @@ def path_map_png(p: Prediction, g: StationGeometry, site: Site, *, dpi: int = 10
     fig = Figure(figsize=(8, 7))
     FigureCanvasAgg(fig)
     ax = fig.add_subplot()
-    styles = {0: ("centre line", "tab:blue", "-"), 1: ("path limits", "tab:red", "-"),
-              3: ("1-sigma limits", "tab:orange", "--")}
+    styles = {
+        0: ("centre line", "tab:blue", "-"),
+        1: ("path limits", "tab:red", "-"),
+        3: ("1-sigma limits", "tab:orange", "--"),
+    }
     for k in range(len(offsets)):
         label, colour, dash = styles.get(k, ("", *styles[1 if k < 3 else 3][1:]))
         lon = _unwrap_near(lines.lon_deg[k], site.lon_deg)
         ax.plot(lon, lines.lat_deg[k], dash, color=colour, lw=1.2, label=label or None)
     ax.plot([site.lon_deg], [site.lat_deg], "k*", ms=12, label="station")
     when = g.central_time.strftime("%H:%M:%S.%f")[:-4]
-    ax.annotate(f"{g.offset_km:+.1f} km ({g.side})\n{when} UTC", (site.lon_deg, site.lat_deg),
-                textcoords="offset points", xytext=(8, 8))
+    ax.annotate(
+        f"{g.offset_km:+.1f} km ({g.side})\n{when} UTC",
+        (site.lon_deg, site.lat_deg),
+        textcoords="offset points",
+        xytext=(8, 8),
+    )
     dlat = half_km / _KM_PER_DEG
     dlon = dlat / max(math.cos(math.radians(site.lat_deg)), 0.05)
     ax.set_xlim(site.lon_deg - dlon, site.lon_deg + dlon)
@@ -70,9 +77,11 @@ def path_map_png(p: Prediction, g: StationGeometry, site: Site, *, dpi: int = 10
     ax.set_aspect(1.0 / max(math.cos(math.radians(site.lat_deg)), 0.05))
     ax.set_xlabel("longitude (°E)")
     ax.set_ylabel("latitude (°N)")
-    ax.set_title(f"{p.asteroid} occults {p.star.star_id}\n"
-                 f"{p.elements.closest_approach:%Y-%m-%d}, path {p.object.diameter_km:g} km, "
-                 f"shadow {g.relative_speed_km_s:.2f} km/s")
+    ax.set_title(
+        f"{p.asteroid} occults {p.star.star_id}\n"
+        f"{p.elements.closest_approach:%Y-%m-%d}, path {p.object.diameter_km:g} km, "
+        f"shadow {g.relative_speed_km_s:.2f} km/s"
+    )
     ax.grid(True, alpha=0.3)
     ax.legend(loc="lower right", fontsize="small")
     buffer = io.BytesIO()

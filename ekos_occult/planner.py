@@ -50,8 +50,9 @@ MAX_EXPOSURE_S = 2.0
 MIN_FRAMES_PER_EVENT = 3
 
 
-def exposure_for(mag: float, event_duration_s: float | None = None,
-                 explicit: float | None = None) -> float:
+def exposure_for(
+    mag: float, event_duration_s: float | None = None, explicit: float | None = None
+) -> float:
     """The stream exposure for a star: fainter star, longer exposure.
 
     ``clamp(0.05 × 10^((mag − 9)/2.5), 0.001, 2.0)`` seconds: each magnitude fainter collects
@@ -93,18 +94,27 @@ class _Verdict:
     detail: str
 
 
-def _rule_verdict(event: OccultationEvent, vis: Visibility, now: datetime,
-                  rules: PlanRules) -> _Verdict:
+def _rule_verdict(
+    event: OccultationEvent, vis: Visibility, now: datetime, rules: PlanRules
+) -> _Verdict:
     """The first of past → sun → altitude that the event fails, or no reason."""
     if event.record_start < now:
-        return _Verdict(SkipReason.PAST, f"the recording starts at {_hms(event.record_start)}, "
-                        f"before now ({_hms(now)})")
+        return _Verdict(
+            SkipReason.PAST,
+            f"the recording starts at {_hms(event.record_start)}, before now ({_hms(now)})",
+        )
     if vis.max_sun_altitude_deg > rules.max_sun_altitude_deg:
-        return _Verdict(SkipReason.SUN, f"the Sun reaches {vis.max_sun_altitude_deg:.1f}° during "
-                        f"the recording (limit {rules.max_sun_altitude_deg:g}°)")
+        return _Verdict(
+            SkipReason.SUN,
+            f"the Sun reaches {vis.max_sun_altitude_deg:.1f}° during "
+            f"the recording (limit {rules.max_sun_altitude_deg:g}°)",
+        )
     if vis.min_altitude_deg < rules.min_altitude_deg:
-        return _Verdict(SkipReason.ALTITUDE, f"the star is as low as {vis.min_altitude_deg:.1f}° "
-                        f"during the recording (limit {rules.min_altitude_deg:g}°)")
+        return _Verdict(
+            SkipReason.ALTITUDE,
+            f"the star is as low as {vis.min_altitude_deg:.1f}° "
+            f"during the recording (limit {rules.min_altitude_deg:g}°)",
+        )
     return _Verdict(None, "")
 
 
@@ -136,8 +146,9 @@ class _Timeline:
         self._items.insert(i, (start, end, event))
 
 
-def _resolve_conflicts(candidates: Sequence[tuple[int, OccultationEvent]],
-                       lead: timedelta) -> dict[int, _Verdict]:
+def _resolve_conflicts(
+    candidates: Sequence[tuple[int, OccultationEvent]], lead: timedelta
+) -> dict[int, _Verdict]:
     """Accept by priority desc, then record_start asc; a conflict verdict per loser's index."""
     timeline = _Timeline()
     losers: dict[int, _Verdict] = {}
@@ -156,8 +167,14 @@ def _resolve_conflicts(candidates: Sequence[tuple[int, OccultationEvent]],
     return losers
 
 
-def make_plan(events: Sequence[OccultationEvent], site: Site, now: datetime, rules: PlanRules,
-              *, invalid: Sequence[InvalidRow] = ()) -> Plan:
+def make_plan(
+    events: Sequence[OccultationEvent],
+    site: Site,
+    now: datetime,
+    rules: PlanRules,
+    *,
+    invalid: Sequence[InvalidRow] = (),
+) -> Plan:
     """Decide, for each event, whether and how it will be recorded.
 
     Args:
@@ -178,23 +195,26 @@ def make_plan(events: Sequence[OccultationEvent], site: Site, now: datetime, rul
         raise ValueError("now must be a timezone-aware datetime.")
     lead = timedelta(seconds=rules.lead_s)
     batch = assess(events, site)
-    verdicts = [_rule_verdict(e, v, now, rules)
-                for e, v in zip(events, batch.visibilities, strict=True)]
+    verdicts = [
+        _rule_verdict(e, v, now, rules) for e, v in zip(events, batch.visibilities, strict=True)
+    ]
     candidates = [(i, e) for i, e in enumerate(events) if verdicts[i].reason is None]
     losers = _resolve_conflicts(candidates, lead)
     planned = []
     for i, event in enumerate(events):
         vis, notes = batch.visibilities[i], batch.notes[i]
         verdict = losers.get(i, verdicts[i])
-        planned.append(PlannedEvent(
-            event=event,
-            status=Status.SCHEDULED if verdict.reason is None else Status.SKIPPED,
-            reason=verdict.reason,
-            detail=verdict.detail,
-            job_start=event.record_start - lead,
-            exposure_s=exposure_for(event.mag, event.event_duration_s, event.exposure_s),
-            visibility=vis,
-            notes=notes,
-        ))
+        planned.append(
+            PlannedEvent(
+                event=event,
+                status=Status.SCHEDULED if verdict.reason is None else Status.SKIPPED,
+                reason=verdict.reason,
+                detail=verdict.detail,
+                job_start=event.record_start - lead,
+                exposure_s=exposure_for(event.mag, event.event_duration_s, event.exposure_s),
+                visibility=vis,
+                notes=notes,
+            )
+        )
     planned.sort(key=lambda p: (p.event.record_start, p.event.line))
     return Plan(site=site, now=now, rules=rules, events=tuple(planned), invalid=tuple(invalid))

@@ -24,8 +24,14 @@ from ekos_occult.model import (
     Visibility,
 )
 
-__all__ = ["plan_to_dict", "event_to_dict", "invalid_to_dict", "summary_line", "plan_table",
-           "render_table"]
+__all__ = [
+    "plan_to_dict",
+    "event_to_dict",
+    "invalid_to_dict",
+    "summary_line",
+    "plan_table",
+    "render_table",
+]
 
 _STATUS_STYLE = {Status.SCHEDULED: "green", Status.SKIPPED: "yellow", Status.INVALID: "red"}
 
@@ -34,8 +40,13 @@ def _iso(t: datetime | None) -> str | None:
     return None if t is None else t.isoformat()
 
 
-_ANGLES = ("altitude_deg", "azimuth_deg", "sun_altitude_deg", "min_altitude_deg",
-           "max_sun_altitude_deg")
+_ANGLES = (
+    "altitude_deg",
+    "azimuth_deg",
+    "sun_altitude_deg",
+    "min_altitude_deg",
+    "max_sun_altitude_deg",
+)
 
 
 def _angles(v: Visibility | None) -> dict[str, float | None]:
@@ -45,10 +56,22 @@ def _angles(v: Visibility | None) -> dict[str, float | None]:
 def _prediction(info: PredictionInfo | None) -> dict[str, Any]:
     """The occelmnt station geometry (all None for events from a CSV)."""
     if info is None:
-        return {k: None for k in ("chord_offset_km", "side", "in_path", "in_1sigma",
-                                  "sigma_path_km", "shadow_speed_km_s", "plane_speed_km_s",
-                                  "max_duration_s",
-                                  "chord_duration_s", "time_uncertainty_s", "mag_drop")}
+        return {
+            k: None
+            for k in (
+                "chord_offset_km",
+                "side",
+                "in_path",
+                "in_1sigma",
+                "sigma_path_km",
+                "shadow_speed_km_s",
+                "plane_speed_km_s",
+                "max_duration_s",
+                "chord_duration_s",
+                "time_uncertainty_s",
+                "mag_drop",
+            )
+        }
     return {
         "chord_offset_km": round(info.chord_offset_km, 3),
         "side": info.side,
@@ -115,11 +138,17 @@ def invalid_to_dict(row: InvalidRow) -> dict[str, Any]:
 def plan_to_dict(plan: Plan) -> dict[str, Any]:
     """The whole plan as one JSON-ready object: site, now, rules, summary, events, warnings."""
     return {
-        "site": {"lat_deg": plan.site.lat_deg, "lon_deg": plan.site.lon_deg,
-                 "elevation_m": plan.site.elevation_m},
+        "site": {
+            "lat_deg": plan.site.lat_deg,
+            "lon_deg": plan.site.lon_deg,
+            "elevation_m": plan.site.elevation_m,
+        },
         "now": _iso(plan.now),
-        "rules": {"lead_s": plan.rules.lead_s, "min_altitude_deg": plan.rules.min_altitude_deg,
-                  "max_sun_altitude_deg": plan.rules.max_sun_altitude_deg},
+        "rules": {
+            "lead_s": plan.rules.lead_s,
+            "min_altitude_deg": plan.rules.min_altitude_deg,
+            "max_sun_altitude_deg": plan.rules.max_sun_altitude_deg,
+        },
         "summary": summary_line(plan),
         "events": [event_to_dict(p) for p in plan.events]
         + [invalid_to_dict(r) for r in plan.invalid],
@@ -150,32 +179,59 @@ def _window(p: PlannedEvent) -> str:
 
 def plan_table(plan: Plan) -> Table:
     """The plan as a rich Table: one row per event, then the invalid rows."""
-    table = Table(title=f"Plan at {plan.now:%Y-%m-%d %H:%M:%S} UTC for site {plan.site}",
-                  title_justify="left")
-    for header, justify in (("Name", "left"), ("Status", "left"), ("Record window (UTC)", "left"),
-                            ("Job start", "left"), ("Alt", "right"), ("Az", "right"),
-                            ("Sun", "right"), ("Exposure", "right"), ("Detail", "left")):
+    table = Table(
+        title=f"Plan at {plan.now:%Y-%m-%d %H:%M:%S} UTC for site {plan.site}", title_justify="left"
+    )
+    for header, justify in (
+        ("Name", "left"),
+        ("Status", "left"),
+        ("Record window (UTC)", "left"),
+        ("Job start", "left"),
+        ("Alt", "right"),
+        ("Az", "right"),
+        ("Sun", "right"),
+        ("Exposure", "right"),
+        ("Detail", "left"),
+    ):
         table.add_column(header, justify=justify)  # type: ignore[arg-type]
     for p in plan.events:
         a = _angles(p.visibility)
         status = p.status.value if p.reason is None else f"{p.status.value}: {p.reason.value}"
         table.add_row(
-            Text(p.name), Text(status, style=_STATUS_STYLE[p.status]), _window(p),
-            f"{p.job_start:%H:%M:%S}", *(_deg(a[k]) for k in _ANGLES[:3]),
+            Text(p.name),
+            Text(status, style=_STATUS_STYLE[p.status]),
+            _window(p),
+            f"{p.job_start:%H:%M:%S}",
+            *(_deg(a[k]) for k in _ANGLES[:3]),
             f"{p.exposure_s:.4g} s",
             Text("; ".join(filter(None, (p.detail, *p.notes)))),
         )
     for row in plan.invalid:
-        table.add_row(Text(row.name or ""), Text(Status.INVALID.value, style="red"),
-                      "", "", "", "", "", "", Text("; ".join(row.problems)))
+        table.add_row(
+            Text(row.name or ""),
+            Text(Status.INVALID.value, style="red"),
+            "",
+            "",
+            "",
+            "",
+            "",
+            "",
+            Text("; ".join(row.problems)),
+        )
     return table
 
 
 def render_table(plan: Plan, *, width: int = 160, color: bool = False) -> str:
     """The table and the summary line as text (ANSI colours only when ``color``)."""
     buffer = io.StringIO()
-    console = Console(file=buffer, width=width, force_terminal=color, no_color=not color,
-                      color_system="standard" if color else None, highlight=False)
+    console = Console(
+        file=buffer,
+        width=width,
+        force_terminal=color,
+        no_color=not color,
+        color_system="standard" if color else None,
+        highlight=False,
+    )
     console.print(plan_table(plan))
     console.print(Text(summary_line(plan)))
     return buffer.getvalue()

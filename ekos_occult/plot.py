@@ -62,22 +62,27 @@ def _grid(start: datetime, end: datetime) -> np.ndarray:
 def _shade_twilight(ax: Axes, x: np.ndarray, sun: np.ndarray) -> None:
     for low, high, label, colour in TWILIGHT_BANDS:
         ax.fill_between(
-            x, 0, 1, where=(sun >= low) & (sun < high), color=colour, step="mid",
-            transform=ax.get_xaxis_transform(), label=label, linewidth=0,
+            x,
+            0,
+            1,
+            where=(sun >= low) & (sun < high),
+            color=colour,
+            step="mid",
+            transform=ax.get_xaxis_transform(),
+            label=label,
+            linewidth=0,
         )
 
 
-def _draw_event(ax: Axes, p: PlannedEvent, x: np.ndarray, alt: np.ndarray,
-                labelled: bool) -> None:
-    (line,) = ax.plot(x, alt, linewidth=0.9, alpha=0.6,
-                      label=p.name if labelled else None)
+def _draw_event(ax: Axes, p: PlannedEvent, x: np.ndarray, alt: np.ndarray, labelled: bool) -> None:
+    (line,) = ax.plot(x, alt, linewidth=0.9, alpha=0.6, label=p.name if labelled else None)
     colour = line.get_color()
-    ax.axvspan(_num(p.event.record_start), _num(p.event.record_end),
-               color=colour, alpha=0.35, linewidth=0)
+    ax.axvspan(
+        _num(p.event.record_start), _num(p.event.record_end), color=colour, alpha=0.35, linewidth=0
+    )
     centre = p.event.record_start + p.event.duration / 2
     if p.visibility is not None:
-        ax.plot([_num(centre)], [p.visibility.altitude_deg], marker="o",
-                color=colour, markersize=5)
+        ax.plot([_num(centre)], [p.visibility.altitude_deg], marker="o", color=colour, markersize=5)
 
 
 def altitude_chart_png(plan: Plan, *, dpi: int = 100) -> bytes:
@@ -107,10 +112,21 @@ def altitude_chart_png(plan: Plan, *, dpi: int = 100) -> bytes:
         for i, p in enumerate(scheduled):
             _draw_event(ax, p, x, alt[i], labelled=i < _MAX_LABELLED)
     else:
-        ax.text(0.5, 0.5, "no event scheduled", transform=ax.transAxes, ha="center",
-                va="center", fontsize=14)
-    ax.axhline(plan.rules.min_altitude_deg, color="red", linestyle="--",
-               label=f"altitude limit {plan.rules.min_altitude_deg:g}°")
+        ax.text(
+            0.5,
+            0.5,
+            "no event scheduled",
+            transform=ax.transAxes,
+            ha="center",
+            va="center",
+            fontsize=14,
+        )
+    ax.axhline(
+        plan.rules.min_altitude_deg,
+        color="red",
+        linestyle="--",
+        label=f"altitude limit {plan.rules.min_altitude_deg:g}°",
+    )
     ax.set_ylim(0, 90)
     ax.set_xlim(float(x[0]), float(x[-1]))
     hours = (end - start).total_seconds() / 3600.0

@@ -57,9 +57,11 @@ class PredictionOptions:
     time_uncertainty_s: float | None = None
 
     def __post_init__(self) -> None:
-        for label, value in (("--max-offset", self.max_offset_km),
-                             ("--path-sigmas", self.path_sigmas),
-                             ("--time-uncertainty", self.time_uncertainty_s)):
+        for label, value in (
+            ("--max-offset", self.max_offset_km),
+            ("--path-sigmas", self.path_sigmas),
+            ("--time-uncertainty", self.time_uncertainty_s),
+        ):
             if value is not None and not (math.isfinite(value) and value >= 0):
                 raise ValueError(f"{label} must be a non-negative number, not {value}.")
 
@@ -117,15 +119,17 @@ def time_uncertainty_s(p: Prediction, g: StationGeometry, override: float | None
     if override is not None:
         return override
     e, distance = p.errors, p.object.distance_au
-    sigma_arcsec = e.position_sigma_arcsec if e.position_sigma_arcsec is not None \
-        else e.major_arcsec
+    sigma_arcsec = (
+        e.position_sigma_arcsec if e.position_sigma_arcsec is not None else e.major_arcsec
+    )
     if sigma_arcsec is None or distance is None or distance <= 0:
         return 0.0
     return sigma_arcsec * km_per_arcsec(distance) / g.relative_speed_km_s
 
 
-def recording_window(central: datetime, duration_s: float,
-                     sigma_t_s: float) -> tuple[datetime, datetime]:
+def recording_window(
+    central: datetime, duration_s: float, sigma_t_s: float
+) -> tuple[datetime, datetime]:
     """``central ± (duration/2 + σ_t + max(30 s, 10 × duration))``."""
     margin = max(MARGIN_MIN_S, MARGIN_DURATION_FACTOR * duration_s)
     half = timedelta(seconds=duration_s / 2.0 + sigma_t_s + margin)
@@ -135,42 +139,67 @@ def recording_window(central: datetime, duration_s: float,
 def _filter_reason(g: StationGeometry, diameter_km: float, options: PredictionOptions) -> str:
     distance = abs(g.offset_km)
     if options.max_offset_km is not None and distance > options.max_offset_km:
-        return (f"the centre line passes {distance:.1f} km away (--max-offset "
-                f"{options.max_offset_km:g} km)")
+        return (
+            f"the centre line passes {distance:.1f} km away (--max-offset "
+            f"{options.max_offset_km:g} km)"
+        )
     if options.path_sigmas is not None:
         limit = diameter_km / 2.0 + options.path_sigmas * (g.sigma_path_km or 0.0)
         if distance > limit:
-            return (f"the station is {distance:.1f} km from the centre line, beyond the path "
-                    f"widened by {options.path_sigmas:g} sigma ({limit:.1f} km)")
+            return (
+                f"the station is {distance:.1f} km from the centre line, beyond the path "
+                f"widened by {options.path_sigmas:g} sigma ({limit:.1f} km)"
+            )
     return ""
 
 
 def _names(predictions: Sequence[Prediction]) -> list[str]:
     """``(2731) Cucula``; the event ID is added where a name would repeat."""
     counts = Counter(p.asteroid for p in predictions)
-    return [p.asteroid if counts[p.asteroid] == 1 else f"{p.asteroid} {p.event_id}"
-            for p in predictions]
+    return [
+        p.asteroid if counts[p.asteroid] == 1 else f"{p.asteroid} {p.event_id}" for p in predictions
+    ]
 
 
-def _event(p: Prediction, g: StationGeometry, name: str, mag: float, sigma_t: float,
-           drop: float | None) -> OccultationEvent:
+def _event(
+    p: Prediction, g: StationGeometry, name: str, mag: float, sigma_t: float, drop: float | None
+) -> OccultationEvent:
     start, end = recording_window(g.central_time, g.max_duration_s, sigma_t)
     info = PredictionInfo(
-        chord_offset_km=g.offset_km, side=g.side, in_path=g.in_path, in_1sigma=g.in_1sigma,
-        sigma_path_km=g.sigma_path_km, shadow_speed_km_s=g.shadow_speed_km_s,
-        relative_speed_km_s=g.relative_speed_km_s, max_duration_s=g.max_duration_s,
-        chord_duration_s=g.chord_duration_s, time_uncertainty_s=sigma_t, mag_drop=drop,
-        small_drop=drop is not None and drop < MIN_DETECTABLE_DROP_MAG)
+        chord_offset_km=g.offset_km,
+        side=g.side,
+        in_path=g.in_path,
+        in_1sigma=g.in_1sigma,
+        sigma_path_km=g.sigma_path_km,
+        shadow_speed_km_s=g.shadow_speed_km_s,
+        relative_speed_km_s=g.relative_speed_km_s,
+        max_duration_s=g.max_duration_s,
+        chord_duration_s=g.chord_duration_s,
+        time_uncertainty_s=sigma_t,
+        mag_drop=drop,
+        small_drop=drop is not None and drop < MIN_DETECTABLE_DROP_MAG,
+    )
     fields = {tag.lower(): text for tag, text in p.raw if text}
     return OccultationEvent(
-        name=name, ra_deg=p.star.ra_hours * 15.0, dec_deg=p.star.dec_deg, record_start=start,
-        record_end=end, mag=mag, event_duration_s=g.max_duration_s, central_time=g.central_time,
-        asteroid=p.asteroid, event_id=p.event_id, line=p.line,
-        fields={"file": p.path, **fields}, prediction=info)
+        name=name,
+        ra_deg=p.star.ra_hours * 15.0,
+        dec_deg=p.star.dec_deg,
+        record_start=start,
+        record_end=end,
+        mag=mag,
+        event_duration_s=g.max_duration_s,
+        central_time=g.central_time,
+        asteroid=p.asteroid,
+        event_id=p.event_id,
+        line=p.line,
+        fields={"file": p.path, **fields},
+        prediction=info,
+    )
 
 
-def events_from_predictions(predictions: Sequence[Prediction], site: Site,
-                            options: PredictionOptions | None = None) -> PredictedEvents:
+def events_from_predictions(
+    predictions: Sequence[Prediction], site: Site, options: PredictionOptions | None = None
+) -> PredictedEvents:
     """Compute each prediction at the site and turn it into a planner event.
 
     Args:
@@ -189,8 +218,10 @@ def events_from_predictions(predictions: Sequence[Prediction], site: Site,
     for p, g, name in zip(predictions, geometries, _names(predictions), strict=True):
         notes.extend(g.warnings)
         if p.earth.jwst:
-            notes.append(f"{p.where}: the prediction is for the James Webb Space Telescope "
-                         "(Earth field 4), not for the Earth: not planned")
+            notes.append(
+                f"{p.where}: the prediction is for the James Webb Space Telescope "
+                "(Earth field 4), not for the Earth: not planned"
+            )
             items.append(StationEvent(p, g, None, None, False, "prediction for JWST"))
             continue
         mag = star_magnitude(p)
@@ -203,8 +234,12 @@ def events_from_predictions(predictions: Sequence[Prediction], site: Site,
         event = _event(p, g, name, mag, sigma_t, drop)
         reason = _filter_reason(g, p.object.diameter_km, options)
         if not reason and event.prediction is not None and event.prediction.small_drop:
-            notes.append(f"{name}: the expected drop is only {drop:.2f} mag: it may not be "
-                         "detectable")
-        items.append(StationEvent(p, g, event, exposure_for(mag, g.max_duration_s),
-                                  kept=not reason, reason=reason))
+            notes.append(
+                f"{name}: the expected drop is only {drop:.2f} mag: it may not be detectable"
+            )
+        items.append(
+            StationEvent(
+                p, g, event, exposure_for(mag, g.max_duration_s), kept=not reason, reason=reason
+            )
+        )
     return PredictedEvents(tuple(items), tuple(notes))

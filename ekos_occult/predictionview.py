@@ -40,12 +40,23 @@ def _notes(item: StationEvent) -> str:
 def prediction_table(items: Sequence[StationEvent], site: Site) -> Table:
     """One row per prediction: time, offset, path status, sky, speed, duration, window."""
     table = Table(title=f"Occultation predictions for site {site}", title_justify="left")
-    for header, justify in (("Event", "left"), ("ID", "left"), ("Mag", "right"),
-                            ("Drop", "right"), ("Central time (UTC)", "left"),
-                            ("Offset", "right"), ("Path", "left"), ("σ path", "right"),
-                            ("Alt/Az", "right"), ("Sun", "right"), ("Speed", "right"),
-                            ("Dur (max/file/check)", "right"), ("Window (UTC)", "left"),
-                            ("Exp", "right"), ("Notes", "left")):
+    for header, justify in (
+        ("Event", "left"),
+        ("ID", "left"),
+        ("Mag", "right"),
+        ("Drop", "right"),
+        ("Central time (UTC)", "left"),
+        ("Offset", "right"),
+        ("Path", "left"),
+        ("σ path", "right"),
+        ("Alt/Az", "right"),
+        ("Sun", "right"),
+        ("Speed", "right"),
+        ("Dur (max/file/check)", "right"),
+        ("Window (UTC)", "left"),
+        ("Exp", "right"),
+        ("Notes", "left"),
+    ):
         table.add_column(header, justify=justify)  # type: ignore[arg-type]
     for item in items:
         p, g, e = item.prediction, item.geometry, item.event
@@ -55,30 +66,46 @@ def prediction_table(items: Sequence[StationEvent], site: Site) -> Table:
         file_dur = "–" if g.file_max_duration_s is None else f"{g.file_max_duration_s:g}"
         window = "" if e is None else f"{e.record_start:%H:%M:%S}–{e.record_end:%H:%M:%S}"
         table.add_row(
-            Text(p.asteroid), p.event_id, "" if e is None else f"{e.mag:.2f}", drop,
+            Text(p.asteroid),
+            p.event_id,
+            "" if e is None else f"{e.mag:.2f}",
+            drop,
             f"{g.central_time:%Y-%m-%d %H:%M:%S.%f}"[:-4],
             f"{g.offset_km:+.1f} km {g.side[:1].upper()}",
             Text(status, style=style),
             "" if g.sigma_path_km is None else f"{g.sigma_path_km:.1f} km",
-            f"{g.star_alt_deg:.0f}°/{g.star_az_deg:.0f}°", f"{g.sun_alt_deg:.0f}°",
+            f"{g.star_alt_deg:.0f}°/{g.star_az_deg:.0f}°",
+            f"{g.sun_alt_deg:.0f}°",
             f"{g.relative_speed_km_s:.2f} km/s",
-            f"{g.max_duration_s:.2f}/{file_dur}/{g.check_duration_s:.2f} s", window,
+            f"{g.max_duration_s:.2f}/{file_dur}/{g.check_duration_s:.2f} s",
+            window,
             "" if item.exposure_s is None else f"{item.exposure_s:.3g} s",
             Text(_notes(item), style="dim" if not item.kept else ""),
         )
     return table
 
 
-def render_table(items: Sequence[StationEvent], site: Site, *, width: int = 200,
-                 color: bool = False) -> str:
+def render_table(
+    items: Sequence[StationEvent], site: Site, *, width: int = 200, color: bool = False
+) -> str:
     """The table and a one-line summary as text (ANSI colours only when ``color``)."""
     buffer = io.StringIO()
-    console = Console(file=buffer, width=width, force_terminal=color, no_color=not color,
-                      color_system="standard" if color else None, highlight=False)
+    console = Console(
+        file=buffer,
+        width=width,
+        force_terminal=color,
+        no_color=not color,
+        color_system="standard" if color else None,
+        highlight=False,
+    )
     console.print(prediction_table(items, site))
     in_path = sum(1 for i in items if i.geometry.in_path)
     in_sigma = sum(1 for i in items if i.geometry.in_1sigma)
     kept = sum(1 for i in items if i.kept)
-    console.print(Text(f"{len(items)} event(s): {in_path} in path, {in_sigma} within 1-sigma, "
-                       f"{kept} kept by the filters."))
+    console.print(
+        Text(
+            f"{len(items)} event(s): {in_path} in path, {in_sigma} within 1-sigma, "
+            f"{kept} kept by the filters."
+        )
+    )
     return buffer.getvalue()

@@ -114,14 +114,22 @@ async def _file_format(
         fmt: Literal["3.6", "3.7"] = "3.6" if configured == "3.6" else "3.7"
         notes: tuple[str, ...] = ()
         if detected and format_for_version(detected) != fmt:
-            notes = (f"--kstars-version {fmt} was given, but the running KStars is {detected} "
-                     f"(its format is {format_for_version(detected)}); writing {fmt} as asked.",)
+            notes = (
+                f"--kstars-version {fmt} was given, but the running KStars is {detected} "
+                f"(its format is {format_for_version(detected)}); writing {fmt} as asked.",
+            )
         return detected, fmt, "configured", notes
     if detected:
         return detected, format_for_version(detected), "detected", ()
-    return None, "3.6", "assumed", (
-        "Could not tell the running KStars' version (is it on another machine?); writing the "
-        "KStars 3.6 format. Give --kstars-version 3.7 for KStars 3.7 or newer.",)
+    return (
+        None,
+        "3.6",
+        "assumed",
+        (
+            "Could not tell the running KStars' version (is it on another machine?); writing the "
+            "KStars 3.6 format. Give --kstars-version 3.7 for KStars 3.7 or newer.",
+        ),
+    )
 
 
 async def _is_up(client: ReadyClient) -> bool:
@@ -145,13 +153,15 @@ async def _wait_until_up(client: ReadyClient, clock: Clock, timeout_s: float, wh
     deadline = clock.now() + timedelta(seconds=timeout_s)
     while not await _is_up(client):
         if CommunicationStatus.ERROR in (await client.ekos_status(), await client.indi_status()):
-            raise EkosCommandFailed(f"Ekos could not start {what}. Ekos' log says:\n"
-                                    + _quote(await client.ekos_log()))
+            raise EkosCommandFailed(
+                f"Ekos could not start {what}. Ekos' log says:\n" + _quote(await client.ekos_log())
+            )
         if clock.now() >= deadline:
             raise EkosUnavailable(
                 f"Ekos did not finish starting {what} within {timeout_s:g} s (Ekos "
                 f"{(await client.ekos_status()).value}, INDI {(await client.indi_status()).value})."
-                " Ekos' log says:\n" + _quote(await client.ekos_log()))
+                " Ekos' log says:\n" + _quote(await client.ekos_log())
+            )
         await _pause(clock, _POLL_S)
 
 
@@ -197,8 +207,9 @@ async def _connected_devices(client: ReadyClient) -> tuple[str, ...]:
     return tuple(devices)
 
 
-async def _camera(client: ReadyClient, settings: Settings, devices: Sequence[str],
-                  clock: Clock) -> str:
+async def _camera(
+    client: ReadyClient, settings: Settings, devices: Sequence[str], clock: Clock
+) -> str:
     if settings.ekos.camera:
         if settings.ekos.camera not in devices:
             raise EkosUnavailable(
@@ -255,8 +266,9 @@ async def ensure_ekos_ready(
         raise EkosUnavailable(NOT_RUNNING_MESSAGE)
     detected, fmt, source, notes = await _file_format(client, settings.ekos.kstars_version)
     client.version = fmt
-    started = await _ensure_started(client, settings.ekos.profile, start_ekos, clock,
-                                    start_timeout_s)
+    started = await _ensure_started(
+        client, settings.ekos.profile, start_ekos, clock, start_timeout_s
+    )
     devices = await _connected_devices(client)
     camera = await _camera(client, settings, devices, clock)
     location = await client.location()

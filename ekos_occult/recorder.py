@@ -44,8 +44,13 @@ __all__ = [
 INDI_PLACEHOLDER = re.compile(r"_[A-Z]_")
 """What INDI's stream recorder may replace in a record directory or file name (``_D_`` …)."""
 _FILE_TIME_SUFFIX = "__T_"
-_RECORD_PROPERTIES = ("RECORD_FILE", "RECORD_OPTIONS", "RECORD_STREAM", "STREAMING_EXPOSURE",
-                      "CCD_VIDEO_STREAM")
+_RECORD_PROPERTIES = (
+    "RECORD_FILE",
+    "RECORD_OPTIONS",
+    "RECORD_STREAM",
+    "STREAMING_EXPOSURE",
+    "CCD_VIDEO_STREAM",
+)
 _FIND_SLACK_S = 5.0  # a file written this long before the record command still counts
 T = TypeVar("T")
 
@@ -136,8 +141,9 @@ class IndiStreamRecorder:
         try:
             return await asyncio.wait_for(coro, self.timeout_s)
         except asyncio.TimeoutError as exc:
-            raise EkosTimeout(f"The camera {self.camera} did not answer {what} within "
-                              f"{self.timeout_s:g} s.") from exc
+            raise EkosTimeout(
+                f"The camera {self.camera} did not answer {what} within {self.timeout_s:g} s."
+            ) from exc
 
     async def _require_camera(self, what: str) -> IndiClient:
         client = self._client()
@@ -149,8 +155,9 @@ class IndiStreamRecorder:
             raise DeviceLost(f"The camera {self.camera} is not connected ({what}).")
         return client
 
-    async def _send(self, client: IndiClient, prop: str,
-                    setters: list[Callable[[], Awaitable[None]]]) -> None:
+    async def _send(
+        self, client: IndiClient, prop: str, setters: list[Callable[[], Awaitable[None]]]
+    ) -> None:
         try:
             for set_value in setters:
                 await set_value()
@@ -188,29 +195,49 @@ class IndiStreamRecorder:
         try:
             request.directory.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            raise RecordingError(f"Cannot create the recordings folder {request.directory}: "
-                                 f"{exc.strerror}.") from exc
+            raise RecordingError(
+                f"Cannot create the recordings folder {request.directory}: {exc.strerror}."
+            ) from exc
         await self._bounded("configure", self._configure(request))
         self._request, self._started, self._seen_busy = request, False, False
 
     async def _configure(self, r: RecordingRequest) -> None:
         c, cam = await self._require_camera("configure"), self.camera
-        await self._send(c, "RECORD_FILE", [
-            lambda: c.set_text(cam, "RECORD_FILE", "RECORD_FILE_DIR", str(r.directory)),
-            lambda: c.set_text(cam, "RECORD_FILE", "RECORD_FILE_NAME", record_file_name(r.stem)),
-        ])
-        await self._send(c, "RECORD_OPTIONS", [
-            lambda: c.set_number(cam, "RECORD_OPTIONS", "RECORD_DURATION", padded_duration_s(r))])
-        await self._send(c, "STREAMING_EXPOSURE", [
-            lambda: c.set_number(cam, "STREAMING_EXPOSURE", "STREAMING_EXPOSURE_VALUE",
-                                 r.exposure_s)])
+        await self._send(
+            c,
+            "RECORD_FILE",
+            [
+                lambda: c.set_text(cam, "RECORD_FILE", "RECORD_FILE_DIR", str(r.directory)),
+                lambda: c.set_text(
+                    cam, "RECORD_FILE", "RECORD_FILE_NAME", record_file_name(r.stem)
+                ),
+            ],
+        )
+        await self._send(
+            c,
+            "RECORD_OPTIONS",
+            [lambda: c.set_number(cam, "RECORD_OPTIONS", "RECORD_DURATION", padded_duration_s(r))],
+        )
+        await self._send(
+            c,
+            "STREAMING_EXPOSURE",
+            [
+                lambda: c.set_number(
+                    cam, "STREAMING_EXPOSURE", "STREAMING_EXPOSURE_VALUE", r.exposure_s
+                )
+            ],
+        )
         x, y, w, h = r.roi if r.roi is not None else await self._full_frame(c)
-        await self._send(c, "CCD_STREAM_FRAME", [
-            lambda: c.set_number(cam, "CCD_STREAM_FRAME", "X", x),
-            lambda: c.set_number(cam, "CCD_STREAM_FRAME", "Y", y),
-            lambda: c.set_number(cam, "CCD_STREAM_FRAME", "WIDTH", w),
-            lambda: c.set_number(cam, "CCD_STREAM_FRAME", "HEIGHT", h),
-        ])
+        await self._send(
+            c,
+            "CCD_STREAM_FRAME",
+            [
+                lambda: c.set_number(cam, "CCD_STREAM_FRAME", "X", x),
+                lambda: c.set_number(cam, "CCD_STREAM_FRAME", "Y", y),
+                lambda: c.set_number(cam, "CCD_STREAM_FRAME", "WIDTH", w),
+                lambda: c.set_number(cam, "CCD_STREAM_FRAME", "HEIGHT", h),
+            ],
+        )
 
     async def _full_frame(self, c: IndiClient) -> tuple[int, int, int, int]:
         width = int(await c.get_number(self.camera, "CCD_INFO", "CCD_MAX_X"))

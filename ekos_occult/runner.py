@@ -56,10 +56,22 @@ __all__ = ["JobFiles", "EventResult", "NightRunner", "make_job", "recording_requ
 JobFiles = Mapping[str, Path] | Callable[[PlannedEvent], "Path | None"]
 """Each event's single-job .esl: by event name, or a function of the planned event."""
 
-_OUTCOMES = {JobState.DONE: Outcome.RECORDED, JobState.FAILED: Outcome.FAILED,
-             JobState.SKIPPED: Outcome.SKIPPED}
-_STEP_ACTIONS = frozenset({Act.LOAD_JOB, Act.START_SCHEDULER, Act.START_STREAM, Act.RECORD,
-                           Act.STOP_RECORDING, Act.STOP_STREAM, Act.VERIFY})
+_OUTCOMES = {
+    JobState.DONE: Outcome.RECORDED,
+    JobState.FAILED: Outcome.FAILED,
+    JobState.SKIPPED: Outcome.SKIPPED,
+}
+_STEP_ACTIONS = frozenset(
+    {
+        Act.LOAD_JOB,
+        Act.START_SCHEDULER,
+        Act.START_STREAM,
+        Act.RECORD,
+        Act.STOP_RECORDING,
+        Act.STOP_STREAM,
+        Act.VERIFY,
+    }
+)
 _MAX_STEPS_PER_INSTANT = 1000  # a loop that never sleeps is a bug, not a night
 
 
@@ -80,9 +92,16 @@ def make_job(ev: PlannedEvent, job_file: Path | None, previous: Outcome | None =
     """The supervisor's view of a planned event."""
     e = ev.event
     return Job(
-        name=e.name, key=event_key(e.name, e.record_start), job_file=job_file,
-        job_start=ev.job_start, record_start=e.record_start, record_end=e.record_end,
-        exposure_s=ev.exposure_s, ra_deg=e.ra_deg, dec_deg=e.dec_deg, previous=previous,
+        name=e.name,
+        key=event_key(e.name, e.record_start),
+        job_file=job_file,
+        job_start=ev.job_start,
+        record_start=e.record_start,
+        record_end=e.record_end,
+        exposure_s=ev.exposure_s,
+        ra_deg=e.ra_deg,
+        dec_deg=e.dec_deg,
+        previous=previous,
     )
 
 
@@ -110,10 +129,19 @@ class NightRunner:
     """
 
     def __init__(
-        self, plan: Plan, *, ekos: EkosPort, recorder: RecorderPort, clock: Clock,
-        journal: JournalSink, job_files: JobFiles, recordings_dir: Path,
-        limits: Limits | None = None, roi: tuple[int, int, int, int] | None = None,
-        previous: Iterable[Mapping[str, Any]] = (), observers: Sequence[JournalSink] = (),
+        self,
+        plan: Plan,
+        *,
+        ekos: EkosPort,
+        recorder: RecorderPort,
+        clock: Clock,
+        journal: JournalSink,
+        job_files: JobFiles,
+        recordings_dir: Path,
+        limits: Limits | None = None,
+        roi: tuple[int, int, int, int] | None = None,
+        previous: Iterable[Mapping[str, Any]] = (),
+        observers: Sequence[JournalSink] = (),
     ) -> None:
         self.plan, self.ekos, self.recorder, self.clock = plan, ekos, recorder, clock
         self.limits = limits or Limits()
@@ -190,14 +218,25 @@ class NightRunner:
 
     def _journal_change(self, old: JobState, old_job: Job, new: JobState, job: Job) -> None:
         if job.progress is not None and job.progress != old_job.progress:
-            self._emit("progress", name=job.name, key=job.key, phase=job.progress.phase,
-                       detail=job.progress.detail)
+            self._emit(
+                "progress",
+                name=job.name,
+                key=job.key,
+                phase=job.progress.phase,
+                detail=job.progress.detail,
+            )
         new_flags = [f for f in job.flags if f not in old_job.flags]
         if new == old and not new_flags:
             return
-        self._emit("transition", name=job.name, key=job.key, **{"from": old, "to": new},
-                   reason=job.reason if new.is_final else None,
-                   detail=job.detail if new.is_final else "", flags=new_flags)
+        self._emit(
+            "transition",
+            name=job.name,
+            key=job.key,
+            **{"from": old, "to": new},
+            reason=job.reason if new.is_final else None,
+            detail=job.detail if new.is_final else "",
+            flags=new_flags,
+        )
 
     def _finish(self, state: JobState, job: Job, *, journal_line: bool) -> EventResult:
         outcome = _OUTCOMES[state]
@@ -208,8 +247,12 @@ class NightRunner:
     def _final_line(self, outcome: Outcome, job: Job) -> dict[str, Any]:
         c = job.check
         return {
-            "name": job.name, "key": job.key, "outcome": outcome, "reason": job.reason,
-            "detail": job.detail, "file": job.file,
+            "name": job.name,
+            "key": job.key,
+            "outcome": outcome,
+            "reason": job.reason,
+            "detail": job.detail,
+            "file": job.file,
             "frames": c.frames if c else None,
             "expected_frames": c.expected_frames if c else None,
             "dropped_frames": c.dropped_frames if c else None,
@@ -219,10 +262,13 @@ class NightRunner:
             "start_delay_s": c.start_delay_s if c else None,
             "problems": list(c.problems) if c else [],
             "warnings": list(c.warnings) if c else [],
-            "job_start": job.job_start, "record_start": job.record_start,
-            "record_end": job.record_end, "exposure_s": job.exposure_s,
+            "job_start": job.job_start,
+            "record_start": job.record_start,
+            "record_end": job.record_end,
+            "exposure_s": job.exposure_s,
             "timestamp_source": self.recorder.timestamp_source if c else None,
-            "flags": list(job.flags), "steps": dict(self._steps),
+            "flags": list(job.flags),
+            "steps": dict(self._steps),
         }
 
     async def _cleanup(self, actions: Sequence[Action]) -> None:
@@ -346,8 +392,10 @@ class NightRunner:
     async def _check_rig(self, job: Job, action: Action) -> PortResult:
         e = self.ekos
         rig = RigStatus(
-            scheduler=await e.scheduler_state(), capture_idle=await e.is_capture_idle(),
-            mount=await e.mount_state(), camera_connected=await e.is_camera_connected(),
+            scheduler=await e.scheduler_state(),
+            capture_idle=await e.is_capture_idle(),
+            mount=await e.mount_state(),
+            camera_connected=await e.is_camera_connected(),
         )
         return PortResult(action.kind, rig=rig)
 
@@ -369,8 +417,10 @@ class NightRunner:
             return PortResult(action.kind)
         start = max(job.record_start, started)
         expect = SerExpectation(
-            record_start=start, record_end=start + timedelta(seconds=job.duration_s),
-            exposure_s=job.exposure_s, tolerance_s=self.limits.timestamp_tolerance_s,
+            record_start=start,
+            record_end=start + timedelta(seconds=job.duration_s),
+            exposure_s=job.exposure_s,
+            tolerance_s=self.limits.timestamp_tolerance_s,
         )
         return PortResult(action.kind, check=verify_ser(path, expect), file=path)
 
@@ -384,8 +434,12 @@ def _path(job: Job) -> Path:
 def _describe(ev: PlannedEvent) -> dict[str, Any]:
     e = ev.event
     return {
-        "name": e.name, "key": event_key(e.name, e.record_start), "status": ev.status,
-        "job_start": ev.job_start, "record_start": e.record_start, "record_end": e.record_end,
+        "name": e.name,
+        "key": event_key(e.name, e.record_start),
+        "status": ev.status,
+        "job_start": ev.job_start,
+        "record_start": e.record_start,
+        "record_end": e.record_end,
         "exposure_s": ev.exposure_s,
     }
 

@@ -152,8 +152,10 @@ def read_state(state_dir: Path) -> SandboxState | None:
     except FileNotFoundError:
         return None
     except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise SandboxError(f"{path}: unreadable sandbox state ({exc}); remove the file after "
-                           "checking no sandbox process is left.") from exc
+        raise SandboxError(
+            f"{path}: unreadable sandbox state ({exc}); remove the file after "
+            "checking no sandbox process is left."
+        ) from exc
 
 
 def _write_state(state: SandboxState) -> None:
@@ -218,8 +220,7 @@ async def start(
         say(f"KStars started (pid {kstars.pid}); waiting for it and for Ekos.")
         devices, tz = await _sandbox_setup.bring_up_ekos(layout, state, timeout_s, say)
         children = tuple(_procs.sandbox_members(state.roots, state.bus_address))
-        state = dataclasses.replace(state, devices=tuple(devices), children=children,
-                                    tz_hours=tz)
+        state = dataclasses.replace(state, devices=tuple(devices), children=children, tz_hours=tz)
         _write_state(state)
     except BaseException as exc:
         stop(state_dir)  # also on Ctrl-C or a test timeout: never leave processes behind
@@ -262,8 +263,10 @@ def stop(state_dir: Path, *, grace_s: float = 10.0) -> list[ProcessRecord]:
     left += _procs.terminate([state.xvfb], 5.0)
     ended += [state.dbus, state.xvfb]
     if left:
-        raise SandboxError("These sandbox processes would not stop: "
-                           + ", ".join(f"{r.name} (pid {r.pid})" for r in left))
+        raise SandboxError(
+            "These sandbox processes would not stop: "
+            + ", ".join(f"{r.name} (pid {r.pid})" for r in left)
+        )
     _sandbox_setup.remove_runtime(state_dir, state.bus_address)
     _state_path(state_dir).unlink(missing_ok=True)
     return ended
@@ -284,7 +287,10 @@ async def status(state_dir: Path, *, timeout_s: float = 5.0) -> SandboxStatus | 
             devices = tuple(await ekos.devices())
             connected = {d: await ekos.is_device_connected(d) for d in devices}
             return SandboxStatus(
-                state, alive, devices, connected,
+                state,
+                alive,
+                devices,
+                connected,
                 ekos=(await ekos.ekos_status()).value,
                 indi=(await ekos.indi_status()).value,
                 scheduler=(await ekos.scheduler_status()).value,
@@ -324,4 +330,3 @@ def resolve_bus_address(bus: str | None, env: Mapping[str, str], state_dir: Path
         f"DBUS_SESSION_BUS_ADDRESS, or start a sandbox (`ekos-occult sandbox start`; none is "
         f"running in {where})."
     )
-

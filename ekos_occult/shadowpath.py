@@ -47,8 +47,9 @@ class PathLines:
     lon_deg: FloatArray
 
 
-def fundamental_to_geodetic(x: FloatArray, y: FloatArray, gast: FloatArray, ra: FloatArray,
-                            dec: FloatArray) -> tuple[FloatArray, FloatArray]:
+def fundamental_to_geodetic(
+    x: FloatArray, y: FloatArray, gast: FloatArray, ra: FloatArray, dec: FloatArray
+) -> tuple[FloatArray, FloatArray]:
     """Ground point (geodetic lat, east lon in degrees) under fundamental-plane points.
 
     Args:
@@ -82,14 +83,19 @@ def fundamental_to_geodetic(x: FloatArray, y: FloatArray, gast: FloatArray, ra: 
 def _star(p: Prediction) -> tuple[float, float]:
     if p.star.apparent_ra_hours is not None and p.star.apparent_dec_deg is not None:
         return float(np.radians(p.star.apparent_ra_hours * 15.0)), float(
-            np.radians(p.star.apparent_dec_deg))
-    ra, dec = apparent_place(np.array([p.star.ra_hours * 15.0]), np.array([p.star.dec_deg]),
-                             np.array([p.elements.closest_approach.timestamp()]))
+            np.radians(p.star.apparent_dec_deg)
+        )
+    ra, dec = apparent_place(
+        np.array([p.star.ra_hours * 15.0]),
+        np.array([p.star.dec_deg]),
+        np.array([p.elements.closest_approach.timestamp()]),
+    )
     return float(ra[0]), float(dec[0])
 
 
-def shadow_point(p: Prediction, t_hours: FloatArray,
-                 offset_km: FloatArray | float = 0.0) -> tuple[FloatArray, FloatArray]:
+def shadow_point(
+    p: Prediction, t_hours: FloatArray, offset_km: FloatArray | float = 0.0
+) -> tuple[FloatArray, FloatArray]:
     """Ground points at ``offset_km`` across the centre line at ``t_hours`` from closest approach.
 
     The offset is taken along the left normal of the shadow's velocity on the fundamental plane.
@@ -108,8 +114,7 @@ def shadow_point(p: Prediction, t_hours: FloatArray,
     return fundamental_to_geodetic(x, y, gast, np.full_like(x, ra), np.full_like(x, dec))
 
 
-def path_lines(p: Prediction, t_hours: FloatArray,
-               offsets_km: tuple[float, ...]) -> PathLines:
+def path_lines(p: Prediction, t_hours: FloatArray, offsets_km: tuple[float, ...]) -> PathLines:
     """The ground tracks of the centre line and of lines offset across it (e.g. the limits)."""
     t = np.asarray(t_hours, dtype=np.float64)
     lats, lons = zip(*(shadow_point(p, t, off) for off in offsets_km), strict=True)

@@ -144,8 +144,9 @@ def sun_altitude_deg(observer: Observer, unix_s: FloatArray) -> FloatArray:
     return np.asarray(np.interp(unix_s, grid, sun), dtype=np.float64)
 
 
-def _samples(start_s: FloatArray, duration_s: FloatArray,
-             max_step_s: float) -> tuple[FloatArray, NDArray[np.intp], NDArray[np.intp]]:
+def _samples(
+    start_s: FloatArray, duration_s: FloatArray, max_step_s: float
+) -> tuple[FloatArray, NDArray[np.intp], NDArray[np.intp]]:
     """Flat sample times over every window, the event index of each, and each window's offset.
 
     Every window gets an odd number (≥ 3) of evenly spaced samples, at most ``max_step_s`` apart,
@@ -161,8 +162,9 @@ def _samples(start_s: FloatArray, duration_s: FloatArray,
     return times, owner, offsets
 
 
-def assess(events: Sequence[OccultationEvent], site: Site, *,
-           max_step_s: float = 60.0) -> VisibilityBatch:
+def assess(
+    events: Sequence[OccultationEvent], site: Site, *, max_step_s: float = 60.0
+) -> VisibilityBatch:
     """Star and Sun positions over every event's recording window.
 
     Args:
@@ -190,8 +192,11 @@ def assess(events: Sequence[OccultationEvent], site: Site, *,
     beyond = is_beyond_iers(times[centre])
     visibilities = tuple(
         Visibility(
-            altitude_deg=float(a), azimuth_deg=float(z), sun_altitude_deg=float(s),
-            min_altitude_deg=float(lo), max_sun_altitude_deg=float(hi),
+            altitude_deg=float(a),
+            azimuth_deg=float(z),
+            sun_altitude_deg=float(s),
+            min_altitude_deg=float(lo),
+            max_sun_altitude_deg=float(hi),
         )
         for a, z, s, lo, hi in zip(
             alt[centre], az[centre], sun[centre], min_alt, max_sun, strict=True

@@ -74,8 +74,9 @@ def write_ser(
     n = len(stamps)
     count = n if header_count is None else header_count
     start = ticks(stamps[0]) if stamps else 0
-    header = _SER.pack(b"INDI-RECORDER", 0, 0, 0, width, height, 8, count,
-                       b"", b"", b"", start, start)
+    header = _SER.pack(
+        b"INDI-RECORDER", 0, 0, 0, width, height, 8, count, b"", b"", b"", start, start
+    )
     body = bytes(range(width * height)) * n
     tail = b"".join(struct.pack("<q", ticks(t)) for t in stamps) if trailer else b""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -434,8 +435,9 @@ def planned(
     status = Status.SCHEDULED if scheduled else Status.SKIPPED
     reason = None if scheduled else SkipReason.SUN
     detail = "" if scheduled else "the Sun is up"
-    return PlannedEvent(ev, status, reason, detail, start - timedelta(seconds=lead_s),
-                        exposure_s, None)
+    return PlannedEvent(
+        ev, status, reason, detail, start - timedelta(seconds=lead_s), exposure_s, None
+    )
 
 
 def make_plan(*events: PlannedEvent) -> Plan:

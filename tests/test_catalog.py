@@ -39,8 +39,14 @@ def test_classic_format_known_values() -> None:
     assert e.central_time is None
     assert e.priority == 0 and e.exposure_s is None and e.event_duration_s is None
     assert e.line == 2 and cat.events[2].line == 4
-    assert dict(e.fields) == {"name": "star1", "ra": "125.225", "dec": "-6.2",
-                              "start": "2023-02-08T23:29:00", "duration": "10", "mag": "9.0"}
+    assert dict(e.fields) == {
+        "name": "star1",
+        "ra": "125.225",
+        "dec": "-6.2",
+        "start": "2023-02-08T23:29:00",
+        "duration": "10",
+        "mag": "9.0",
+    }
     assert cat.invalid == () and cat.warnings == ()
 
 
@@ -82,7 +88,8 @@ def test_bom_crlf_and_trimmed_case_insensitive_header_read_the_same() -> None:
     plain = read_events(f"{HEADER}\n{ROW}\n", "a.csv").events
     odd = read_events(f"\ufeff Name , RA ,Dec, START ,Duration,MAG\r\n{ROW}\r\n\r\n", "b.csv")
     assert [(e.name, e.ra_deg, e.record_start) for e in odd.events] == [
-        (e.name, e.ra_deg, e.record_start) for e in plain]
+        (e.name, e.ra_deg, e.record_start) for e in plain
+    ]
 
 
 def test_blank_and_comment_lines_skipped_and_lines_counted() -> None:
@@ -111,6 +118,7 @@ def test_header_only_gives_no_events_and_a_warning() -> None:
 
 # --- file-level problems (always raised, even with skip_invalid) ---
 
+
 @pytest.mark.parametrize("text", ["", "\n\n  \n", "\ufeff", "# only a comment\n"])
 def test_empty_file(text: str) -> None:
     (msg,) = problems_of(text)
@@ -121,8 +129,10 @@ def test_no_header() -> None:
     path = DATA / "no_header.csv"
     with pytest.raises(CsvFormatError) as info:
         read(path, skip_invalid=True)
-    assert str(info.value) == (f"{path}:1: no header line (the first line looks like data): "
-                               f"the first line must name the columns, e.g. '{HEADER}'")
+    assert str(info.value) == (
+        f"{path}:1: no header line (the first line looks like data): "
+        f"the first line must name the columns, e.g. '{HEADER}'"
+    )
 
 
 @pytest.mark.parametrize(("delimiter", "label"), [(";", "semicolons"), ("\t", "tabs")])
@@ -148,10 +158,10 @@ def test_missing_columns_all_listed() -> None:
 
 def test_missing_time_and_ra_columns() -> None:
     msgs = problems_of("name,dec,duration,mag\ns,1,2,3\n")
-    assert any("missing right ascension column: expected one of 'ra' or 'ra_h'" in m
-               for m in msgs)
-    assert any("missing time column: expected one of 'start' or 'epoch' or 'time'" in m
-               for m in msgs)
+    assert any("missing right ascension column: expected one of 'ra' or 'ra_h'" in m for m in msgs)
+    assert any(
+        "missing time column: expected one of 'start' or 'epoch' or 'time'" in m for m in msgs
+    )
 
 
 def test_start_and_epoch_both_given() -> None:
@@ -161,52 +171,61 @@ def test_start_and_epoch_both_given() -> None:
 
 def test_duplicate_header_column() -> None:
     (msg,) = problems_of("name,ra,dec,start,duration,mag,MAG\n")
-    assert msg == "night.csv:1: column 'mag': appears twice in the header: each column may be " \
-                  "given once"
+    assert (
+        msg == "night.csv:1: column 'mag': appears twice in the header: each column may be "
+        "given once"
+    )
 
 
 # --- row problems: every one reported, with FILE:LINE: column 'x' ---
 
-@pytest.mark.parametrize(("row", "column", "fragment"), [
-    ("s,abc,-6.2,2023-02-08T23:29:00,10,9", "ra", "'abc' is not a number"),
-    ("s,360,-6.2,2023-02-08T23:29:00,10,9", "ra", "360 is outside the sky"),
-    ("s,-1,-6.2,2023-02-08T23:29:00,10,9", "ra", "-1 is outside the sky"),
-    ("s,08:60:00,-6.2,2023-02-08T23:29:00,10,9", "ra", "'08:60:00'"),
-    ("s,24:00:00,-6.2,2023-02-08T23:29:00,10,9", "ra", "'24:00:00'"),
-    ("s,12d30m,-6.2,2023-02-08T23:29:00,10,9", "ra", "gives degrees in a column of hours"),
-    ("s,nan,-6.2,2023-02-08T23:29:00,10,9", "ra", "'nan' is not a finite number"),
-    ("s,125,95,2023-02-08T23:29:00,10,9", "dec", "95 is outside ±90°"),
-    ("s,125,-90.5,2023-02-08T23:29:00,10,9", "dec", "-90.5 is outside ±90°"),
-    ("s,125,-95:00:00,2023-02-08T23:29:00,10,9", "dec", "-95:00:00 is outside ±90°"),
-    ("s,125,NaN,2023-02-08T23:29:00,10,9", "dec", "'NaN' is not a finite number"),
-    ("s,125,5h,2023-02-08T23:29:00,10,9", "dec", "gives hours in a column of degrees"),
-    ("s,125,-6,yesterday,10,9", "start", "'yesterday' is not an ISO 8601 date and time"),
-    ("s,125,-6,2023-02-08,10,9", "start", "'2023-02-08' is not an ISO 8601 date and time"),
-    ("s,125,-6,2023-02-30T00:00:00,10,9", "start", "is not a valid time"),
-    ("s,125,-6,1066-10-14T09:00:00,10,9", "start", "is not in the years 1900-2200"),
-    ("s,125,-6,2023-02-08T23:29:00,-5,9", "duration", "-5 is not positive"),
-    ("s,125,-6,2023-02-08T23:29:00,0,9", "duration", "0 is not positive"),
-    ("s,125,-6,2023-02-08T23:29:00,inf,9", "duration", "'inf' is not a finite number"),
-    ("s,125,-6,2023-02-08T23:29:00,90000,9", "duration", "90000 s is longer than a day"),
-    ("s,125,-6,2023-02-08T23:29:00,10,NaN", "mag", "'NaN' is not a finite number"),
-    ("s,125,-6,2023-02-08T23:29:00,10,bright", "mag", "'bright' is not a number"),
-    ("s,125,-6,2023-02-08T23:29:00,10,", "mag", "is empty: a value is required"),
-    (",125,-6,2023-02-08T23:29:00,10,9", "name", "is empty: a value is required"),
-    ('"a\nb",125,-6,2023-02-08T23:29:00,10,9', "name", "contains control characters"),
-])
+
+@pytest.mark.parametrize(
+    ("row", "column", "fragment"),
+    [
+        ("s,abc,-6.2,2023-02-08T23:29:00,10,9", "ra", "'abc' is not a number"),
+        ("s,360,-6.2,2023-02-08T23:29:00,10,9", "ra", "360 is outside the sky"),
+        ("s,-1,-6.2,2023-02-08T23:29:00,10,9", "ra", "-1 is outside the sky"),
+        ("s,08:60:00,-6.2,2023-02-08T23:29:00,10,9", "ra", "'08:60:00'"),
+        ("s,24:00:00,-6.2,2023-02-08T23:29:00,10,9", "ra", "'24:00:00'"),
+        ("s,12d30m,-6.2,2023-02-08T23:29:00,10,9", "ra", "gives degrees in a column of hours"),
+        ("s,nan,-6.2,2023-02-08T23:29:00,10,9", "ra", "'nan' is not a finite number"),
+        ("s,125,95,2023-02-08T23:29:00,10,9", "dec", "95 is outside ±90°"),
+        ("s,125,-90.5,2023-02-08T23:29:00,10,9", "dec", "-90.5 is outside ±90°"),
+        ("s,125,-95:00:00,2023-02-08T23:29:00,10,9", "dec", "-95:00:00 is outside ±90°"),
+        ("s,125,NaN,2023-02-08T23:29:00,10,9", "dec", "'NaN' is not a finite number"),
+        ("s,125,5h,2023-02-08T23:29:00,10,9", "dec", "gives hours in a column of degrees"),
+        ("s,125,-6,yesterday,10,9", "start", "'yesterday' is not an ISO 8601 date and time"),
+        ("s,125,-6,2023-02-08,10,9", "start", "'2023-02-08' is not an ISO 8601 date and time"),
+        ("s,125,-6,2023-02-30T00:00:00,10,9", "start", "is not a valid time"),
+        ("s,125,-6,1066-10-14T09:00:00,10,9", "start", "is not in the years 1900-2200"),
+        ("s,125,-6,2023-02-08T23:29:00,-5,9", "duration", "-5 is not positive"),
+        ("s,125,-6,2023-02-08T23:29:00,0,9", "duration", "0 is not positive"),
+        ("s,125,-6,2023-02-08T23:29:00,inf,9", "duration", "'inf' is not a finite number"),
+        ("s,125,-6,2023-02-08T23:29:00,90000,9", "duration", "90000 s is longer than a day"),
+        ("s,125,-6,2023-02-08T23:29:00,10,NaN", "mag", "'NaN' is not a finite number"),
+        ("s,125,-6,2023-02-08T23:29:00,10,bright", "mag", "'bright' is not a number"),
+        ("s,125,-6,2023-02-08T23:29:00,10,", "mag", "is empty: a value is required"),
+        (",125,-6,2023-02-08T23:29:00,10,9", "name", "is empty: a value is required"),
+        ('"a\nb",125,-6,2023-02-08T23:29:00,10,9', "name", "contains control characters"),
+    ],
+)
 def test_bad_cell(row: str, column: str, fragment: str) -> None:
     (msg,) = problems_of(f"{HEADER}\n{row}\n")
     assert msg.startswith(f"night.csv:2: column '{column}': "), msg
     assert fragment in msg, msg
 
 
-@pytest.mark.parametrize(("extra", "cells", "column", "fragment"), [
-    ("priority", "high", "priority", "'high' is not a whole number"),
-    ("priority", "1.5", "priority", "'1.5' is not a whole number"),
-    ("exposure", "-0.1", "exposure", "-0.1 is not positive"),
-    ("exposure", "11", "exposure", "11 s is longer than the recording (10 s)"),
-    ("event_duration", "-2", "event_duration", "-2 is not positive"),
-])
+@pytest.mark.parametrize(
+    ("extra", "cells", "column", "fragment"),
+    [
+        ("priority", "high", "priority", "'high' is not a whole number"),
+        ("priority", "1.5", "priority", "'1.5' is not a whole number"),
+        ("exposure", "-0.1", "exposure", "-0.1 is not positive"),
+        ("exposure", "11", "exposure", "11 s is longer than the recording (10 s)"),
+        ("event_duration", "-2", "event_duration", "-2 is not positive"),
+    ],
+)
 def test_bad_optional_cell(extra: str, cells: str, column: str, fragment: str) -> None:
     (msg,) = problems_of(f"{HEADER},{extra}\n{ROW},{cells}\n")
     assert msg.startswith(f"night.csv:2: column '{column}': ") and fragment in msg, msg
@@ -219,8 +238,9 @@ def test_too_many_fields() -> None:
 
 def test_duplicate_names_case_insensitive_names_first_line() -> None:
     (msg,) = problems_of(f"{HEADER}\n{ROW}\n{ROW.replace('star1', 'STAR1')}\n")
-    assert msg.startswith("night.csv:3: column 'name': duplicate name 'STAR1' (already used by "
-                          "'star1' on line 2")
+    assert msg.startswith(
+        "night.csv:3: column 'name': duplicate name 'STAR1' (already used by 'star1' on line 2"
+    )
 
 
 def test_all_problems_reported_at_once_in_file_order() -> None:
@@ -228,20 +248,36 @@ def test_all_problems_reported_at_once_in_file_order() -> None:
     with pytest.raises(CsvFormatError) as info:
         read(path)
     where = [(p.line, p.column) for p in info.value.problems]
-    assert where == [(3, "ra"), (4, "dec"), (5, "mag"), (6, "duration"), (7, "start"),
-                     (8, "name"), (9, "ra"), (9, "dec")]
+    assert where == [
+        (3, "ra"),
+        (4, "dec"),
+        (5, "mag"),
+        (6, "duration"),
+        (7, "start"),
+        (8, "name"),
+        (9, "ra"),
+        (9, "dec"),
+    ]
     lines = str(info.value).splitlines()
     assert len(lines) == 8 and all(line.startswith(f"{path}:") for line in lines)
-    assert lines[0] == (f"{path}:3: column 'ra': 'abc' is not a number: expected decimal "
-                        "degrees 0 to 360, or sexagesimal hours HH:MM:SS.s (e.g. 08:20:54.1)")
+    assert lines[0] == (
+        f"{path}:3: column 'ra': 'abc' is not a number: expected decimal "
+        "degrees 0 to 360, or sexagesimal hours HH:MM:SS.s (e.g. 08:20:54.1)"
+    )
 
 
 def test_skip_invalid_keeps_valid_rows_and_lists_the_rest() -> None:
     cat = read(DATA / "malformed.csv", skip_invalid=True)
     assert [e.name for e in cat.events] == ["star1", "star9"]
     assert [(r.line, r.name) for r in cat.invalid] == [
-        (3, "bad_ra"), (4, "bad_dec"), (5, "nan_mag"), (6, "neg_duration"), (7, "bad_time"),
-        (8, "star1"), (9, "two_bad")]
+        (3, "bad_ra"),
+        (4, "bad_dec"),
+        (5, "nan_mag"),
+        (6, "neg_duration"),
+        (7, "bad_time"),
+        (8, "star1"),
+        (9, "two_bad"),
+    ]
     assert len(cat.invalid[-1].problems) == 2
     assert "column 'dec'" in cat.invalid[1].problems[0]
 

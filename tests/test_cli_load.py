@@ -31,8 +31,11 @@ old one,79.17,45.99,2026-11-20T00:30:00,30,8.0
 @pytest.fixture(autouse=True)
 def _isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # No user config, data folder, sandbox or session bus leaks in.
-    for var, sub in (("XDG_CONFIG_HOME", "config"), ("XDG_DATA_HOME", "data"),
-                     ("XDG_STATE_HOME", "state")):
+    for var, sub in (
+        ("XDG_CONFIG_HOME", "config"),
+        ("XDG_DATA_HOME", "data"),
+        ("XDG_STATE_HOME", "state"),
+    ):
         monkeypatch.setenv(var, str(tmp_path / sub))
     monkeypatch.delenv("DBUS_SESSION_BUS_ADDRESS", raising=False)
 
@@ -51,8 +54,17 @@ def test_dry_run_prints_jobs_and_actions_and_writes_nothing(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     out = tmp_path / "night"
-    rc = load(str(write(tmp_path, CSV)), "--site", SITE, "--now", NOW, "--out", str(out),
-              "--dry-run", "--force")
+    rc = load(
+        str(write(tmp_path, CSV)),
+        "--site",
+        SITE,
+        "--now",
+        NOW,
+        "--out",
+        str(out),
+        "--dry-run",
+        "--force",
+    )
     captured = capsys.readouterr()
     assert rc == 0, captured.err
     assert "nothing is sent to Ekos" in captured.out
@@ -65,8 +77,17 @@ def test_dry_run_prints_jobs_and_actions_and_writes_nothing(
 
 
 def test_dry_run_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    rc = load(str(write(tmp_path, CSV)), "--site", SITE, "--now", NOW, "--dry-run", "--json",
-              "--bus", "unix:path=/nowhere")
+    rc = load(
+        str(write(tmp_path, CSV)),
+        "--site",
+        SITE,
+        "--now",
+        NOW,
+        "--dry-run",
+        "--json",
+        "--bus",
+        "unix:path=/nowhere",
+    )
     data = json.loads(capsys.readouterr().out)
     assert rc == 0 and data["dry_run"] is True
     names = [j["name"] for j in data["jobs"]]
@@ -79,8 +100,17 @@ def test_nothing_observable_is_a_clear_message_exit_0_and_no_bus_needed(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     # The bus does not exist: a load that has nothing to do must not even try it.
-    rc = load(str(write(tmp_path, PAST_CSV)), "--site", SITE, "--now", NOW,
-              "--bus", "unix:path=/nowhere", "--out", str(tmp_path / "night"))
+    rc = load(
+        str(write(tmp_path, PAST_CSV)),
+        "--site",
+        SITE,
+        "--now",
+        NOW,
+        "--bus",
+        "unix:path=/nowhere",
+        "--out",
+        str(tmp_path / "night"),
+    )
     captured = capsys.readouterr()
     assert rc == 0, captured.err
     assert "Nothing to load: none of the 1 event(s)" in captured.out
@@ -94,8 +124,9 @@ def test_nothing_observable_json(tmp_path: Path, capsys: pytest.CaptureFixture[s
     data = json.loads(capsys.readouterr().out)
     assert rc == 0
     assert data["loaded"] is False and data["jobs"] == []
-    assert data["not_loaded"] == [{"name": "old one", "reason": "past",
-                                   "detail": data["not_loaded"][0]["detail"]}]
+    assert data["not_loaded"] == [
+        {"name": "old one", "reason": "past", "detail": data["not_loaded"][0]["detail"]}
+    ]
 
 
 def test_header_only_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -105,8 +136,9 @@ def test_header_only_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) ->
 
 
 def test_no_bus_anywhere_is_a_run_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    rc = load(str(write(tmp_path, CSV)), "--site", SITE, "--now", NOW,
-              "--out", str(tmp_path / "night"))
+    rc = load(
+        str(write(tmp_path, CSV)), "--site", SITE, "--now", NOW, "--out", str(tmp_path / "night")
+    )
     err = capsys.readouterr().err
     assert rc == 1
     assert "give --bus ADDRESS" in err and "ekos-occult sandbox start" in err
@@ -114,8 +146,15 @@ def test_no_bus_anywhere_is_a_run_error(tmp_path: Path, capsys: pytest.CaptureFi
 
 
 def test_missing_bus_socket(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    rc = load(str(write(tmp_path, CSV)), "--site", SITE, "--now", NOW,
-              "--bus", f"unix:path={tmp_path}/no-such-socket")
+    rc = load(
+        str(write(tmp_path, CSV)),
+        "--site",
+        SITE,
+        "--now",
+        NOW,
+        "--bus",
+        f"unix:path={tmp_path}/no-such-socket",
+    )
     err = capsys.readouterr().err
     assert rc == 1 and "no such socket" in err
 
@@ -136,9 +175,17 @@ def empty_bus(tmp_path: Path) -> Iterator[str]:
     assert daemon, "dbus-daemon is needed (Debian package dbus)"
     socket = tmp_path / "bus"
     proc = subprocess.Popen(
-        [daemon, "--session", "--nofork", "--nopidfile", f"--address=unix:path={socket}",
-         "--print-address=1"],
-        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+        [
+            daemon,
+            "--session",
+            "--nofork",
+            "--nopidfile",
+            f"--address=unix:path={socket}",
+            "--print-address=1",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
     )
     try:
         assert proc.stdout is not None
@@ -153,8 +200,17 @@ def empty_bus(tmp_path: Path) -> Iterator[str]:
 def test_a_bus_without_kstars_says_how_to_start_it(
     tmp_path: Path, empty_bus: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    rc = load(str(write(tmp_path, CSV)), "--site", SITE, "--now", NOW, "--bus", empty_bus,
-              "--out", str(tmp_path / "night"))
+    rc = load(
+        str(write(tmp_path, CSV)),
+        "--site",
+        SITE,
+        "--now",
+        NOW,
+        "--bus",
+        empty_bus,
+        "--out",
+        str(tmp_path / "night"),
+    )
     err = capsys.readouterr().err
     assert rc == 1
     assert NOT_RUNNING_MESSAGE in err

@@ -36,14 +36,29 @@ def test_table_and_summary(capsys: pytest.CaptureFixture[str]) -> None:
     assert err == ""
     lines = out.splitlines()
     row = next(line for line in lines if "star1" in line)
-    for cell in ("scheduled", "2023-02-08 23:29:00–23:29:10", "23:24:00", "33.6°", "200.6°",
-                 "-56.7°", "0.05 s"):
+    for cell in (
+        "scheduled",
+        "2023-02-08 23:29:00–23:29:10",
+        "23:24:00",
+        "33.6°",
+        "200.6°",
+        "-56.7°",
+        "0.05 s",
+    ):
         assert cell in row, (cell, row)
     assert "skipped: altitude" in next(line for line in lines if "star2" in line)
     assert "skipped: sun" in next(line for line in lines if "star3" in line)
     assert lines[-1] == "1 scheduled, 2 skipped (1 sun, 1 altitude)."
-    for header in ("Name", "Status", "Record window (UTC)", "Job start", "Alt", "Az", "Sun",
-                   "Exposure"):
+    for header in (
+        "Name",
+        "Status",
+        "Record window (UTC)",
+        "Job start",
+        "Alt",
+        "Az",
+        "Sun",
+        "Exposure",
+    ):
         assert header in out
 
 
@@ -55,24 +70,40 @@ def test_json_document(capsys: pytest.CaptureFixture[str]) -> None:
     assert doc["site"] == {"lat_deg": 48.1, "lon_deg": 11.6, "elevation_m": 520.0}
     assert doc["now"] == "2023-02-08T12:00:00+00:00"
     star1, star2, star3 = sorted(doc["events"], key=lambda e: e["name"])
-    for key in ("name", "status", "reason", "detail", "record_start", "record_end", "job_start",
-                "exposure_s", "altitude_deg", "azimuth_deg", "sun_altitude_deg"):
+    for key in (
+        "name",
+        "status",
+        "reason",
+        "detail",
+        "record_start",
+        "record_end",
+        "job_start",
+        "exposure_s",
+        "altitude_deg",
+        "azimuth_deg",
+        "sun_altitude_deg",
+    ):
         assert key in star1
     assert (star1["status"], star1["reason"]) == ("scheduled", None)
     assert star1["record_start"] == "2023-02-08T23:29:00+00:00"
     assert star1["record_end"] == "2023-02-08T23:29:10+00:00"
     assert star1["job_start"] == "2023-02-08T23:24:00+00:00"
     assert star1["altitude_deg"] == pytest.approx(33.568, abs=0.005)
-    assert star1["input"] == {"name": "star1", "ra": "125.225", "dec": "-6.2",
-                              "start": "2023-02-08T23:29:00", "duration": "10", "mag": "9.0"}
+    assert star1["input"] == {
+        "name": "star1",
+        "ra": "125.225",
+        "dec": "-6.2",
+        "start": "2023-02-08T23:29:00",
+        "duration": "10",
+        "mag": "9.0",
+    }
     assert (star2["status"], star2["reason"]) == ("skipped", "altitude")
     assert star2["exposure_s"] == 0.5  # mag 11.5
     assert (star3["status"], star3["reason"], star3["exposure_s"]) == ("skipped", "sun", 2.0)
 
 
 def test_epoch_and_sexagesimal_file(capsys: pytest.CaptureFixture[str]) -> None:
-    assert plan(str(DATA / "epoch_sexagesimal.csv"), "--site", SITE, "--now", NOW,
-                "--json") == 0
+    assert plan(str(DATA / "epoch_sexagesimal.csv"), "--site", SITE, "--now", NOW, "--json") == 0
     events = {e["name"]: e for e in json.loads(capsys.readouterr().out)["events"]}
     star1 = events["star1"]
     assert star1["record_start"] == "2023-02-08T23:29:00+00:00"
@@ -95,14 +126,14 @@ def test_skip_invalid_lists_invalid_rows(capsys: pytest.CaptureFixture[str]) -> 
 
 
 def test_skip_invalid_table_and_summary(capsys: pytest.CaptureFixture[str]) -> None:
-    assert plan(str(DATA / "malformed.csv"), "--site", SITE, "--now", NOW,
-                "--skip-invalid") == 0
+    assert plan(str(DATA / "malformed.csv"), "--site", SITE, "--now", NOW, "--skip-invalid") == 0
     out = capsys.readouterr().out
     assert out.splitlines()[-1] == "2 scheduled, 0 skipped, 7 invalid."
 
 
 def test_malformed_file_exit_2_all_problems_nothing_on_stdout(
-    capsys: pytest.CaptureFixture[str], tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
 ) -> None:
     path = DATA / "malformed.csv"
     chart = tmp_path / "chart.png"
@@ -110,22 +141,27 @@ def test_malformed_file_exit_2_all_problems_nothing_on_stdout(
     out, err = capsys.readouterr()
     assert out == "" and not chart.exists()
     assert err.startswith(f"ekos-occult plan: error: {path}:3: column 'ra': ")
-    for fragment in (f"{path}:4: column 'dec': 95 is outside ±90°",
-                     f"{path}:5: column 'mag': 'NaN' is not a finite number",
-                     f"{path}:6: column 'duration': -5 is not positive",
-                     f"{path}:7: column 'start': 'yesterday' is not an ISO 8601",
-                     f"{path}:8: column 'name': duplicate name 'star1'",
-                     f"{path}:9: column 'ra': 400 is outside the sky",
-                     f"{path}:9: column 'dec': -91 is outside ±90°"):
+    for fragment in (
+        f"{path}:4: column 'dec': 95 is outside ±90°",
+        f"{path}:5: column 'mag': 'NaN' is not a finite number",
+        f"{path}:6: column 'duration': -5 is not positive",
+        f"{path}:7: column 'start': 'yesterday' is not an ISO 8601",
+        f"{path}:8: column 'name': duplicate name 'star1'",
+        f"{path}:9: column 'ra': 400 is outside the sky",
+        f"{path}:9: column 'dec': -91 is outside ±90°",
+    ):
         assert fragment in err
     assert "Traceback" not in err
 
 
-@pytest.mark.parametrize(("name", "fragment"), [
-    ("semicolon.csv", "the columns are separated by semicolons, not commas"),
-    ("no_header.csv", "no header line (the first line looks like data)"),
-    ("empty.csv", "the file is empty"),
-])
+@pytest.mark.parametrize(
+    ("name", "fragment"),
+    [
+        ("semicolon.csv", "the columns are separated by semicolons, not commas"),
+        ("no_header.csv", "no header line (the first line looks like data)"),
+        ("empty.csv", "the file is empty"),
+    ],
+)
 def test_bad_files_exit_2(name: str, fragment: str, capsys: pytest.CaptureFixture[str]) -> None:
     path = DATA / name
     assert plan(str(path), "--site", SITE, "--now", NOW) == 2
@@ -142,14 +178,16 @@ def test_bom_crlf_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> No
 
 def test_not_utf8(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     path = tmp_path / "latin1.csv"
-    path.write_bytes("name,ra,dec,start,duration,mag\nM\xfcller,1,2,2023-02-08T23:29:00,10,9\n"
-                     .encode("latin-1"))
+    path.write_bytes(
+        "name,ra,dec,start,duration,mag\nM\xfcller,1,2,2023-02-08T23:29:00,10,9\n".encode("latin-1")
+    )
     assert plan(str(path), "--site", SITE, "--now", NOW) == 2
     assert f"{path}:2: byte 0xfc is not UTF-8 text" in capsys.readouterr().err
 
 
-def test_missing_file_and_no_site_and_bad_now(tmp_path: Path,
-                                              capsys: pytest.CaptureFixture[str]) -> None:
+def test_missing_file_and_no_site_and_bad_now(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert plan(str(tmp_path / "nope.csv"), "--site", SITE, "--now", NOW) == 2
     assert "Cannot read the events file" in capsys.readouterr().err
     assert plan(str(DATA / "classic.csv"), "--now", NOW) == 2
@@ -174,8 +212,11 @@ def test_rule_flags_and_config(tmp_path: Path, capsys: pytest.CaptureFixture[str
     assert "limit 40°" in events["star1"]["detail"]
 
     config = tmp_path / "site.toml"
-    config.write_text("[site]\nlat = 48.1\nlon = 11.6\nelevation = 520\n"
-                      "[plan]\nlead_s = 60.0\nmax_sun_altitude_deg = -3.0\n", encoding="utf-8")
+    config.write_text(
+        "[site]\nlat = 48.1\nlon = 11.6\nelevation = 520\n"
+        "[plan]\nlead_s = 60.0\nmax_sun_altitude_deg = -3.0\n",
+        encoding="utf-8",
+    )
     assert main(["--config", str(config), "plan", csv, "--now", NOW, "--json"]) == 0
     doc = json.loads(capsys.readouterr().out)
     events = {e["name"]: e for e in doc["events"]}
@@ -183,8 +224,7 @@ def test_rule_flags_and_config(tmp_path: Path, capsys: pytest.CaptureFixture[str
     assert events["star1"]["job_start"] == "2023-02-08T23:28:00+00:00"
     assert events["star3"]["reason"] == "altitude"  # Sun -4.1° is now allowed
     # A flag still beats the config file.
-    assert main(["--config", str(config), "plan", csv, "--now", NOW, "--lead", "30",
-                 "--json"]) == 0
+    assert main(["--config", str(config), "plan", csv, "--now", NOW, "--lead", "30", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["rules"]["lead_s"] == 30.0
 
 
@@ -197,8 +237,17 @@ def test_now_default_is_the_clock_so_2023_events_are_past(
 
 def test_now_with_offset(capsys: pytest.CaptureFixture[str]) -> None:
     # 00:29:05+01:00 is 23:29:05 UTC: star1 (23:29:00) is past, the others too.
-    assert plan(str(DATA / "classic.csv"), "--site", SITE, "--now", "2023-02-09T00:29:05+01:00",
-                "--json") == 0
+    assert (
+        plan(
+            str(DATA / "classic.csv"),
+            "--site",
+            SITE,
+            "--now",
+            "2023-02-09T00:29:05+01:00",
+            "--json",
+        )
+        == 0
+    )
     doc = json.loads(capsys.readouterr().out)
     assert doc["now"] == "2023-02-08T23:29:05+00:00"
     assert {e["reason"] for e in doc["events"]} == {"past"}
@@ -213,8 +262,7 @@ def test_stdin(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[st
 def test_plot_written_atomically(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     (tmp_path / "out").mkdir()
     chart = tmp_path / "out" / "night.png"
-    assert plan(str(DATA / "classic.csv"), "--site", SITE, "--now", NOW, "--plot",
-                str(chart)) == 0
+    assert plan(str(DATA / "classic.csv"), "--site", SITE, "--now", NOW, "--plot", str(chart)) == 0
     data = chart.read_bytes()
     assert data.startswith(PNG_SIGNATURE) and len(data) > 10_000
     assert [p.name for p in chart.parent.iterdir()] == ["night.png"]  # no temp file left
@@ -237,8 +285,16 @@ def test_help_says_times_are_utc(capsys: pytest.CaptureFixture[str]) -> None:
     assert info.value.code == 0
     help_text = " ".join(capsys.readouterr().out.split())
     assert "without an offset they are UTC" in help_text
-    for flag in ("--now", "--skip-invalid", "--site", "--lead", "--min-altitude",
-                 "--max-sun-altitude", "--json", "--plot"):
+    for flag in (
+        "--now",
+        "--skip-invalid",
+        "--site",
+        "--lead",
+        "--min-altitude",
+        "--max-sun-altitude",
+        "--json",
+        "--plot",
+    ):
         assert flag in help_text
 
 
@@ -264,15 +320,19 @@ def test_build_plan_reusable_by_other_commands(capsys: pytest.CaptureFixture[str
     assert len(build_plan(skip, settings).invalid) == 7
 
 
-def test_far_future_event_noted_not_warned(tmp_path: Path,
-                                          capsys: pytest.CaptureFixture[str]) -> None:
+def test_far_future_event_noted_not_warned(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     path = tmp_path / "future.csv"
-    path.write_text("name,ra,dec,start,duration,mag\nfar,125.225,-6.2,2035-02-08T23:29:00,10,9\n",
-                    encoding="utf-8")
+    path.write_text(
+        "name,ra,dec,start,duration,mag\nfar,125.225,-6.2,2035-02-08T23:29:00,10,9\n",
+        encoding="utf-8",
+    )
     assert plan(str(path), "--site", SITE, "--now", "2035-02-08T12:00:00", "--json") == 0
     out, err = capsys.readouterr()
     (event,) = json.loads(out)["events"]
     assert err == "" and event["status"] == "scheduled"
     assert event["notes"] == [
         "beyond the IERS Earth-orientation tables bundled with astropy: planned with default "
-        "polar motion and UT1 (positions good to ~0.01°, enough for the altitude and Sun limits)"]
+        "polar motion and UT1 (positions good to ~0.01°, enough for the altitude and Sun limits)"
+    ]

@@ -37,7 +37,8 @@ def test_estimate_rejects_nonsense() -> None:
 def test_night_total_sums_recordings() -> None:
     pairs = [(0.1, 10.0), (0.5, 60.0)]
     assert estimate_night_bytes(SIM, pairs) == sum(
-        estimate_recording_bytes(SIM, e, d) for e, d in pairs)
+        estimate_recording_bytes(SIM, e, d) for e, d in pairs
+    )
 
 
 def test_verdict_needs_the_margin_too() -> None:
@@ -64,4 +65,8 @@ def test_free_bytes_asks_the_nearest_existing_folder(tmp_path: Path) -> None:
 
 def test_format_bytes() -> None:
     assert [format_bytes(n) for n in (5, 2048, 5 * 1024**3, 3 * 1024**4)] == [
-        "5 B", "2.0 KiB", "5.0 GiB", "3.0 TiB"]
+        "5 B",
+        "2.0 KiB",
+        "5.0 GiB",
+        "3.0 TiB",
+    ]

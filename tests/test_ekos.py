@@ -35,8 +35,17 @@ def bus_address(tmp_path: Path) -> Iterator[str]:
     assert daemon, "dbus-daemon is needed for these tests: apt-get install dbus"
     sock = tmp_path / "bus"
     proc = subprocess.Popen(
-        [daemon, "--session", "--nofork", "--nopidfile", f"--address=unix:path={sock}",
-         "--print-address=1"], stdout=subprocess.PIPE, text=True)
+        [
+            daemon,
+            "--session",
+            "--nofork",
+            "--nopidfile",
+            f"--address=unix:path={sock}",
+            "--print-address=1",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     assert proc.stdout is not None
     address = proc.stdout.readline().strip()
     try:
@@ -154,16 +163,21 @@ def test_signals_become_events_and_presence_is_watched(bus_address: str) -> None
     async def go() -> None:
         server = await _serve(bus_address, sched)
         async with EkosClient(bus_address, timeout_s=2) as ekos:
-            async with ekos.listen(EkosSignal.SCHEDULER_STATUS, EkosSignal.SCHEDULER_LOG,
-                                   EkosSignal.KSTARS_PRESENCE) as events:
+            async with ekos.listen(
+                EkosSignal.SCHEDULER_STATUS, EkosSignal.SCHEDULER_LOG, EkosSignal.KSTARS_PRESENCE
+            ) as events:
                 sched.newStatus([0])
                 sched.newLog("Scheduler is awake.")
                 first = await events.next(2)
                 second = await events.next(2)
-                assert (first.signal, first.value) == (EkosSignal.SCHEDULER_STATUS,
-                                                       SchedulerState.IDLE)
-                assert (second.signal, second.value) == (EkosSignal.SCHEDULER_LOG,
-                                                         "Scheduler is awake.")
+                assert (first.signal, first.value) == (
+                    EkosSignal.SCHEDULER_STATUS,
+                    SchedulerState.IDLE,
+                )
+                assert (second.signal, second.value) == (
+                    EkosSignal.SCHEDULER_LOG,
+                    "Scheduler is awake.",
+                )
                 _close(server)  # KStars "crashes"
                 gone = await events.wait_for(lambda e: e.signal is EkosSignal.KSTARS_PRESENCE, 3)
                 assert gone.value is False
@@ -194,8 +208,10 @@ def test_signatures_come_from_vendored_xml() -> None:
     with pytest.raises(KeyError):
         sigs.method("org.kde.kstars", "noSuchMethod", 0)
     # A method with an invalid type (KStars declares one `bool`) is skipped, not fatal.
-    xml = ("<node><interface name='i'><method name='m'><arg direction='in' type='bool'/>"
-           "</method><method name='n'><arg direction='in' type='s'/></method></interface></node>")
+    xml = (
+        "<node><interface name='i'><method name='m'><arg direction='in' type='bool'/>"
+        "</method><method name='n'><arg direction='in' type='s'/></method></interface></node>"
+    )
     assert parse_introspection(xml) == {("i", "n", 1): "s"}
 
 

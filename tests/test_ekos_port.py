@@ -63,19 +63,31 @@ def test_observed_job_goes_from_slew_to_complete() -> None:
     assert t.progress.phase is JobPhase.COMPLETE and "is complete" in t.progress.detail
 
 
-@pytest.mark.parametrize(("line", "phase"), [
-    (f"Job '{NAME}' alignment is complete.", JobPhase.ALIGNING),
-    (f"Job '{NAME}' focusing is complete.", JobPhase.QUEUED),
-    (f"Job '{NAME}' repositioning is complete.", JobPhase.SLEWING),
-    (f"Warning: job '{NAME}' alignment procedure failed, marking aborted.", JobPhase.ALIGN_FAILED),
-    (f"Warning: job '{NAME}' has fixed startup time 21/11 20:05 set in the past, marking "
-     "invalid.", JobPhase.FAILED),
-    (f"Job '{NAME}' has not been processed upon scheduler stop, marking aborted.", JobPhase.FAILED),
-    (f"Warning: job '{NAME}' slew failed, marking terminated due to errors.", JobPhase.FAILED),
-    (f"Job '{NAME}' is capturing and plate solving.", JobPhase.ALIGNING),
-    (f"Job '{NAME}' is complete after #2 batches.", JobPhase.COMPLETE),
-    (f"Job 'Other {NAME}' is complete.", JobPhase.QUEUED),
-])
+@pytest.mark.parametrize(
+    ("line", "phase"),
+    [
+        (f"Job '{NAME}' alignment is complete.", JobPhase.ALIGNING),
+        (f"Job '{NAME}' focusing is complete.", JobPhase.QUEUED),
+        (f"Job '{NAME}' repositioning is complete.", JobPhase.SLEWING),
+        (
+            f"Warning: job '{NAME}' alignment procedure failed, marking aborted.",
+            JobPhase.ALIGN_FAILED,
+        ),
+        (
+            f"Warning: job '{NAME}' has fixed startup time 21/11 20:05 set in the past, marking "
+            "invalid.",
+            JobPhase.FAILED,
+        ),
+        (
+            f"Job '{NAME}' has not been processed upon scheduler stop, marking aborted.",
+            JobPhase.FAILED,
+        ),
+        (f"Warning: job '{NAME}' slew failed, marking terminated due to errors.", JobPhase.FAILED),
+        (f"Job '{NAME}' is capturing and plate solving.", JobPhase.ALIGNING),
+        (f"Job '{NAME}' is complete after #2 batches.", JobPhase.COMPLETE),
+        (f"Job 'Other {NAME}' is complete.", JobPhase.QUEUED),
+    ],
+)
 def test_one_line_decides(line: str, phase: JobPhase) -> None:
     t = JobTracker()
     t.reset(NAME)
@@ -88,8 +100,10 @@ def test_dropped_or_abandoned_jobs_fail_and_phases_never_go_back() -> None:
     t.feed("No jobs left in the scheduler queue.")  # before start: an older job's line
     assert t.phase is JobPhase.QUEUED
     t.started = True
-    assert feed(t, f"Job '{NAME}' capture is in progress...",
-                f"Job '{NAME}' is slewing to target.") is JobPhase.CAPTURING
+    assert (
+        feed(t, f"Job '{NAME}' capture is in progress...", f"Job '{NAME}' is slewing to target.")
+        is JobPhase.CAPTURING
+    )
     t.on_status(SchedulerState.RUNNING)
     t.on_status(SchedulerState.IDLE)
     assert t.phase is JobPhase.FAILED and "before the job completed" in t.detail
@@ -104,8 +118,9 @@ def test_job_name_of_reads_the_single_job(tmp_path: Path) -> None:
     good.write_text(f"<SchedulerList><Job><Name>{NAME} &amp; co</Name></Job></SchedulerList>")
     assert job_name_of(good) == f"{NAME} & co"
     two = tmp_path / "b.esl"
-    two.write_text("<SchedulerList><Job><Name>A</Name></Job><Job><Name>B</Name></Job>"
-                   "</SchedulerList>")
+    two.write_text(
+        "<SchedulerList><Job><Name>A</Name></Job><Job><Name>B</Name></Job></SchedulerList>"
+    )
     for bad in (two, tmp_path / "missing.esl"):
         with pytest.raises(EkosCommandFailed):
             job_name_of(bad)
@@ -178,9 +193,13 @@ class FakeScheduler(ServiceInterface):
     def start(self) -> None:
         # The whole Track-only job at once: its signals reach the client before this reply.
         self._status(2)
-        for text in ("Scheduler started.", f"Job '{self.rig.job}' is slewing to target.",
-                     f"Job '{self.rig.job}' capture is in progress...",
-                     f"Job '{self.rig.job}' is complete.", "No jobs left in the scheduler queue."):
+        for text in (
+            "Scheduler started.",
+            f"Job '{self.rig.job}' is slewing to target.",
+            f"Job '{self.rig.job}' capture is in progress...",
+            f"Job '{self.rig.job}' is complete.",
+            "No jobs left in the scheduler queue.",
+        ):
             self.rig.log.insert(0, f"2026-11-21T20:00:00 {text}")
             self.newLog(text)
         self._status(0)
@@ -251,7 +270,8 @@ class FakeIndi(ServiceInterface):
     @method()
     def getNumber(self, device: "s", prop: "s", element: "s") -> "d":  # noqa: N802
         return {"CCD_MAX_X": 1280.0, "CCD_MAX_Y": 1024.0, "CCD_BITSPERPIXEL": 16.0}.get(
-            element, float("nan"))
+            element, float("nan")
+        )
 
     @method()
     def getPropertyState(self, device: "s", prop: "s") -> "s":  # noqa: N802
@@ -300,8 +320,10 @@ class FakeIndi(ServiceInterface):
         rig.recording_until = now + timedelta(seconds=rig.duration_s)
         name = rig.record_name.replace("_T_", f"{now:%Y-%m-%d@%H-%M-%S}")
         frames = int(rig.duration_s / rig.exposure_s)
-        write_ser(Path(rig.record_dir) / f"{name}.ser",
-                  [now + timedelta(seconds=0.02 + i * rig.exposure_s) for i in range(frames)])
+        write_ser(
+            Path(rig.record_dir) / f"{name}.ser",
+            [now + timedelta(seconds=0.02 + i * rig.exposure_s) for i in range(frames)],
+        )
 
 
 @pytest.fixture(scope="module")
@@ -310,9 +332,18 @@ def bus_address(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     daemon = shutil.which("dbus-daemon")
     assert daemon is not None, "dbus-daemon is needed (Debian package dbus)"
     sock = tmp_path_factory.mktemp("bus") / "bus"
-    proc = subprocess.Popen([daemon, "--session", "--nofork", "--nopidfile",
-                             f"--address=unix:path={sock}", "--print-address=1"],
-                            stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [
+            daemon,
+            "--session",
+            "--nofork",
+            "--nopidfile",
+            f"--address=unix:path={sock}",
+            "--print-address=1",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     assert proc.stdout is not None
     address = proc.stdout.readline().strip()
     try:
@@ -332,10 +363,12 @@ class FakeKStars:
 
     async def start(self) -> None:
         self.bus = await MessageBus(bus_address=self.address).connect()
-        for path, iface in (("/KStars/Ekos/Scheduler", FakeScheduler(self.rig)),
-                            ("/KStars/Ekos/Capture", FakeCapture()),
-                            ("/KStars/Ekos/Mount", FakeMount()),
-                            ("/KStars/INDI", FakeIndi(self.rig))):
+        for path, iface in (
+            ("/KStars/Ekos/Scheduler", FakeScheduler(self.rig)),
+            ("/KStars/Ekos/Capture", FakeCapture()),
+            ("/KStars/Ekos/Mount", FakeMount()),
+            ("/KStars/INDI", FakeIndi(self.rig)),
+        ):
             self.bus.export(path, iface)
         await self.own()
 
@@ -417,12 +450,15 @@ def test_kstars_leaving_the_bus_then_coming_back(bus_address: str, tmp_path: Pat
     asyncio.run(_with_port(bus_address, rig, scenario))
 
 
-def test_an_earlier_run_of_the_same_job_in_the_log_is_not_this_run(bus_address: str,
-                                                                   tmp_path: Path) -> None:
+def test_an_earlier_run_of_the_same_job_in_the_log_is_not_this_run(
+    bus_address: str, tmp_path: Path
+) -> None:
     rig = Rig(FakeClock(T0))
     # OBSERVED on 3.6.2: loadScheduler keeps the log; a re-run of a night loads the same name.
-    rig.log = [f"2026-11-21T19:00:00 Job '{NAME}' is complete.",
-               f"2026-11-21T18:59:00 Job '{NAME}' capture is in progress..."]
+    rig.log = [
+        f"2026-11-21T19:00:00 Job '{NAME}' is complete.",
+        f"2026-11-21T18:59:00 Job '{NAME}' capture is in progress...",
+    ]
 
     async def scenario(kstars, link, port):  # type: ignore[no-untyped-def]
         await port.load_job(_esl(tmp_path))
@@ -465,22 +501,37 @@ class HookClock(FakeClock):
                 await hook()  # type: ignore[operator]
 
 
-def _night(address: str, tmp_path: Path, rig: Rig, free: int,  # type: ignore[no-untyped-def]
-           cancel_when_busy: bool = False):
-    plan = make_plan(planned("Deneb", 10, lead_s=60, duration_s=2.0),
-                     planned("Vega", 20, lead_s=60, duration_s=2.0))
+def _night(
+    address: str,
+    tmp_path: Path,
+    rig: Rig,
+    free: int,  # type: ignore[no-untyped-def]
+    cancel_when_busy: bool = False,
+):
+    plan = make_plan(
+        planned("Deneb", 10, lead_s=60, duration_s=2.0),
+        planned("Vega", 20, lead_s=60, duration_s=2.0),
+    )
     jobs = {}
     for ev in plan.events:
         jobs[ev.name] = tmp_path / f"{ev.name}.esl"
-        jobs[ev.name].write_text(f"<SchedulerList><Job><Name>{ev.name} job</Name></Job>"
-                                 "</SchedulerList>")
+        jobs[ev.name].write_text(
+            f"<SchedulerList><Job><Name>{ev.name} job</Name></Job></SchedulerList>"
+        )
     journal = MemoryJournal()
 
     async def scenario(kstars, link, port):  # type: ignore[no-untyped-def]
         rec = IndiStreamRecorder(lambda: link.client, CAM, timeout_s=0.5, disk_free=lambda p: free)
-        runner = NightRunner(plan, ekos=port, recorder=rec, clock=rig.clock, journal=journal,
-                             job_files=jobs, recordings_dir=tmp_path / "rec",
-                             limits=Limits(poll_s=1.0))
+        runner = NightRunner(
+            plan,
+            ekos=port,
+            recorder=rec,
+            clock=rig.clock,
+            journal=journal,
+            job_files=jobs,
+            recordings_dir=tmp_path / "rec",
+            limits=Limits(poll_s=1.0),
+        )
         task = asyncio.ensure_future(runner.run())
         if cancel_when_busy:
             rig.on_busy_poll = task.cancel  # Ctrl-C while the first event records
@@ -489,8 +540,7 @@ def _night(address: str, tmp_path: Path, rig: Rig, free: int,  # type: ignore[no
     return asyncio.run(_with_port(address, rig, scenario)), journal
 
 
-def test_night_carries_on_when_kstars_leaves_and_returns(bus_address: str,
-                                                         tmp_path: Path) -> None:
+def test_night_carries_on_when_kstars_leaves_and_returns(bus_address: str, tmp_path: Path) -> None:
     clock = HookClock(T0)
     rig = Rig(clock)
 
@@ -503,11 +553,15 @@ def test_night_carries_on_when_kstars_leaves_and_returns(bus_address: str,
         await rig.service.own()
 
     # Gone after the first event, back 30 s after the second one's job should have started.
-    clock.hooks = [(T0 + timedelta(minutes=12), gone),
-                   (T0 + timedelta(minutes=19, seconds=30), back)]
+    clock.hooks = [
+        (T0 + timedelta(minutes=12), gone),
+        (T0 + timedelta(minutes=19, seconds=30), back),
+    ]
     results, journal = _night(bus_address, tmp_path, rig, free=10**12)
-    assert [(r.name, r.outcome) for r in results] == [("Deneb", Outcome.RECORDED),
-                                                      ("Vega", Outcome.RECORDED)]
+    assert [(r.name, r.outcome) for r in results] == [
+        ("Deneb", Outcome.RECORDED),
+        ("Vega", Outcome.RECORDED),
+    ]
     said = [e.get("what") for e in journal.entries if e["type"] == "night"]
     assert "kstars lost" in said and "kstars back" in said
     assert all(r.file is not None and r.file.exists() for r in results)
@@ -521,13 +575,14 @@ def test_disk_too_full_refuses_the_recording(bus_address: str, tmp_path: Path) -
     assert "RECORD_STREAM" not in rig.sent and "RECORD_FILE" not in rig.sent
 
 
-def test_ctrl_c_while_recording_stops_recording_and_stream(bus_address: str,
-                                                           tmp_path: Path) -> None:
+def test_ctrl_c_while_recording_stops_recording_and_stream(
+    bus_address: str, tmp_path: Path
+) -> None:
     rig = Rig(FakeClock(T0))
     with pytest.raises(asyncio.CancelledError):
         _night(bus_address, tmp_path, rig, free=10**12, cancel_when_busy=True)
     record = rig.sent.index("RECORD_STREAM")
-    assert rig.sent[record + 1:] == ["RECORD_STREAM", "CCD_VIDEO_STREAM"]  # RECORD_OFF, off
+    assert rig.sent[record + 1 :] == ["RECORD_STREAM", "CCD_VIDEO_STREAM"]  # RECORD_OFF, off
 
 
 def test_ctrl_c_is_journaled_and_the_journal_closed(bus_address: str, tmp_path: Path) -> None:
@@ -538,8 +593,15 @@ def test_ctrl_c_is_journaled_and_the_journal_closed(bus_address: str, tmp_path: 
 
     async def scenario(kstars, link, port):  # type: ignore[no-untyped-def]
         rec = IndiStreamRecorder(lambda: link.client, CAM, timeout_s=0.5)
-        runner = NightRunner(plan, ekos=port, recorder=rec, clock=rig.clock, journal=journal,
-                             job_files={"Deneb": esl}, recordings_dir=tmp_path / "rec")
+        runner = NightRunner(
+            plan,
+            ekos=port,
+            recorder=rec,
+            clock=rig.clock,
+            journal=journal,
+            job_files={"Deneb": esl},
+            recordings_dir=tmp_path / "rec",
+        )
         task = asyncio.ensure_future(runner.run())
         rig.on_busy_poll = task.cancel
         with pytest.raises(asyncio.CancelledError):

@@ -79,11 +79,13 @@ def test_gast_reproduces_occult_substellar_longitude() -> None:
     assert substellar == pytest.approx(p.earth.substellar_lon_deg, abs=0.0001)
     # The reference script found the same with astropy (UT1 = UTC) independently:
     assert substellar == pytest.approx(
-        CASES["real"]["gast"]["astropy_substellar_lon_utc_deg"], abs=1e-6)
+        CASES["real"]["gast"]["astropy_substellar_lon_utc_deg"], abs=1e-6
+    )
 
 
-@pytest.mark.parametrize("iso", ["2023-03-15T22:00:00", "2026-02-09T21:57:06.159",
-                                 "2016-06-15T03:00:00"])
+@pytest.mark.parametrize(
+    "iso", ["2023-03-15T22:00:00", "2026-02-09T21:57:06.159", "2016-06-15T03:00:00"]
+)
 def test_gast_matches_astropy(iso: str) -> None:
     t = Time(iso, scale="utc")
     t.delta_ut1_utc = 0.0
@@ -93,15 +95,19 @@ def test_gast_matches_astropy(iso: str) -> None:
     assert math.remainder(got - expected, 2 * math.pi) == pytest.approx(0.0, abs=2e-8)
     t.delta_ut1_utc = 0.3
     shifted = gast_rad(np.array([t.unix]), ut1_utc_s=0.3)[0]
-    assert math.remainder(shifted - t.sidereal_time("apparent", "greenwich").rad,
-                          2 * math.pi) == pytest.approx(0.0, abs=2e-8)
+    assert math.remainder(
+        shifted - t.sidereal_time("apparent", "greenwich").rad, 2 * math.pi
+    ) == pytest.approx(0.0, abs=2e-8)
 
 
-@pytest.mark.parametrize("site", [Site(48.1, 11.6, 520), Site(-33.9, 18.5, 10),
-                                  Site(0.0, -70.0, 4000), Site(89.0, 0.0, 0)])
+@pytest.mark.parametrize(
+    "site",
+    [Site(48.1, 11.6, 520), Site(-33.9, 18.5, 10), Site(0.0, -70.0, 4000), Site(89.0, 0.0, 0)],
+)
 def test_site_rho_matches_astropy_geocentric(site: Site) -> None:
-    loc = EarthLocation.from_geodetic(site.lon_deg * u.deg, site.lat_deg * u.deg,
-                                      site.elevation_m * u.m)
+    loc = EarthLocation.from_geodetic(
+        site.lon_deg * u.deg, site.lat_deg * u.deg, site.elevation_m * u.m
+    )
     x, y, z = (c.to_value(u.km) for c in loc.geocentric)
     rho_cos, rho_sin = site_rho(site)
     assert rho_cos * EARTH_RADIUS_KM == pytest.approx(math.hypot(x, y), abs=1e-6)
@@ -111,19 +117,23 @@ def test_site_rho_matches_astropy_geocentric(site: Site) -> None:
 def test_apparent_place_fallback_matches_the_file() -> None:
     # ERFA's apparent place and Occult's differ by ~17 mas in RA: 0.5 m on the fundamental plane.
     p = prediction(REAL)
-    ra, dec = apparent_place(np.array([p.star.ra_hours * 15]), np.array([p.star.dec_deg]),
-                             np.array([p.elements.closest_approach.timestamp()]))
+    ra, dec = apparent_place(
+        np.array([p.star.ra_hours * 15]),
+        np.array([p.star.dec_deg]),
+        np.array([p.elements.closest_approach.timestamp()]),
+    )
     assert math.degrees(ra[0]) / 15 == pytest.approx(p.star.apparent_ra_hours, abs=1e-6)
     assert math.degrees(dec[0]) == pytest.approx(p.star.apparent_dec_deg, abs=1e-5)
 
 
 def test_sides_path_and_horizon_flags_on_synthetic_event() -> None:
     p = prediction(HERE / "data" / "occelmnt" / "synthetic_event.xml")
-    names = ("centre", "north_inside", "south_inside", "north_outside", "south_outside",
-             "antipode")
+    names = ("centre", "north_inside", "south_inside", "north_outside", "south_outside", "antipode")
     stations = CASES["synthetic"][0]["stations"]
-    got = {n: station_geometry([p], Site(s["lat_deg"], s["lon_deg"], s["elevation_m"]))[0]
-           for n, s in zip(names, stations, strict=True)}
+    got = {
+        n: station_geometry([p], Site(s["lat_deg"], s["lon_deg"], s["elevation_m"]))[0]
+        for n, s in zip(names, stations, strict=True)
+    }
     # The shadow moves east-north-east: left of the motion is north, so north is positive.
     assert got["north_inside"].offset_km > 0 and got["north_inside"].side == "north"
     assert got["south_inside"].offset_km < 0 and got["south_inside"].side == "south"
@@ -158,8 +168,9 @@ def test_star_and_sun_positions_match_astropy_at_central_time() -> None:
     assert g.star_az_deg == pytest.approx(star.az.deg, abs=0.01)
     from astropy.coordinates import get_sun
 
-    assert g.sun_alt_deg == pytest.approx(get_sun(frame.obstime).transform_to(frame).alt.deg,
-                                          abs=0.05)
+    assert g.sun_alt_deg == pytest.approx(
+        get_sun(frame.obstime).transform_to(frame).alt.deg, abs=0.05
+    )
 
 
 def test_speeds_and_self_check_on_real_file() -> None:
@@ -211,8 +222,9 @@ def test_shadowpath_inverse_round_trip_across_the_real_path() -> None:
             assert g.in_path == (abs(offset) < 47.9 / 2)
 
 
-@pytest.mark.parametrize("path", [REAL, HERE / "data" / "occelmnt" / "slow_shadow.xml"],
-                         ids=["real", "slow"])
+@pytest.mark.parametrize(
+    "path", [REAL, HERE / "data" / "occelmnt" / "slow_shadow.xml"], ids=["real", "slow"]
+)
 def test_many_sites_converge(path: Path) -> None:
     p = prediction(path)
     rng = np.random.default_rng(7)

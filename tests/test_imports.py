@@ -13,19 +13,31 @@ import ekos_occult
 
 # __main__ runs the command line on import, by design.
 MODULES = sorted(
-    m.name for m in pkgutil.walk_packages(ekos_occult.__path__, prefix="ekos_occult.")
+    m.name
+    for m in pkgutil.walk_packages(ekos_occult.__path__, prefix="ekos_occult.")
     if m.name != "ekos_occult.__main__"
 )
 
 
 def run_python(code: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-W", "error", "-c", code], capture_output=True,
-                          text=True, timeout=60, check=False)
+    return subprocess.run(
+        [sys.executable, "-W", "error", "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
 
 
 def test_module_list_is_not_empty() -> None:
-    for name in ("ekos_occult.catalog", "ekos_occult.visibility", "ekos_occult.planner",
-                 "ekos_occult.planview", "ekos_occult.plot", "ekos_occult.commands.plan"):
+    for name in (
+        "ekos_occult.catalog",
+        "ekos_occult.visibility",
+        "ekos_occult.planner",
+        "ekos_occult.planview",
+        "ekos_occult.plot",
+        "ekos_occult.commands.plan",
+    ):
         assert name in MODULES
 
 
@@ -35,16 +47,21 @@ def test_imports_alone_without_warnings(module: str) -> None:
     assert result.returncode == 0, result.stderr
 
 
-@pytest.mark.parametrize(("module", "forbidden"), [
-    ("ekos_occult.planner", ("dbus_next", "jinja2", "matplotlib")),
-    ("ekos_occult.catalog", ("dbus_next", "jinja2", "matplotlib", "astroplan")),
-    ("ekos_occult.planview", ("dbus_next", "jinja2", "matplotlib")),
-    # Commands import their heavy libraries inside run(): --help stays fast.
-    ("ekos_occult.commands.plan", ("astropy", "astroplan", "matplotlib", "rich")),
-])
+@pytest.mark.parametrize(
+    ("module", "forbidden"),
+    [
+        ("ekos_occult.planner", ("dbus_next", "jinja2", "matplotlib")),
+        ("ekos_occult.catalog", ("dbus_next", "jinja2", "matplotlib", "astroplan")),
+        ("ekos_occult.planview", ("dbus_next", "jinja2", "matplotlib")),
+        # Commands import their heavy libraries inside run(): --help stays fast.
+        ("ekos_occult.commands.plan", ("astropy", "astroplan", "matplotlib", "rich")),
+    ],
+)
 def test_import_does_not_load(module: str, forbidden: tuple[str, ...]) -> None:
-    code = (f"import sys, {module}\n"
-            f"loaded = [m for m in {forbidden!r} if m in sys.modules]\n"
-            "assert not loaded, loaded")
+    code = (
+        f"import sys, {module}\n"
+        f"loaded = [m for m in {forbidden!r} if m in sys.modules]\n"
+        "assert not loaded, loaded"
+    )
     result = run_python(code)
     assert result.returncode == 0, result.stderr

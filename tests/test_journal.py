@@ -30,15 +30,27 @@ class Colour(str, Enum):
 def test_entries_are_json_lines_with_utc_z_times(tmp_path: Path) -> None:
     path = tmp_path / "night" / "journal.jsonl"
     with Journal(path) as j:
-        j.append({"type": "event", "name": "Vega ✓", "record_start": T, "file": tmp_path / "a.ser",
-                  "outcome": Colour.RED, "flags": ("x",)})
+        j.append(
+            {
+                "type": "event",
+                "name": "Vega ✓",
+                "record_start": T,
+                "file": tmp_path / "a.ser",
+                "outcome": Colour.RED,
+                "flags": ("x",),
+            }
+        )
         j.append({"type": "night", "what": "end"})
     lines = path.read_text(encoding="utf-8").splitlines()
     assert len(lines) == 2
     first = json.loads(lines[0])
     assert first == {
-        "type": "event", "name": "Vega ✓", "record_start": "2026-11-21T20:06:00.123456Z",
-        "file": str(tmp_path / "a.ser"), "outcome": "red", "flags": ["x"],
+        "type": "event",
+        "name": "Vega ✓",
+        "record_start": "2026-11-21T20:06:00.123456Z",
+        "file": str(tmp_path / "a.ser"),
+        "outcome": "red",
+        "flags": ["x"],
     }
 
 

@@ -168,8 +168,9 @@ class FakeEkosClient:
 
 def ready(client: FakeEkosClient, settings: Settings | None = None, *, start_ekos: bool = False):
     clock = FakeClock(T0)
-    return asyncio.run(ensure_ekos_ready(client, settings or Settings(), start_ekos=start_ekos,
-                                         clock=clock))
+    return asyncio.run(
+        ensure_ekos_ready(client, settings or Settings(), start_ekos=start_ekos, clock=clock)
+    )
 
 
 def with_ekos(**changes: object) -> Settings:
@@ -194,7 +195,10 @@ def test_ready_ekos_reports_version_camera_devices_and_zone() -> None:
     client.version = "3.7"
     report = ready(client)
     assert (report.kstars_version, report.file_format, report.format_source) == (
-        "3.6.2", "3.6", "detected")
+        "3.6.2",
+        "3.6",
+        "detected",
+    )
     assert client.version == "3.6"  # the adapter now numbers states like 3.6
     assert report.camera == "CCD Simulator"
     assert report.devices == ("CCD Simulator", "Telescope Simulator")
@@ -206,8 +210,15 @@ def test_ready_ekos_reports_version_camera_devices_and_zone() -> None:
 
 @pytest.mark.parametrize(
     ("version", "family"),
-    [("3.6.2", "3.6"), ("3.5.0", "3.6"), ("3.7.0", "3.7"), ("3.7.5", "3.7"), ("3.8.1", "3.7"),
-     ("4.0.0", "3.7"), ("garbage", "3.6")],
+    [
+        ("3.6.2", "3.6"),
+        ("3.5.0", "3.6"),
+        ("3.7.0", "3.7"),
+        ("3.7.5", "3.7"),
+        ("3.8.1", "3.7"),
+        ("4.0.0", "3.7"),
+        ("garbage", "3.6"),
+    ],
 )
 def test_format_for_version(version: str, family: str) -> None:
     assert format_for_version(version) == family
@@ -226,7 +237,10 @@ def test_unknown_version_assumes_36_and_says_so() -> None:
     client.kstars = None
     report = ready(client)
     assert (report.kstars_version, report.file_format, report.format_source) == (
-        None, "3.6", "assumed")
+        None,
+        "3.6",
+        "assumed",
+    )
     assert any("--kstars-version 3.7" in n for n in report.notes)
 
 
@@ -333,7 +347,8 @@ def test_no_camera_in_capture() -> None:
 
 def test_configured_camera_must_be_a_device() -> None:
     assert ready(FakeEkosClient(), with_ekos(camera="Telescope Simulator")).camera == (
-        "Telescope Simulator")
+        "Telescope Simulator"
+    )
     with pytest.raises(EkosUnavailable, match="'ZWO ASI174'"):
         ready(FakeEkosClient(), with_ekos(camera="ZWO ASI174"))
 
@@ -343,8 +358,7 @@ def test_configured_camera_must_be_a_device() -> None:
 
 @pytest.fixture
 def night(tmp_path: Path) -> RenderedNight:
-    return render_night(three_event_plan(), Settings(), version="3.6",
-                        night_dir=tmp_path / "night")
+    return render_night(three_event_plan(), Settings(), version="3.6", night_dir=tmp_path / "night")
 
 
 def load(client: FakeEkosClient, night: RenderedNight, *, force: bool = False):
@@ -364,8 +378,11 @@ def test_load_empties_the_queue_then_loads_the_night(night: RenderedNight) -> No
     assert client.calls[-2:] == ["remove_all_jobs", f"load_schedule:{night.night}.esl"]
     assert report.schedule == Path(night.night_dir) / f"{night.night}.esl"
     assert report.schedule.is_file() and written[0][-1] == report.schedule
-    assert [j.name for j in report.jobs] == client.jobs == [
-        "star1 2023-02-08", "(41) Daphne 2023-02-09", "TYC 1234-01102-1 2023-02-09"]
+    assert (
+        [j.name for j in report.jobs]
+        == client.jobs
+        == ["star1 2023-02-08", "(41) Daphne 2023-02-09", "TYC 1234-01102-1 2023-02-09"]
+    )
     assert report.ekos_log == () and report.stopped is None
     assert report.status is SchedulerState.IDLE
 
@@ -380,8 +397,15 @@ def test_loading_twice_leaves_the_same_jobs(night: RenderedNight) -> None:
     assert client.calls.count("remove_all_jobs") == 2
 
 
-@pytest.mark.parametrize("state", [SchedulerState.RUNNING, SchedulerState.STARTUP,
-                                   SchedulerState.PAUSED, SchedulerState.SHUTDOWN])
+@pytest.mark.parametrize(
+    "state",
+    [
+        SchedulerState.RUNNING,
+        SchedulerState.STARTUP,
+        SchedulerState.PAUSED,
+        SchedulerState.SHUTDOWN,
+    ],
+)
 def test_a_busy_scheduler_is_refused_and_nothing_happens(
     night: RenderedNight, state: SchedulerState
 ) -> None:
@@ -432,8 +456,9 @@ def test_unreadable_file_quotes_the_scheduler_log(night: RenderedNight) -> None:
 def test_a_warning_while_loading_is_a_refusal(night: RenderedNight) -> None:
     client = FakeEkosClient()
     client.load_lines = ["Warning: Target name is required."]
-    with pytest.raises(EkosCommandFailed,
-                       match="but reported problems with it(.|\n)*Target name is required"):
+    with pytest.raises(
+        EkosCommandFailed, match="but reported problems with it(.|\n)*Target name is required"
+    ):
         load(client, night)
 
 
@@ -449,8 +474,10 @@ def test_an_informative_line_is_reported_not_refused(night: RenderedNight) -> No
     [
         ("Warning: Target name is required.", True),
         ("Unable to open sequence queue file '/x.esq'", True),
-        ("Warning: job 'A' has fixed startup time 21/11 20:05 set in the past, marking invalid.",
-         True),
+        (
+            "Warning: job 'A' has fixed startup time 21/11 20:05 set in the past, marking invalid.",
+            True,
+        ),
         ("Line 25: closing tag Job does not match Name", True),
         ("Error: Failed to load scheduler file", True),
         ("Scheduler list loaded.", False),
@@ -468,4 +495,5 @@ def test_load_actions_say_what_force_and_start_ekos_change() -> None:
     assert any("refuse" in a for a in plain) and not any("refuse" in a for a in forced)
     assert any("start its profile" in a for a in forced)
     assert plain.index(next(a for a in plain if a.startswith("remove every job"))) < plain.index(
-        next(a for a in plain if a.startswith("load /n/x.esl")))
+        next(a for a in plain if a.startswith("load /n/x.esl"))
+    )

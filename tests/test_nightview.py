@@ -34,9 +34,16 @@ def night_entries(tmp_path: Path, observers: tuple[Any, ...] = ()) -> list[dict[
     rig = FakeRig.for_plan(PLAN, clock)
     rig.recs["Deneb"] = RecScript(no_file=True)
     journal = MemoryJournal()
-    runner = NightRunner(PLAN, ekos=rig.ekos, recorder=rig.recorder, clock=clock,
-                         journal=journal, job_files=lambda ev: Path(f"/f/{ev.name}.esl"),
-                         recordings_dir=tmp_path, observers=observers)
+    runner = NightRunner(
+        PLAN,
+        ekos=rig.ekos,
+        recorder=rig.recorder,
+        clock=clock,
+        journal=journal,
+        job_files=lambda ev: Path(f"/f/{ev.name}.esl"),
+        recordings_dir=tmp_path,
+        observers=observers,
+    )
     asyncio.run(runner.run())
     return journal.entries
 
@@ -53,7 +60,10 @@ def test_view_follows_the_night(tmp_path: Path) -> None:
     entries = night_entries(tmp_path)
     view = apply(NightView(), entries[0])
     assert [(r.name, r.state) for r in view.rows] == [
-        ("Vega", "pending"), ("Deneb", "pending"), ("Sunny", "skipped")]
+        ("Vega", "pending"),
+        ("Deneb", "pending"),
+        ("Sunny", "skipped"),
+    ]
     vega_rs = PLAN.events[0].event.record_start
     assert countdown(view.rows[0], T0) == "Ekos job in 00:01:00"
     # Replay until Vega records.
@@ -65,8 +75,10 @@ def test_view_follows_the_night(tmp_path: Path) -> None:
     for e in entries:
         view = apply(view, e)
     assert [(r.state, r.outcome, r.reason) for r in view.rows] == [
-        ("done", "recorded", ""), ("failed", "failed", "recording failed"),
-        ("skipped", "skipped", "not scheduled")]
+        ("done", "recorded", ""),
+        ("failed", "failed", "recording failed"),
+        ("skipped", "skipped", "not scheduled"),
+    ]
     assert view.rows[0].step == "100 frames"
     assert next_row(view) is None and view.ended == "end"
 
@@ -91,10 +103,13 @@ def test_plain_and_json_lines(tmp_path: Path) -> None:
     lines = [format_line(e) for e in entries]
     assert lines[0] == "2026-11-21T20:00:00Z night start"
     assert "2026-11-21T20:01:00Z Vega: pending -> waiting" in lines
-    assert any(line.startswith("2026-11-21T20:06:10Z Vega: recorded file=") and
-               line.endswith("frames=100") for line in lines)
-    assert any("Deneb: failed (recording failed: no recording file was found)" in line
-               for line in lines)
+    assert any(
+        line.startswith("2026-11-21T20:06:10Z Vega: recorded file=") and line.endswith("frames=100")
+        for line in lines
+    )
+    assert any(
+        "Deneb: failed (recording failed: no recording file was found)" in line for line in lines
+    )
     assert lines[-1] == "2026-11-21T20:20:10Z night end recorded 1, failed 1, skipped 1"
     assert [json.loads(format_json(e)) for e in entries] == entries
 

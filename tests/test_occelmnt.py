@@ -70,12 +70,15 @@ def test_feed_with_one_bad_event_keeps_the_others() -> None:
 
 
 def _doc(*events: str) -> bytes:
-    return ("<Occultations>" + "".join(f"<Event>{e}</Event>" for e in events)
-            + "</Occultations>").encode()
+    return (
+        "<Occultations>" + "".join(f"<Event>{e}</Event>" for e in events) + "</Occultations>"
+    ).encode()
 
 
-GOOD = ("<Elements>x,2.0,2024,5,6,1.5,0.1,0.2,5.0,1.0</Elements>"
-        "<Star>S1,10.0,20.0,,12.0</Star><Object>1,Ceres,8.0,900</Object><ID>ev1,1</ID>")
+GOOD = (
+    "<Elements>x,2.0,2024,5,6,1.5,0.1,0.2,5.0,1.0</Elements>"
+    "<Star>S1,10.0,20.0,,12.0</Star><Object>1,Ceres,8.0,900</Object><ID>ev1,1</ID>"
+)
 
 
 def test_minimal_event_reads() -> None:
@@ -84,17 +87,25 @@ def test_minimal_event_reads() -> None:
     assert p.star.mag_b is None and p.star.mag_v == 12.0
 
 
-@pytest.mark.parametrize(("event", "expected"), [
-    (GOOD.replace("<Elements>x,2.0,2024,5,6,1.5,0.1,0.2,5.0,1.0</Elements>", ""),
-     "<Elements> element is missing"),
-    (GOOD.replace("5.0,1.0</Elements>", "5.0</Elements>"), "<Elements> field 9 (dY) is missing"),
-    (GOOD.replace("2024,5,6", "2024,13,6"), "<Elements> fields 2-4 (date)"),
-    (GOOD.replace("5.0,1.0</Elements>", "0,0</Elements>"), "the shadow does not move"),
-    (GOOD.replace("S1,10.0,20.0", "S1,25.0,20.0"), "<Star> fields 1-2 (RA, Dec)"),
-    (GOOD.replace("8.0,900", "8.0,-3"), "<Object> field 3 (diameter)"),
-    (GOOD.replace("8.0,900", "8.0,nan"), "<Object> field 3 (diameter): 'nan' is not a finite"),
-    (GOOD.replace("<ID>ev1,1</ID>", "<ID>ev1,soon</ID>"), "<ID> field 1 (prediction MJD)"),
-])
+@pytest.mark.parametrize(
+    ("event", "expected"),
+    [
+        (
+            GOOD.replace("<Elements>x,2.0,2024,5,6,1.5,0.1,0.2,5.0,1.0</Elements>", ""),
+            "<Elements> element is missing",
+        ),
+        (
+            GOOD.replace("5.0,1.0</Elements>", "5.0</Elements>"),
+            "<Elements> field 9 (dY) is missing",
+        ),
+        (GOOD.replace("2024,5,6", "2024,13,6"), "<Elements> fields 2-4 (date)"),
+        (GOOD.replace("5.0,1.0</Elements>", "0,0</Elements>"), "the shadow does not move"),
+        (GOOD.replace("S1,10.0,20.0", "S1,25.0,20.0"), "<Star> fields 1-2 (RA, Dec)"),
+        (GOOD.replace("8.0,900", "8.0,-3"), "<Object> field 3 (diameter)"),
+        (GOOD.replace("8.0,900", "8.0,nan"), "<Object> field 3 (diameter): 'nan' is not a finite"),
+        (GOOD.replace("<ID>ev1,1</ID>", "<ID>ev1,soon</ID>"), "<ID> field 1 (prediction MJD)"),
+    ],
+)
 def test_bad_event_names_event_and_element(event: str, expected: str) -> None:
     with pytest.raises(PredictionFormatError) as err:
         read_occelmnt(_doc(event), "bad.xml")
@@ -112,12 +123,15 @@ def test_all_events_bad_lists_every_problem() -> None:
     assert "event 2 (ev2, line 1)" in text and "<Star> field 0 (id) is missing" in text
 
 
-@pytest.mark.parametrize(("data", "expected"), [
-    (b"<Occultations><Event>", "f.xml:1: not well-formed XML"),
-    (b"<kml><Event/></kml>", "root element is <kml>, not <Occultations>"),
-    (b"<Occultations></Occultations>", "no <Event>"),
-    (b"name,ra,dec\n", "not well-formed XML"),
-])
+@pytest.mark.parametrize(
+    ("data", "expected"),
+    [
+        (b"<Occultations><Event>", "f.xml:1: not well-formed XML"),
+        (b"<kml><Event/></kml>", "root element is <kml>, not <Occultations>"),
+        (b"<Occultations></Occultations>", "no <Event>"),
+        (b"name,ra,dec\n", "not well-formed XML"),
+    ],
+)
 def test_not_an_occelmnt_file(data: bytes, expected: str) -> None:
     with pytest.raises(PredictionFormatError, match=expected):
         read_occelmnt(data, "f.xml")
@@ -126,8 +140,10 @@ def test_not_an_occelmnt_file(data: bytes, expected: str) -> None:
 def test_entities_are_not_expanded(tmp_path: Path) -> None:
     secret = tmp_path / "secret.txt"
     secret.write_text("S1")
-    doc = (f'<?xml version="1.0"?><!DOCTYPE o [<!ENTITY xxe SYSTEM "file://{secret}">]>'
-           + _doc(GOOD.replace("<Star>S1", "<Star>&xxe;S2")).decode())
+    doc = (
+        f'<?xml version="1.0"?><!DOCTYPE o [<!ENTITY xxe SYSTEM "file://{secret}">]>'
+        + _doc(GOOD.replace("<Star>S1", "<Star>&xxe;S2")).decode()
+    )
     # The entity is left unexpanded, so the Star element has no text before it: never "S1".
     with pytest.raises(PredictionFormatError, match=r"<Star> field 0 \(id\) is missing"):
         read_occelmnt(doc, "x.xml")

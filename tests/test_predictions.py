@@ -46,8 +46,7 @@ def test_window_centred_on_local_central_time() -> None:
     assert (e.record_end - e.central_time).total_seconds() == pytest.approx(half, abs=1e-5)
     assert e.event_duration_s == g.max_duration_s
     assert (e.ra_deg, e.dec_deg, e.mag) == (8.19592486 * 15, 12.8154226, 11.37)
-    assert (e.asteroid, e.event_id, e.name) == ("(2731) Cucula", "20260209_4855.6",
-                                                "(2731) Cucula")
+    assert (e.asteroid, e.event_id, e.name) == ("(2731) Cucula", "20260209_4855.6", "(2731) Cucula")
     assert e.fields["star"].startswith("J081145.33") and e.fields["file"] == "real.xml"
 
 
@@ -59,12 +58,14 @@ def test_margin_grows_with_long_events() -> None:
 
 
 def test_time_uncertainty_override_and_missing_errors() -> None:
-    (item,) = events_from_predictions(real(), PORTUGAL,
-                                      PredictionOptions(time_uncertainty_s=5.0)).items
+    (item,) = events_from_predictions(
+        real(), PORTUGAL, PredictionOptions(time_uncertainty_s=5.0)
+    ).items
     assert item.event is not None and item.event.prediction is not None
     assert item.event.prediction.time_uncertainty_s == 5.0
     assert item.event.duration.total_seconds() == pytest.approx(
-        2 * (item.geometry.max_duration_s / 2 + 5.0 + 30.0), abs=1e-5)
+        2 * (item.geometry.max_duration_s / 2 + 5.0 + 30.0), abs=1e-5
+    )
     old = read_occelmnt((DATA / "old_short_fields.xml").read_bytes(), "old.xml").predictions
     (item,) = events_from_predictions(old, Site(48.0, 11.0, 500)).items
     assert item.event is not None and item.event.prediction is not None
@@ -73,8 +74,9 @@ def test_time_uncertainty_override_and_missing_errors() -> None:
 
 def test_exposure_capped_so_event_spans_three_frames() -> None:
     # A 2 km body: the event lasts ~0.12 s, so the mag-11.37 exposure (0.44 s) is capped.
-    (item,) = events_from_predictions(real(("Cucula,16.50,47.900", "Cucula,16.50,2.000")),
-                                      PORTUGAL).items
+    (item,) = events_from_predictions(
+        real(("Cucula,16.50,47.900", "Cucula,16.50,2.000")), PORTUGAL
+    ).items
     d = item.geometry.max_duration_s
     assert d < 0.2
     assert item.exposure_s == pytest.approx(d / 3)
@@ -132,8 +134,9 @@ def test_star_without_magnitude_is_reported_not_planned() -> None:
 def test_repeated_object_names_get_the_event_id() -> None:
     feed = read_occelmnt((DATA / "feed_with_bad_event.xml").read_bytes(), "f.xml").predictions
     twice = [feed[0], feed[0]]
-    names = [i.event.name for i in events_from_predictions(twice, PORTUGAL).items
-             if i.event is not None]
+    names = [
+        i.event.name for i in events_from_predictions(twice, PORTUGAL).items if i.event is not None
+    ]
     assert names == ["(99001) Testia 20230315_200000"] * 2
 
 

@@ -46,8 +46,10 @@ class FakeIndi:
         self.connected = True
         self.known = True  # False: KStars no longer knows the device ("Invalid")
         self.numbers: dict[tuple[str, str], float] = {
-            ("CCD_INFO", "CCD_MAX_X"): 1280, ("CCD_INFO", "CCD_MAX_Y"): 1024,
-            ("CCD_INFO", "CCD_BITSPERPIXEL"): 16}
+            ("CCD_INFO", "CCD_MAX_X"): 1280,
+            ("CCD_INFO", "CCD_MAX_Y"): 1024,
+            ("CCD_INFO", "CCD_BITSPERPIXEL"): 16,
+        }
         self.texts: dict[tuple[str, str], str] = {}
         self.switches: dict[tuple[str, str], bool] = {("RECORD_STREAM", "RECORD_OFF"): True}
         self.states: dict[str, PropertyState] = {"RECORD_STREAM": PropertyState.IDLE}
@@ -93,8 +95,11 @@ class FakeIndi:
         await self._enter()
         if prop in self.refuse or not self.connected:
             raise EkosCommandFailed(f"Cannot send INDI property {device} {prop}")
-        values = {e: v for (p, e), v in {**self.numbers, **self.texts, **self.switches}.items()
-                  if p == prop}
+        values = {
+            e: v
+            for (p, e), v in {**self.numbers, **self.texts, **self.switches}.items()
+            if p == prop
+        }
         self.sent.append((prop, values))
         if prop == "RECORD_STREAM" and self.switches.get((prop, "RECORD_DURATION_ON")):
             self.states[prop] = PropertyState.BUSY
@@ -121,8 +126,11 @@ def recorder(indi: FakeIndi) -> IndiStreamRecorder:
     return IndiStreamRecorder(lambda: indi, CAM, timeout_s=0.5, disk_free=lambda p: 12345)
 
 
-def request(tmp_path: Path, stem: str = "Vega_20261121T212113Z",
-            roi: tuple[int, int, int, int] | None = None) -> RecordingRequest:
+def request(
+    tmp_path: Path,
+    stem: str = "Vega_20261121T212113Z",
+    roi: tuple[int, int, int, int] | None = None,
+) -> RecordingRequest:
     return RecordingRequest(tmp_path / "recordings", stem, 0.1, 10.0, roi)
 
 
@@ -140,13 +148,16 @@ def test_record_directory_indi_would_rewrite_is_refused(folder: str) -> None:
 
 
 def test_configure_sends_file_duration_exposure_and_full_frame(
-        recorder: IndiStreamRecorder, indi: FakeIndi, tmp_path: Path) -> None:
+    recorder: IndiStreamRecorder, indi: FakeIndi, tmp_path: Path
+) -> None:
     req = request(tmp_path)
     asyncio.run(recorder.configure(req))
 
     sent = dict(indi.sent)
-    assert sent["RECORD_FILE"] == {"RECORD_FILE_DIR": str(req.directory),
-                                   "RECORD_FILE_NAME": "Vega-20261121T212113Z__T_"}
+    assert sent["RECORD_FILE"] == {
+        "RECORD_FILE_DIR": str(req.directory),
+        "RECORD_FILE_NAME": "Vega-20261121T212113Z__T_",
+    }
     assert sent["RECORD_OPTIONS"]["RECORD_DURATION"] == pytest.approx(10.1)
     assert padded_duration_s(req) == pytest.approx(10.1)
     assert sent["STREAMING_EXPOSURE"]["STREAMING_EXPOSURE_VALUE"] == 0.1
@@ -154,15 +165,16 @@ def test_configure_sends_file_duration_exposure_and_full_frame(
     assert req.directory.is_dir()
 
 
-def test_configure_sets_the_roi(recorder: IndiStreamRecorder, indi: FakeIndi,
-                                tmp_path: Path) -> None:
+def test_configure_sets_the_roi(
+    recorder: IndiStreamRecorder, indi: FakeIndi, tmp_path: Path
+) -> None:
     asyncio.run(recorder.configure(request(tmp_path, roi=(100, 50, 320, 240))))
-    assert dict(indi.sent)["CCD_STREAM_FRAME"] == {"X": 100, "Y": 50, "WIDTH": 320,
-                                                   "HEIGHT": 240}
+    assert dict(indi.sent)["CCD_STREAM_FRAME"] == {"X": 100, "Y": 50, "WIDTH": 320, "HEIGHT": 240}
 
 
-def test_a_recording_from_command_to_file(recorder: IndiStreamRecorder, indi: FakeIndi,
-                                          tmp_path: Path) -> None:
+def test_a_recording_from_command_to_file(
+    recorder: IndiStreamRecorder, indi: FakeIndi, tmp_path: Path
+) -> None:
     req = request(tmp_path)
 
     async def night() -> tuple[list[RecordingState], Path | None]:
@@ -180,8 +192,11 @@ def test_a_recording_from_command_to_file(recorder: IndiStreamRecorder, indi: Fa
     states, found = asyncio.run(night())
     assert states == [RecordingState.IDLE, RecordingState.BUSY, RecordingState.FINISHED]
     assert found is not None and found.name == "Vega-20261121T212113Z_2026-11-21@21-21-13.ser"
-    assert [p for p, _ in indi.sent][-3:] == ["CCD_VIDEO_STREAM", "RECORD_STREAM",
-                                              "CCD_VIDEO_STREAM"]
+    assert [p for p, _ in indi.sent][-3:] == [
+        "CCD_VIDEO_STREAM",
+        "RECORD_STREAM",
+        "CCD_VIDEO_STREAM",
+    ]
     assert indi.switches[("CCD_VIDEO_STREAM", "STREAM_OFF")] is True
 
 
@@ -204,8 +219,9 @@ def test_frame_geometry_from_ccd_info_and_roi(recorder: IndiStreamRecorder) -> N
     assert (sub.frame_bytes, asyncio.run(recorder.free_bytes(Path("/")))) == (320 * 240 * 2, 12345)
 
 
-def test_camera_gone_is_device_lost(recorder: IndiStreamRecorder, indi: FakeIndi,
-                                    tmp_path: Path) -> None:
+def test_camera_gone_is_device_lost(
+    recorder: IndiStreamRecorder, indi: FakeIndi, tmp_path: Path
+) -> None:
     indi.connected = False
     with pytest.raises(DeviceLost, match="not connected"):
         asyncio.run(recorder.configure(request(tmp_path)))
@@ -216,8 +232,9 @@ def test_camera_gone_is_device_lost(recorder: IndiStreamRecorder, indi: FakeIndi
     assert asyncio.run(recorder.recording_state()) is RecordingState.NO_DEVICE
 
 
-def test_driver_alert_and_refusal(recorder: IndiStreamRecorder, indi: FakeIndi,
-                                  tmp_path: Path) -> None:
+def test_driver_alert_and_refusal(
+    recorder: IndiStreamRecorder, indi: FakeIndi, tmp_path: Path
+) -> None:
     indi.refuse.add("RECORD_OPTIONS")
     with pytest.raises(RecordingError, match="refused RECORD_OPTIONS"):
         asyncio.run(recorder.configure(request(tmp_path)))
@@ -225,11 +242,15 @@ def test_driver_alert_and_refusal(recorder: IndiStreamRecorder, indi: FakeIndi,
     assert asyncio.run(recorder.recording_state()) is RecordingState.ALERT
 
 
-def test_a_call_that_hangs_times_out(recorder: IndiStreamRecorder, indi: FakeIndi,
-                                     tmp_path: Path) -> None:
+def test_a_call_that_hangs_times_out(
+    recorder: IndiStreamRecorder, indi: FakeIndi, tmp_path: Path
+) -> None:
     indi.hang = True
-    for call in (recorder.configure(request(tmp_path)), recorder.recording_state(),
-                 recorder.start_recording()):
+    for call in (
+        recorder.configure(request(tmp_path)),
+        recorder.recording_state(),
+        recorder.start_recording(),
+    ):
         with pytest.raises(EkosTimeout, match="within 0.5 s"):
             asyncio.run(call)
 

@@ -31,8 +31,10 @@ from ekos_occult.rigcheck import (
 
 GOOD_RC = "[Scheduler]\nStopEkosAfterShutdown=false\nRememberJobProgress=false\n"
 # As KStars 3.6.2 writes it after the user ticked the defaults back on (plus KDE key flags).
-BAD_RC = ("[Scheduler]\nStopEkosAfterShutdown=true\nSchedulerParkMount=true\n"
-          "LeadTime[$e]=5\n\n[General]\nKStarsFirstRun=false\n")
+BAD_RC = (
+    "[Scheduler]\nStopEkosAfterShutdown=true\nSchedulerParkMount=true\n"
+    "LeadTime[$e]=5\n\n[General]\nKStarsFirstRun=false\n"
+)
 SITE = Site(51.4769, -0.0005, 46.0)
 
 
@@ -73,6 +75,7 @@ def test_missing_kstarsrc_means_kstars_defaults_end_the_night(tmp_path: Path) ->
 def _tools(answers: dict[str, tuple[int, str] | None]):  # type: ignore[no-untyped-def]
     def run(argv: Sequence[str]) -> tuple[int, str] | None:
         return answers.get(argv[0])
+
     return run
 
 
@@ -83,18 +86,25 @@ Leap status     : Normal
 """
 
 
-@pytest.mark.parametrize(("answers", "verdict", "says"), [
-    ({"timedatectl": (0, "yes\n")}, Verdict.OK, "NTP synchronised"),
-    ({"timedatectl": (0, "no\n")}, Verdict.PROBLEM, "NOT synchronised"),
-    ({"timedatectl": None, "chronyc": (0, CHRONY)}, Verdict.OK, "0.0001 s slow"),
-    ({"chronyc": (0, CHRONY.replace("0.000123", "0.812"))}, Verdict.WARNING, "0.8120 s"),
-    ({"chronyc": (0, CHRONY.replace("Normal", "Not synchronised"))}, Verdict.PROBLEM,
-     "Not synchronised"),
-    ({"timedatectl": (1, ""), "chronyc": (1, "")}, Verdict.UNKNOWN, "neither"),
-    ({}, Verdict.UNKNOWN, "neither"),
-])
-def test_clock_sync(answers: dict[str, tuple[int, str] | None], verdict: Verdict,
-                    says: str) -> None:
+@pytest.mark.parametrize(
+    ("answers", "verdict", "says"),
+    [
+        ({"timedatectl": (0, "yes\n")}, Verdict.OK, "NTP synchronised"),
+        ({"timedatectl": (0, "no\n")}, Verdict.PROBLEM, "NOT synchronised"),
+        ({"timedatectl": None, "chronyc": (0, CHRONY)}, Verdict.OK, "0.0001 s slow"),
+        ({"chronyc": (0, CHRONY.replace("0.000123", "0.812"))}, Verdict.WARNING, "0.8120 s"),
+        (
+            {"chronyc": (0, CHRONY.replace("Normal", "Not synchronised"))},
+            Verdict.PROBLEM,
+            "Not synchronised",
+        ),
+        ({"timedatectl": (1, ""), "chronyc": (1, "")}, Verdict.UNKNOWN, "neither"),
+        ({}, Verdict.UNKNOWN, "neither"),
+    ],
+)
+def test_clock_sync(
+    answers: dict[str, tuple[int, str] | None], verdict: Verdict, says: str
+) -> None:
     check = clock_check(_tools(answers))
     assert check.verdict is verdict and says in check.detail
 
@@ -115,18 +125,26 @@ def test_disk_and_site() -> None:
 def test_default_kstarsrc_of_a_sandbox_bus_or_the_user(tmp_path: Path) -> None:
     state = tmp_path / "sbx"
     state.mkdir()
-    (state / "sandbox.json").write_text(json.dumps({
-        "bus_address": f"unix:path={state}/run/bus,guid=aa", "display": ":5",
-        "site": [51.0, 0.0, 0.0], "profile": "Simulators",
-        "xvfb": {"name": "Xvfb", "pid": 1, "start_ticks": 1},
-        "dbus": {"name": "dbus-daemon", "pid": 2, "start_ticks": 1}}))
+    (state / "sandbox.json").write_text(
+        json.dumps(
+            {
+                "bus_address": f"unix:path={state}/run/bus,guid=aa",
+                "display": ":5",
+                "site": [51.0, 0.0, 0.0],
+                "profile": "Simulators",
+                "xvfb": {"name": "Xvfb", "pid": 1, "start_ticks": 1},
+                "dbus": {"name": "dbus-daemon", "pid": 2, "start_ticks": 1},
+            }
+        )
+    )
     home = tmp_path / "home"
     other = "unix:path=/run/user/1000/bus"
-    assert default_kstarsrc(f"unix:path={state}/run/bus,guid=bb", [state], {}, home) == \
-        state / "home" / ".config" / "kstarsrc"
+    assert (
+        default_kstarsrc(f"unix:path={state}/run/bus,guid=bb", [state], {}, home)
+        == state / "home" / ".config" / "kstarsrc"
+    )
     assert default_kstarsrc(other, [state], {}, home) == home / ".config" / "kstarsrc"
-    assert default_kstarsrc(other, [], {"XDG_CONFIG_HOME": "/cfg"}, home) == \
-        Path("/cfg/kstarsrc")
+    assert default_kstarsrc(other, [], {"XDG_CONFIG_HOME": "/cfg"}, home) == Path("/cfg/kstarsrc")
 
 
 class FakeRigClient:
@@ -136,13 +154,15 @@ class FakeRigClient:
         self.running, self.ekos_open = True, True
         self.status = CommunicationStatus.SUCCESS
         self.connected = {"CCD Simulator": True, "Telescope Simulator": True}
-        self.props = ["CCD Simulator.RECORD_FILE.RECORD_FILE_DIR",
-                      "CCD Simulator.RECORD_OPTIONS.RECORD_DURATION",
-                      "CCD Simulator.RECORD_STREAM.RECORD_OFF",
-                      "CCD Simulator.STREAMING_EXPOSURE.STREAMING_EXPOSURE_VALUE",
-                      "CCD Simulator.CCD_VIDEO_STREAM.STREAM_ON",
-                      "CCD Simulator.CCD_STREAM_RECORDER.SER",
-                      "CCD Simulator.CCD_STREAM_FRAME.X"]
+        self.props = [
+            "CCD Simulator.RECORD_FILE.RECORD_FILE_DIR",
+            "CCD Simulator.RECORD_OPTIONS.RECORD_DURATION",
+            "CCD Simulator.RECORD_STREAM.RECORD_OFF",
+            "CCD Simulator.STREAMING_EXPOSURE.STREAMING_EXPOSURE_VALUE",
+            "CCD Simulator.CCD_VIDEO_STREAM.STREAM_ON",
+            "CCD Simulator.CCD_STREAM_RECORDER.SER",
+            "CCD Simulator.CCD_STREAM_FRAME.X",
+        ]
         self.ser_on = True
 
     async def is_running(self) -> bool:
@@ -199,18 +219,34 @@ def test_check_rig_all_good_then_each_fault() -> None:
 def _events(tmp_path: Path) -> Path:
     start = (datetime.now(timezone.utc) + timedelta(hours=2)).replace(microsecond=0)
     csv = tmp_path / "ev.csv"
-    csv.write_text("name,ra,dec,start,duration,mag,exposure\n"
-                   f"Polaris x,37.95,89.26,{start:%Y-%m-%dT%H:%M:%S},10,2.0,0.1\n")
+    csv.write_text(
+        "name,ra,dec,start,duration,mag,exposure\n"
+        f"Polaris x,37.95,89.26,{start:%Y-%m-%dT%H:%M:%S},10,2.0,0.1\n"
+    )
     return csv
 
 
-def test_run_refuses_a_kstars_that_would_end_the_night(tmp_path: Path,
-                                                       capsys: pytest.CaptureFixture[str]) -> None:
+def test_run_refuses_a_kstars_that_would_end_the_night(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     rc_file = _write(tmp_path, BAD_RC)
     out = tmp_path / "night"
-    rc = cli.main(["run", str(_events(tmp_path)), "--bus", "unix:path=/nonexistent/bus",
-                   "--kstarsrc", str(rc_file), "--site", "51.4769,-0.0005,46",
-                   "--max-sun-altitude", "90", "--out", str(out)])
+    rc = cli.main(
+        [
+            "run",
+            str(_events(tmp_path)),
+            "--bus",
+            "unix:path=/nonexistent/bus",
+            "--kstarsrc",
+            str(rc_file),
+            "--site",
+            "51.4769,-0.0005,46",
+            "--max-sun-altitude",
+            "90",
+            "--out",
+            str(out),
+        ]
+    )
     err = capsys.readouterr().err
     assert rc == 2
     assert "would end the night after the first event" in err
@@ -220,16 +256,28 @@ def test_run_refuses_a_kstars_that_would_end_the_night(tmp_path: Path,
 
 def test_run_dry_run_prints_the_steps(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "night"
-    rc = cli.main(["run", str(_events(tmp_path)), "--dry-run", "--site", "51.4769,-0.0005,46",
-                   "--max-sun-altitude", "90", "--out", str(out), "--roi", "0,0,320,240"])
+    rc = cli.main(
+        [
+            "run",
+            str(_events(tmp_path)),
+            "--dry-run",
+            "--site",
+            "51.4769,-0.0005,46",
+            "--max-sun-altitude",
+            "90",
+            "--out",
+            str(out),
+            "--roi",
+            "0,0,320,240",
+        ]
+    )
     text = capsys.readouterr().out
     assert rc == 0 and not out.exists()
     assert "Polaris x:" in text and "record 10 s" in text
     assert "ROI 0,0 320x240" in text and "Polaris-x-" in text
 
 
-def test_run_folder_without_events_copy(tmp_path: Path,
-                                        capsys: pytest.CaptureFixture[str]) -> None:
+def test_run_folder_without_events_copy(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     rc = cli.main(["run", str(tmp_path), "--dry-run", "--site", "51.4769,-0.0005,46"])
     assert rc == 2 and "without events.csv" in capsys.readouterr().err
 

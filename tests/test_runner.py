@@ -27,8 +27,15 @@ from ekos_occult.supervisor import Limits, Outcome, Reason
 class Night:
     """One supervised night: plan, fake clock and rig, journal file, recordings folder."""
 
-    def __init__(self, tmp_path: Path, plan: Plan, *, start: datetime = T0,
-                 limits: Limits | None = None, free_bytes: int = 10**12) -> None:
+    def __init__(
+        self,
+        tmp_path: Path,
+        plan: Plan,
+        *,
+        start: datetime = T0,
+        limits: Limits | None = None,
+        free_bytes: int = 10**12,
+    ) -> None:
         self.plan, self.tmp = plan, tmp_path
         self.clock = FakeClock(start)
         self.rig = FakeRig.for_plan(plan, self.clock, free_bytes=free_bytes)
@@ -39,9 +46,15 @@ class Night:
     def runner(self, previous: Iterable[Mapping[str, Any]] = ()) -> NightRunner:
         self.journal = Journal(self.journal_path).open()
         return NightRunner(
-            self.plan, ekos=self.rig.ekos, recorder=self.rig.recorder, clock=self.clock,
-            journal=self.journal, job_files=lambda ev: Path(f"/fake/{ev.name}.esl"),
-            recordings_dir=self.tmp / "rec", limits=self.limits, previous=previous,
+            self.plan,
+            ekos=self.rig.ekos,
+            recorder=self.rig.recorder,
+            clock=self.clock,
+            journal=self.journal,
+            job_files=lambda ev: Path(f"/fake/{ev.name}.esl"),
+            recordings_dir=self.tmp / "rec",
+            limits=self.limits,
+            previous=previous,
         )
 
     def run(self, previous: Iterable[Mapping[str, Any]] = ()) -> dict[str, EventResult]:
@@ -82,8 +95,10 @@ def assert_one_final_line_per_event(night: Night) -> None:
 
 def test_whole_night_records_every_event_on_time(tmp_path: Path) -> None:
     plan = make_plan(
-        planned("Vega", 6), planned("Deneb", 15, exposure_s=0.05, duration_s=30),
-        planned("Altair", 30, exposure_s=0.5, duration_s=60), planned("Capella", 45),
+        planned("Vega", 6),
+        planned("Deneb", 15, exposure_s=0.05, duration_s=30),
+        planned("Altair", 30, exposure_s=0.5, duration_s=60),
+        planned("Capella", 45),
         planned("Sunny", 50, scheduled=False),
     )
     night = Night(tmp_path, plan)
@@ -96,25 +111,41 @@ def test_whole_night_records_every_event_on_time(tmp_path: Path) -> None:
     # Each step at its planned time: job at job_start, stream at preroll, RECORD at record_start.
     assert rig.times("load_job") == [ev.job_start for ev in scheduled]
     assert rig.times("start_recording") == [ev.event.record_start for ev in scheduled]
-    assert rig.times("start_stream") == [ev.event.record_start - timedelta(seconds=3)
-                                         for ev in scheduled]
+    assert rig.times("start_stream") == [
+        ev.event.record_start - timedelta(seconds=3) for ev in scheduled
+    ]
     assert rig.count("stop_stream") == 4
     for ev in scheduled:
         line = night.final(ev.name)
         assert line["outcome"] == "recorded" and line["reason"] is None
-        assert night.states(ev.name) == ["pending", "waiting", "arming", "recording",
-                                         "stopping", "done"]
-        check = verify_ser(Path(line["file"]), SerExpectation(
-            ev.event.record_start, ev.event.record_end, ev.exposure_s))
+        assert night.states(ev.name) == [
+            "pending",
+            "waiting",
+            "arming",
+            "recording",
+            "stopping",
+            "done",
+        ]
+        check = verify_ser(
+            Path(line["file"]),
+            SerExpectation(ev.event.record_start, ev.event.record_end, ev.exposure_s),
+        )
         assert check.is_valid and line["frames"] == check.frames
-        assert line["frames"] == pytest.approx(ev.event.duration.total_seconds() / ev.exposure_s,
-                                               abs=1)
+        assert line["frames"] == pytest.approx(
+            ev.event.duration.total_seconds() / ev.exposure_s, abs=1
+        )
         first = utc(line["first_frame_utc"])
         assert 0 <= secs(first, ev.event.record_start) <= ev.exposure_s + 0.25
         assert line["dropped_frames"] == 0 and line["timestamp_source"] == "host clock"
         assert utc(line["record_start"]) == ev.event.record_start
-        assert set(line["steps"]) >= {"load_job", "job_complete", "start_stream", "record",
-                                      "recording_finished", "verify"}
+        assert set(line["steps"]) >= {
+            "load_job",
+            "job_complete",
+            "start_stream",
+            "record",
+            "recording_finished",
+            "verify",
+        }
         assert line["steps"]["record"]["planned"] == line["steps"]["record"]["actual"]
     assert night.entries("night")[-1]["summary"] == {"recorded": 4, "failed": 0, "skipped": 1}
     assert night.journal is not None and not night.journal.is_open
@@ -184,8 +215,7 @@ def test_failed_job_is_marked_and_the_next_event_recorded(
     assert (night.final("A")["outcome"], night.final("A")["reason"]) == ("failed", reason)
     assert night.final("B")["outcome"] == "recorded"
     # No recording was attempted for the failed job.
-    assert night.rig.times("configure") == [night.ev("B").event.record_start
-                                            - timedelta(seconds=3)]
+    assert night.rig.times("configure") == [night.ev("B").event.record_start - timedelta(seconds=3)]
 
 
 def test_job_overrun_stops_the_scheduler_and_records_anyway(tmp_path: Path) -> None:
@@ -240,8 +270,9 @@ def test_kstars_lost_mid_recording_fails_it_and_the_next_event_is_recorded(
     night = Night(tmp_path, make_plan(planned("A", 6), planned("B", 20), planned("C", 21)))
     rs_a, b = night.ev("A").event.record_start, night.ev("B")
     # Gone from A's recording until after B's late limit; back in time for C.
-    night.rig.lose_kstars(rs_a + timedelta(seconds=3),
-                          back_at=b.event.record_start + timedelta(seconds=12))
+    night.rig.lose_kstars(
+        rs_a + timedelta(seconds=3), back_at=b.event.record_start + timedelta(seconds=12)
+    )
     results = night.run()
     assert results["A"].reason is Reason.KSTARS_LOST
     assert results["B"].reason is Reason.KSTARS_LOST
@@ -295,7 +326,8 @@ def test_late_but_within_the_limit_records_and_flags(tmp_path: Path) -> None:
     results = night.run()
     assert results["A"].outcome is Outcome.RECORDED
     assert {"no time left for the Ekos job", "record command sent 2.00 s late"} <= set(
-        results["A"].flags)
+        results["A"].flags
+    )
 
 
 # --- faults: the recording itself ------------------------------------------------------------

@@ -24,11 +24,19 @@ def test_good_recording_is_valid(tmp_path: Path) -> None:
     write_ser(path, stamps(100), width=16, height=4)
     ser = open_ser(path)  # the fake writer's file is a SER file for the shared reader too
     assert (ser.header.file_id, ser.header.width, ser.header.height, ser.n_frames) == (
-        "INDI-RECORDER", 16, 4, 100)
+        "INDI-RECORDER",
+        16,
+        4,
+        100,
+    )
     check = verify_ser(path, EXPECT)
     assert check.is_valid, check.problems
     assert (check.frames, check.expected_frames, check.dropped_frames, check.gaps) == (
-        100, 100, 0, 0)
+        100,
+        100,
+        0,
+        0,
+    )
     assert check.first_frame_utc == START + timedelta(seconds=0.07)
     assert check.start_delay_s == pytest.approx(0.07)
     assert check.warnings == ()
@@ -61,8 +69,9 @@ def test_late_first_frame_and_short_coverage_are_invalid(tmp_path: Path) -> None
     late = tmp_path / "late.ser"
     write_ser(late, stamps(97, first=0.4))
     check = verify_ser(late, EXPECT)
-    assert any("first frame 0.400 s after the planned start (allowed 0.350 s)" in p
-               for p in check.problems)
+    assert any(
+        "first frame 0.400 s after the planned start (allowed 0.350 s)" in p for p in check.problems
+    )
     short = tmp_path / "short.ser"
     write_ser(short, stamps(95))
     check = verify_ser(short, EXPECT)
@@ -109,8 +118,7 @@ def test_check_is_pure_on_counts_and_ticks() -> None:
     ticks = [datetime_to_ticks(t) for t in stamps(100)]
     check = check_recording(Path("x.ser"), 100, ticks, EXPECT, notes=("a note",))
     assert check.is_valid and check.warnings == ("a note",)
-    assert check_recording(Path("x.ser"), 5, None, EXPECT).problems == (
-        "no per-frame timestamps",)
+    assert check_recording(Path("x.ser"), 5, None, EXPECT).problems == ("no per-frame timestamps",)
 
 
 def test_more_frames_than_planned_is_a_warning(tmp_path: Path) -> None:

@@ -201,9 +201,7 @@ def test_quiet_rig_checks_disk_then_streams_sleeps_and_records_at_record_start()
 
 
 def test_busy_ekos_is_stopped_before_record_start_and_flagged_at_it() -> None:
-    busy = PortResult(
-        Act.CHECK_RIG, rig=rig(scheduler=SchedulerState.RUNNING, capture_idle=False)
-    )
+    busy = PortResult(Act.CHECK_RIG, rig=rig(scheduler=SchedulerState.RUNNING, capture_idle=False))
     tr = transition(S.ARMING, PREROLL, JOB, busy, LIM)
     assert kinds(tr.actions) == [Act.STOP_SCHEDULER, Act.ABORT_CAPTURE, Act.SLEEP, Act.CHECK_RIG]
     assert tr.actions[2].at == PREROLL + timedelta(seconds=LIM.poll_s)
@@ -322,8 +320,9 @@ def test_kstars_lost_before_arming_reattaches_until_the_late_limit() -> None:
     tr = transition(S.WAITING, JOB.job_start, job, _failed(Act.POLL_JOB, Failure.UNAVAILABLE))
     assert tr.state is S.PENDING and tr.job.job_sent_at is None
     assert tr.actions == (Action(Act.REATTACH, at(LIM.late_start_s)),)
-    back = transition(S.PENDING, JOB.job_start + timedelta(seconds=30), tr.job,
-                      PortResult(Act.REATTACH))
+    back = transition(
+        S.PENDING, JOB.job_start + timedelta(seconds=30), tr.job, PortResult(Act.REATTACH)
+    )
     assert back.state is S.WAITING
     never = transition(S.PENDING, at(11), tr.job, _failed(Act.REATTACH, Failure.UNAVAILABLE))
     assert (never.state, never.job.reason) == (S.FAILED, Reason.KSTARS_LOST)

@@ -28,9 +28,7 @@ from ekos_occult.visibility import (
     to_unix,
 )
 
-REFERENCE = json.loads(
-    (Path(__file__).parent / "reference" / "visibility_cases.json").read_text()
-)
+REFERENCE = json.loads((Path(__file__).parent / "reference" / "visibility_cases.json").read_text())
 CASES = {c["name"]: c for c in REFERENCE["cases"]}
 SITES = {k: Site(**v) for k, v in REFERENCE["sites"].items()}
 
@@ -42,8 +40,12 @@ AZ_TOL = 0.01  # degrees (azimuth moves faster than altitude near the zenith)
 def event_from(case: dict[str, Any]) -> OccultationEvent:
     start = datetime.fromisoformat(case["start"]).replace(tzinfo=timezone.utc)
     return OccultationEvent(
-        name=case["name"], ra_deg=case["ra_deg"], dec_deg=case["dec_deg"], record_start=start,
-        record_end=start + timedelta(seconds=case["duration_s"]), mag=10.0,
+        name=case["name"],
+        ra_deg=case["ra_deg"],
+        dec_deg=case["dec_deg"],
+        record_start=start,
+        record_end=start + timedelta(seconds=case["duration_s"]),
+        mag=10.0,
     )
 
 
@@ -86,8 +88,7 @@ def test_far_future_date_is_noted_and_raises_no_warning() -> None:
     assert batch.notes == ((IERS_NOTE,), ())
     # Default Earth orientation: still within the stated accuracy of the noted positions.
     assert batch.visibilities[0].altitude_deg == pytest.approx(far["altitude_deg"], abs=0.01)
-    assert batch.visibilities[0].altitude_deg == pytest.approx(far["meeus_altitude_deg"],
-                                                               abs=0.02)
+    assert batch.visibilities[0].altitude_deg == pytest.approx(far["meeus_altitude_deg"], abs=0.02)
 
 
 def test_other_warnings_are_not_swallowed() -> None:
@@ -126,7 +127,6 @@ def test_sun_interpolation_matches_direct_positions() -> None:
 def test_star_altaz_grid_broadcasts() -> None:
     observer = observer_for(SITES["munich"])
     unix = to_unix([datetime(2023, 2, 8, 23, 29, 5, tzinfo=timezone.utc)]) + np.array([0, 600])
-    alt, az = star_altaz(observer, np.array([[125.225], [30.0]]), np.array([[-6.2], [10.0]]),
-                         unix)
+    alt, az = star_altaz(observer, np.array([[125.225], [30.0]]), np.array([[-6.2], [10.0]]), unix)
     assert alt.shape == (2, 2) == az.shape
     assert alt[0, 0] == pytest.approx(CASES["star1"]["altitude_deg"], abs=ANGLE_TOL)

@@ -23,8 +23,10 @@ if TYPE_CHECKING:
 __all__ = ["NAME", "HELP", "add_arguments", "add_kstarsrc_option", "kstarsrc_path", "run"]
 
 NAME = "check"
-HELP = ("Check the rig before a night: KStars/Ekos, devices, the camera's video recording, "
-        "KStars scheduler settings, site, clock synchronisation and free disk.")
+HELP = (
+    "Check the rig before a night: KStars/Ekos, devices, the camera's video recording, "
+    "KStars scheduler settings, site, clock synchronisation and free disk."
+)
 
 _FRAMES_PER_S = 10  # the disk check counts minutes of full-frame video at this rate
 _MARK = {"ok": "ok", "warning": "WARN", "problem": "FAIL", "unknown": "??"}
@@ -32,11 +34,19 @@ _MARK = {"ok": "ok", "warning": "WARN", "problem": "FAIL", "unknown": "??"}
 
 def add_kstarsrc_option(parser: argparse.ArgumentParser) -> None:
     """``--kstarsrc PATH`` and ``--state-dir DIR`` (to find a sandbox's kstarsrc)."""
-    parser.add_argument("--kstarsrc", metavar="PATH", type=Path,
-                        help="KStars' settings file (default: the sandbox's when --bus is a "
-                        "sandbox's, else $XDG_CONFIG_HOME/kstarsrc, i.e. ~/.config/kstarsrc)")
-    parser.add_argument("--state-dir", metavar="DIR", dest="state_dir",
-                        help="a sandbox's state directory (its bus and kstarsrc are used)")
+    parser.add_argument(
+        "--kstarsrc",
+        metavar="PATH",
+        type=Path,
+        help="KStars' settings file (default: the sandbox's when --bus is a "
+        "sandbox's, else $XDG_CONFIG_HOME/kstarsrc, i.e. ~/.config/kstarsrc)",
+    )
+    parser.add_argument(
+        "--state-dir",
+        metavar="DIR",
+        dest="state_dir",
+        help="a sandbox's state directory (its bus and kstarsrc are used)",
+    )
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -44,10 +54,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_bus_option(parser)
     add_site_option(parser)
     add_kstarsrc_option(parser)
-    add_out_option(parser, "where the recordings will go (for the free-disk check; default: "
-                   "the config's out_dir, else the current folder)")
-    parser.add_argument("--json", action="store_true",
-                        help='print {"ok": bool, "checks": [...]} instead of the list')
+    add_out_option(
+        parser,
+        "where the recordings will go (for the free-disk check; default: "
+        "the config's out_dir, else the current folder)",
+    )
+    parser.add_argument(
+        "--json",
+        action="store_true",
+        help='print {"ok": bool, "checks": [...]} instead of the list',
+    )
 
 
 def kstarsrc_path(args: argparse.Namespace, settings: Settings, bus: str) -> Path:

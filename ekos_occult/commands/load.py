@@ -47,7 +47,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_plan_arguments(parser)
     add_bus_option(parser)
     parser.add_argument(
-        "--state-dir", metavar="DIR", dest="state_dir",
+        "--state-dir",
+        metavar="DIR",
+        dest="state_dir",
         help="look for a running `ekos-occult sandbox` in DIR (used when --bus is not given)",
     )
     add_kstars_version_option(parser)
@@ -57,31 +59,50 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "<out_dir from the config>/<night>, else <user data dir>/ekos-occult/nights/<night>); "
         "it must be readable by KStars",
     )
-    parser.add_argument("--json", action="store_true",
-                        help="print one JSON object instead of the text report")
-    parser.add_argument("--start-ekos", action="store_true", dest="start_ekos",
-                        help="open Ekos and start the configured profile ([ekos] profile) if it "
-                        "is not running")
-    parser.add_argument("--force", action="store_true",
-                        help="stop a running Ekos scheduler (aborting its job) before loading")
-    parser.add_argument("--dry-run", action="store_true", dest="dry_run",
-                        help="print the plan and the actions, without calling Ekos or writing "
-                        "files")
+    parser.add_argument(
+        "--json", action="store_true", help="print one JSON object instead of the text report"
+    )
+    parser.add_argument(
+        "--start-ekos",
+        action="store_true",
+        dest="start_ekos",
+        help="open Ekos and start the configured profile ([ekos] profile) if it is not running",
+    )
+    parser.add_argument(
+        "--force",
+        action="store_true",
+        help="stop a running Ekos scheduler (aborting its job) before loading",
+    )
+    parser.add_argument(
+        "--dry-run",
+        action="store_true",
+        dest="dry_run",
+        help="print the plan and the actions, without calling Ekos or writing files",
+    )
 
 
 def _not_loaded(plan: Plan) -> list[dict[str, str]]:
     return [
-        {"name": e.name, "reason": e.reason.value if e.reason else e.status.value,
-         "detail": e.detail}
+        {
+            "name": e.name,
+            "reason": e.reason.value if e.reason else e.status.value,
+            "detail": e.detail,
+        }
         for e in plan.skipped
     ]
 
 
 def _jobs(rendered: RenderedNight) -> list[dict[str, Any]]:
     return [
-        {"name": j.name, "event": j.event.name, "start_at": j.start_at,
-         "job_start_utc": j.event.job_start.isoformat(), "ra_hours": j.ra_hours,
-         "dec_deg": j.dec_deg, "sequence": str(j.sequence_path)}
+        {
+            "name": j.name,
+            "event": j.event.name,
+            "start_at": j.start_at,
+            "job_start_utc": j.event.job_start.isoformat(),
+            "ra_hours": j.ra_hours,
+            "dec_deg": j.dec_deg,
+            "sequence": str(j.sequence_path),
+        }
         for j in rendered.jobs
     ]
 
@@ -105,13 +126,16 @@ def _print_tail(plan: Plan, notes: list[str]) -> None:
 def _nothing(args: argparse.Namespace, plan: Plan) -> int:
     reasons = sorted({item["reason"] for item in _not_loaded(plan)})
     why = f" (skipped: {', '.join(reasons)})" if reasons else ""
-    found = (f"none of the {len(plan.events)} event(s) in {args.events} can be observed{why}"
-             if plan.events else f"{args.events} lists no event")
-    message = (f"Nothing to load: {found}. Ekos was not contacted; its scheduler is "
-               "unchanged.")
+    found = (
+        f"none of the {len(plan.events)} event(s) in {args.events} can be observed{why}"
+        if plan.events
+        else f"{args.events} lists no event"
+    )
+    message = f"Nothing to load: {found}. Ekos was not contacted; its scheduler is unchanged."
     if args.json:
-        _print_json({"loaded": False, "message": message, "jobs": [],
-                     "not_loaded": _not_loaded(plan)})
+        _print_json(
+            {"loaded": False, "message": message, "jobs": [], "not_loaded": _not_loaded(plan)}
+        )
     else:
         print(message)
         _print_tail(plan, [])
@@ -131,15 +155,25 @@ def _dry_run(args: argparse.Namespace, settings: Settings, plan: Plan, night_dir
         bus = resolve_bus_address(args.bus, os.environ, settings.sandbox_dir)
     except EkosUnavailable as exc:
         bus = f"(none found: {exc})"
-    actions = load_actions(night_dir / rendered.schedule.relpath, force=args.force,
-                           start_ekos=args.start_ekos, bus=bus)
+    actions = load_actions(
+        night_dir / rendered.schedule.relpath, force=args.force, start_ekos=args.start_ekos, bus=bus
+    )
     if args.json:
-        _print_json({"dry_run": True, "actions": actions, "jobs": _jobs(rendered),
-                     "not_loaded": _not_loaded(plan), "notes": _notes(rendered, None)})
+        _print_json(
+            {
+                "dry_run": True,
+                "actions": actions,
+                "jobs": _jobs(rendered),
+                "not_loaded": _not_loaded(plan),
+                "notes": _notes(rendered, None),
+            }
+        )
         return 0
-    print(f"Dry run: nothing is sent to Ekos and no file is written. Night {rendered.night}: "
-          f"{len(rendered.jobs)} job(s); start times below in UTC (a real load writes them in "
-          "the time zone of KStars' location).")
+    print(
+        f"Dry run: nothing is sent to Ekos and no file is written. Night {rendered.night}: "
+        f"{len(rendered.jobs)} job(s); start times below in UTC (a real load writes them in "
+        "the time zone of KStars' location)."
+    )
     for job in rendered.jobs:
         print(f"  {job.start_at}  {job.name}")
     print("Actions:")
@@ -171,44 +205,63 @@ async def _load(
     clock = SystemClock()
     async with EkosClient(bus, timeout_s=settings.ekos.call_timeout_s) as client:
         ready = await ensure_ekos_ready(client, settings, start_ekos=args.start_ekos, clock=clock)
-        rendered = render_night(plan, settings, version=ready.file_format, night_dir=night_dir,
-                                tz=ready.tz)
-        report = await load_night(client, rendered, lambda: _write(args, rendered),
-                                  force=args.force, clock=clock)
+        rendered = render_night(
+            plan, settings, version=ready.file_format, night_dir=night_dir, tz=ready.tz
+        )
+        report = await load_night(
+            client, rendered, lambda: _write(args, rendered), force=args.force, clock=clock
+        )
     return ready, rendered, report
 
 
 def _report_dict(ready: ReadyReport, rendered: RenderedNight, report: LoadReport) -> dict[str, Any]:
     return {
-        "loaded": True, "night": rendered.night, "schedule": str(report.schedule),
-        "files": [str(p) for p in report.files], "kstars_version": ready.kstars_version,
-        "file_format": ready.file_format, "format_source": ready.format_source,
-        "kstars_location": ready.location.name, "kstars_tz_hours": ready.location.tz_hours,
-        "camera": ready.camera, "devices": list(ready.devices),
+        "loaded": True,
+        "night": rendered.night,
+        "schedule": str(report.schedule),
+        "files": [str(p) for p in report.files],
+        "kstars_version": ready.kstars_version,
+        "file_format": ready.file_format,
+        "format_source": ready.format_source,
+        "kstars_location": ready.location.name,
+        "kstars_tz_hours": ready.location.tz_hours,
+        "camera": ready.camera,
+        "devices": list(ready.devices),
         "started_profile": ready.started_profile,
         "stopped_scheduler": report.stopped.value if report.stopped else None,
-        "scheduler_status": report.status.value, "load_seconds": round(report.load_s, 3),
-        "ekos_log": list(report.ekos_log), "jobs": _jobs(rendered),
-        "not_loaded": _not_loaded(rendered.plan), "notes": _notes(rendered, ready),
+        "scheduler_status": report.status.value,
+        "load_seconds": round(report.load_s, 3),
+        "ekos_log": list(report.ekos_log),
+        "jobs": _jobs(rendered),
+        "not_loaded": _not_loaded(rendered.plan),
+        "notes": _notes(rendered, ready),
     }
 
 
 def _print_report(ready: ReadyReport, rendered: RenderedNight, report: LoadReport) -> None:
-    print(f"Loaded night {rendered.night} into Ekos: {len(report.jobs)} job(s). "
-          f"{ready.version_text}; start times in {rendered.tz_label} (KStars' location "
-          f"{ready.location.name!r}).")
+    print(
+        f"Loaded night {rendered.night} into Ekos: {len(report.jobs)} job(s). "
+        f"{ready.version_text}; start times in {rendered.tz_label} (KStars' location "
+        f"{ready.location.name!r})."
+    )
     if ready.started_profile:
         print(f"  started the Ekos profile {ready.started_profile!r}")
     if report.stopped is not None:
         print(f"  stopped the Ekos scheduler first (it was {report.stopped.value})")
     for job in report.jobs:
-        print(f"  {job.start_at}  {job.name}  (job start {job.event.job_start:%Y-%m-%d %H:%M:%S} "
-              "UTC)")
+        print(
+            f"  {job.start_at}  {job.name}  (job start {job.event.job_start:%Y-%m-%d %H:%M:%S} UTC)"
+        )
     print(f"  schedule: {report.schedule}")
-    logged = ("it logged nothing while loading (KStars 3.6 logs only problems)"
-              if not report.ekos_log else "it logged: " + " | ".join(report.ekos_log))
-    print(f"  Ekos scheduler: {report.status.value}; {logged}. Emptied and loaded in "
-          f"{report.load_s:.2f} s.")
+    logged = (
+        "it logged nothing while loading (KStars 3.6 logs only problems)"
+        if not report.ekos_log
+        else "it logged: " + " | ".join(report.ekos_log)
+    )
+    print(
+        f"  Ekos scheduler: {report.status.value}; {logged}. Emptied and loaded in "
+        f"{report.load_s:.2f} s."
+    )
     _print_tail(rendered.plan, _notes(rendered, ready))
 
 

@@ -33,12 +33,27 @@ def add_site_option(p: argparse.ArgumentParser) -> None:
 
 def add_rule_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("plan rules (defaults from the config file [plan])")
-    g.add_argument("--lead", type=float, metavar="SECONDS", dest="lead_s",
-                   help="Ekos job starts this long before the recording (default 300)")
-    g.add_argument("--min-altitude", type=float, metavar="DEG", dest="min_altitude_deg",
-                   help="lowest star altitude during the recording (default 20)")
-    g.add_argument("--max-sun-altitude", type=float, metavar="DEG", dest="max_sun_altitude_deg",
-                   help="highest Sun altitude during the recording (default -12)")
+    g.add_argument(
+        "--lead",
+        type=float,
+        metavar="SECONDS",
+        dest="lead_s",
+        help="Ekos job starts this long before the recording (default 300)",
+    )
+    g.add_argument(
+        "--min-altitude",
+        type=float,
+        metavar="DEG",
+        dest="min_altitude_deg",
+        help="lowest star altitude during the recording (default 20)",
+    )
+    g.add_argument(
+        "--max-sun-altitude",
+        type=float,
+        metavar="DEG",
+        dest="max_sun_altitude_deg",
+        help="highest Sun altitude during the recording (default -12)",
+    )
 
 
 def add_now_option(p: argparse.ArgumentParser) -> None:

@@ -31,8 +31,10 @@ if TYPE_CHECKING:
 __all__ = ["NAME", "HELP", "add_arguments", "add_plan_arguments", "build_plan", "run"]
 
 NAME = "plan"
-HELP = ("Read the nightly events CSV and decide what can be recorded: each event scheduled or "
-        "skipped (past, sun, altitude, conflict), with its Ekos job start and exposure.")
+HELP = (
+    "Read the nightly events CSV and decide what can be recorded: each event scheduled or "
+    "skipped (past, sun, altitude, conflict), with its Ekos job start and exposure."
+)
 
 _EVENTS_HELP = (
     "the nightly events CSV ('-' reads standard input). Columns (case-insensitive): "
@@ -50,9 +52,13 @@ def add_plan_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the events file, ``--now``, ``--skip-invalid``, ``--site`` and the rule options."""
     parser.add_argument("events", metavar="EVENTS.csv", help=_EVENTS_HELP)
     add_now_option(parser)
-    parser.add_argument("--skip-invalid", action="store_true", dest="skip_invalid",
-                        help="plan the valid rows and list the invalid ones (status 'invalid') "
-                        "instead of stopping with the list of problems")
+    parser.add_argument(
+        "--skip-invalid",
+        action="store_true",
+        dest="skip_invalid",
+        help="plan the valid rows and list the invalid ones (status 'invalid') "
+        "instead of stopping with the list of problems",
+    )
     add_site_option(parser)
     add_rule_options(parser)
     add_prediction_options(parser)
@@ -61,11 +67,14 @@ def add_plan_arguments(parser: argparse.ArgumentParser) -> None:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The ``plan`` command's arguments."""
     add_plan_arguments(parser)
-    parser.add_argument("--json", action="store_true",
-                        help='print one JSON object {"site", "now", "events": [...]} instead of '
-                        "the table")
-    parser.add_argument("--plot", metavar="FILE.png", type=Path,
-                        help="also write the night's altitude chart (PNG)")
+    parser.add_argument(
+        "--json",
+        action="store_true",
+        help='print one JSON object {"site", "now", "events": [...]} instead of the table',
+    )
+    parser.add_argument(
+        "--plot", metavar="FILE.png", type=Path, help="also write the night's altitude chart (PNG)"
+    )
 
 
 def _read_text(path: str) -> str:
@@ -79,9 +88,15 @@ def _read_text(path: str) -> str:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
         line = data.count(b"\n", 0, exc.start) + 1
-        raise CsvFormatError([CsvProblem(
-            path, line, None,
-            f"byte 0x{data[exc.start]:02x} is not UTF-8 text: save the file as UTF-8 CSV")],
+        raise CsvFormatError(
+            [
+                CsvProblem(
+                    path,
+                    line,
+                    None,
+                    f"byte 0x{data[exc.start]:02x} is not UTF-8 text: save the file as UTF-8 CSV",
+                )
+            ],
         ) from exc
 
 
@@ -125,13 +140,15 @@ def build_plan(args: argparse.Namespace, settings: Settings) -> Plan:
     from ekos_occult.occelmnt import is_occelmnt_text, read_occelmnt
 
     if is_occelmnt_text(text):
-        return occelmnt_input.plan_predictions(read_occelmnt(text, name), args, site, now,
-                                               settings)
-    catalog = read_events(text, name,
-                          skip_invalid=bool(getattr(args, "skip_invalid", False)))
+        return occelmnt_input.plan_predictions(read_occelmnt(text, name), args, site, now, settings)
+    catalog = read_events(text, name, skip_invalid=bool(getattr(args, "skip_invalid", False)))
     plan = make_plan(catalog.events, site, now, settings.rules, invalid=catalog.invalid)
-    return dataclasses.replace(plan, warnings=catalog.warnings + plan.warnings
-                               + occelmnt_input.csv_ignores_prediction_options(args))
+    return dataclasses.replace(
+        plan,
+        warnings=catalog.warnings
+        + plan.warnings
+        + occelmnt_input.csv_ignores_prediction_options(args),
+    )
 
 
 def _write_atomic(path: Path, data: bytes) -> None:
@@ -146,8 +163,9 @@ def _write_atomic(path: Path, data: bytes) -> None:
     try:
         fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{path.name}.", suffix=".tmp")
     except OSError as exc:
-        raise OutputError(f"--plot: cannot write in {directory}: {exc.strerror or exc}; "
-                          "nothing was written.") from exc
+        raise OutputError(
+            f"--plot: cannot write in {directory}: {exc.strerror or exc}; nothing was written."
+        ) from exc
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
@@ -156,8 +174,9 @@ def _write_atomic(path: Path, data: bytes) -> None:
         os.replace(tmp, path)
     except OSError as exc:
         Path(tmp).unlink(missing_ok=True)
-        raise OutputError(f"--plot: cannot write {path}: {exc.strerror or exc}; "
-                          "nothing was written.") from exc
+        raise OutputError(
+            f"--plot: cannot write {path}: {exc.strerror or exc}; nothing was written."
+        ) from exc
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:

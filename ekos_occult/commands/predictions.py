@@ -41,37 +41,62 @@ __all__ = [
 ]
 
 NAME = "predictions"
-HELP = ("Read Occult/OccultWatcher occelmnt predictions (XML file or folder) and show each event "
-        "at this station: local central time, chord offset, in path / 1-sigma, star and Sun, "
-        "shadow speed, duration and recording window; optionally a map of the path.")
+HELP = (
+    "Read Occult/OccultWatcher occelmnt predictions (XML file or folder) and show each event "
+    "at this station: local central time, chord offset, in path / 1-sigma, star and Sun, "
+    "shadow speed, duration and recording window; optionally a map of the path."
+)
 
 
 def add_prediction_options(parser: argparse.ArgumentParser) -> None:
     """``--max-offset``, ``--path-sigmas`` and ``--time-uncertainty`` (occelmnt input only)."""
     g = parser.add_argument_group("occelmnt predictions (when the events file is occelmnt XML)")
-    g.add_argument("--max-offset", type=float, metavar="KM", dest="max_offset_km",
-                   help="keep only events whose centre line passes within KM of the station")
-    g.add_argument("--path-sigmas", type=float, metavar="N", dest="path_sigmas",
-                   help="keep only events whose path, widened by N times its 1-sigma "
-                   "uncertainty on each side, covers the station")
-    g.add_argument("--time-uncertainty", type=float, metavar="SECONDS",
-                   dest="time_uncertainty_s",
-                   help="1-sigma uncertainty of the central time for the recording window "
-                   "(default: from the file's position uncertainty and the shadow speed)")
+    g.add_argument(
+        "--max-offset",
+        type=float,
+        metavar="KM",
+        dest="max_offset_km",
+        help="keep only events whose centre line passes within KM of the station",
+    )
+    g.add_argument(
+        "--path-sigmas",
+        type=float,
+        metavar="N",
+        dest="path_sigmas",
+        help="keep only events whose path, widened by N times its 1-sigma "
+        "uncertainty on each side, covers the station",
+    )
+    g.add_argument(
+        "--time-uncertainty",
+        type=float,
+        metavar="SECONDS",
+        dest="time_uncertainty_s",
+        help="1-sigma uncertainty of the central time for the recording window "
+        "(default: from the file's position uncertainty and the shadow speed)",
+    )
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The ``predictions`` command's arguments."""
-    parser.add_argument("file", metavar="FILE.xml",
-                        help="an occelmnt XML file, a folder of them, or '-' for standard input")
+    parser.add_argument(
+        "file",
+        metavar="FILE.xml",
+        help="an occelmnt XML file, a folder of them, or '-' for standard input",
+    )
     add_site_option(parser)
     add_prediction_options(parser)
-    parser.add_argument("--event", metavar="TEXT",
-                        help="only events whose ID or object name contains TEXT")
+    parser.add_argument(
+        "--event", metavar="TEXT", help="only events whose ID or object name contains TEXT"
+    )
     parser.add_argument("--json", action="store_true", help="print JSON instead of the table")
-    parser.add_argument("--map", metavar="FILE.png", type=Path, dest="map_path",
-                        help="write a map of the event's shadow path around the station "
-                        "(one event: choose it with --event when the file holds several)")
+    parser.add_argument(
+        "--map",
+        metavar="FILE.png",
+        type=Path,
+        dest="map_path",
+        help="write a map of the event's shadow path around the station "
+        "(one event: choose it with --event when the file holds several)",
+    )
 
 
 def prediction_options(args: argparse.Namespace) -> PredictionOptions:
@@ -79,9 +104,11 @@ def prediction_options(args: argparse.Namespace) -> PredictionOptions:
     from ekos_occult.predictions import PredictionOptions
 
     try:
-        return PredictionOptions(getattr(args, "max_offset_km", None),
-                                 getattr(args, "path_sigmas", None),
-                                 getattr(args, "time_uncertainty_s", None))
+        return PredictionOptions(
+            getattr(args, "max_offset_km", None),
+            getattr(args, "path_sigmas", None),
+            getattr(args, "time_uncertainty_s", None),
+        )
     except ValueError as exc:
         raise ConfigError(str(exc)) from exc
 
@@ -96,8 +123,9 @@ def _read_bytes(path: Path) -> bytes:
     try:
         return path.read_bytes()
     except OSError as exc:
-        raise InputError(f"Cannot read the predictions file {path}: "
-                         f"{exc.strerror or exc}.") from exc
+        raise InputError(
+            f"Cannot read the predictions file {path}: {exc.strerror or exc}."
+        ) from exc
 
 
 def read_prediction_files(path: str) -> Feed:
@@ -145,23 +173,31 @@ def _filtered_note(predicted: PredictedEvents) -> tuple[str, ...]:
     dropped = [i for i in predicted.items if not i.kept and i.event is not None]
     if not dropped:
         return ()
-    return (f"{len(dropped)} of {len(predicted.items)} predicted event(s) left out of the plan: "
-            + "; ".join(f"{i.event.name}: {i.reason}" for i in dropped if i.event is not None),)
+    return (
+        f"{len(dropped)} of {len(predicted.items)} predicted event(s) left out of the plan: "
+        + "; ".join(f"{i.event.name}: {i.reason}" for i in dropped if i.event is not None),
+    )
 
 
 def csv_ignores_prediction_options(args: argparse.Namespace) -> tuple[str, ...]:
     """A warning when prediction options were given for a CSV (they do not apply)."""
-    given = [flag for flag, dest in (("--max-offset", "max_offset_km"),
-                                     ("--path-sigmas", "path_sigmas"),
-                                     ("--time-uncertainty", "time_uncertainty_s"))
-             if getattr(args, dest, None) is not None]
+    given = [
+        flag
+        for flag, dest in (
+            ("--max-offset", "max_offset_km"),
+            ("--path-sigmas", "path_sigmas"),
+            ("--time-uncertainty", "time_uncertainty_s"),
+        )
+        if getattr(args, dest, None) is not None
+    ]
     if not given:
         return ()
     return (f"{', '.join(given)} only apply to occelmnt predictions: ignored for a CSV",)
 
 
-def plan_predictions(feed: Feed, args: argparse.Namespace, site: Site, now: datetime,
-                     settings: Settings) -> Plan:
+def plan_predictions(
+    feed: Feed, args: argparse.Namespace, site: Site, now: datetime, settings: Settings
+) -> Plan:
     """Plan occelmnt predictions like CSV events (used by ``build_plan``)."""
     from ekos_occult.planner import make_plan
     from ekos_occult.predictions import events_from_predictions
@@ -181,13 +217,21 @@ def station_event_to_dict(item: StationEvent) -> dict[str, Any]:
     p, g, e = item.prediction, item.geometry, item.event
     info = None if e is None else e.prediction
     return {
-        "name": p.asteroid if e is None else e.name, "event_id": p.event_id, "file": p.path,
-        "index": p.index, "star": p.star.star_id,
+        "name": p.asteroid if e is None else e.name,
+        "event_id": p.event_id,
+        "file": p.path,
+        "index": p.index,
+        "star": p.star.star_id,
         "closest_approach": p.elements.closest_approach.isoformat(),
-        "central_time": g.central_time.isoformat(), "chord_offset_km": round(g.offset_km, 3),
-        "side": g.side, "in_path": g.in_path, "in_1sigma": g.in_1sigma,
-        "sigma_path_km": _round(g.sigma_path_km), "star_alt_deg": round(g.star_alt_deg, 2),
-        "star_az_deg": round(g.star_az_deg, 2), "sun_alt_deg": round(g.sun_alt_deg, 2),
+        "central_time": g.central_time.isoformat(),
+        "chord_offset_km": round(g.offset_km, 3),
+        "side": g.side,
+        "in_path": g.in_path,
+        "in_1sigma": g.in_1sigma,
+        "sigma_path_km": _round(g.sigma_path_km),
+        "star_alt_deg": round(g.star_alt_deg, 2),
+        "star_az_deg": round(g.star_az_deg, 2),
+        "sun_alt_deg": round(g.sun_alt_deg, 2),
         "shadow_speed_km_s": round(g.relative_speed_km_s, 3),
         "plane_speed_km_s": round(g.shadow_speed_km_s, 3),
         "max_duration_s": round(g.max_duration_s, 3),
@@ -197,10 +241,13 @@ def station_event_to_dict(item: StationEvent) -> dict[str, Any]:
         "time_uncertainty_s": None if info is None else round(info.time_uncertainty_s, 3),
         "record_start": None if e is None else e.record_start.isoformat(),
         "record_end": None if e is None else e.record_end.isoformat(),
-        "exposure_s": _round(item.exposure_s, 6), "mag": None if e is None else e.mag,
+        "exposure_s": _round(item.exposure_s, 6),
+        "mag": None if e is None else e.mag,
         "mag_drop": None if info is None else info.mag_drop,
         "small_drop": None if info is None else info.small_drop,
-        "kept": item.kept, "reason": item.reason, "warnings": list(g.warnings),
+        "kept": item.kept,
+        "reason": item.reason,
+        "warnings": list(g.warnings),
     }
 
 
@@ -208,8 +255,11 @@ def _select(items: tuple[StationEvent, ...], text: str | None) -> tuple[StationE
     if not text:
         return items
     low = text.lower()
-    chosen = tuple(i for i in items if low in i.prediction.event_id.lower()
-                   or low in i.prediction.asteroid.lower())
+    chosen = tuple(
+        i
+        for i in items
+        if low in i.prediction.event_id.lower() or low in i.prediction.asteroid.lower()
+    )
     if not chosen:
         raise ConfigError(f"--event {text!r}: no event ID or object name contains it.")
     return chosen
@@ -224,8 +274,10 @@ def _write_map(path: Path, items: tuple[StationEvent, ...], site: Site) -> None:
     kept = tuple(i for i in items if i.kept)
     if len(kept) != 1:
         names = ", ".join(f"{i.prediction.event_id} {i.prediction.asteroid}" for i in kept)
-        raise ConfigError(f"--map draws one event, and {len(kept)} are selected ({names}): "
-                          "choose one with --event.")
+        raise ConfigError(
+            f"--map draws one event, and {len(kept)} are selected ({names}): "
+            "choose one with --event."
+        )
     _write_atomic(path, path_map_png(kept[0].prediction, kept[0].geometry, site))
 
 
@@ -237,17 +289,23 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     site = settings.require_site()
     feed = read_prediction_files(str(args.file))
     predicted = events_from_predictions(feed.predictions, site, prediction_options(args))
-    items = tuple(sorted(_select(predicted.items, args.event),
-                         key=lambda i: i.geometry.central_time))
+    items = tuple(
+        sorted(_select(predicted.items, args.event), key=lambda i: i.geometry.central_time)
+    )
     if args.map_path is not None:
         _write_map(args.map_path, items, site)
     for warning in feed.warnings + predicted.warnings:
         print(f"ekos-occult predictions: warning: {warning}", file=sys.stderr)
     if args.json:
-        doc = {"site": {"lat_deg": site.lat_deg, "lon_deg": site.lon_deg,
-                        "elevation_m": site.elevation_m},
-               "events": [station_event_to_dict(i) for i in items],
-               "warnings": list(feed.warnings + predicted.warnings)}
+        doc = {
+            "site": {
+                "lat_deg": site.lat_deg,
+                "lon_deg": site.lon_deg,
+                "elevation_m": site.elevation_m,
+            },
+            "events": [station_event_to_dict(i) for i in items],
+            "warnings": list(feed.warnings + predicted.warnings),
+        }
         print(json.dumps(doc, indent=2, ensure_ascii=False))
     else:
         tty = sys.stdout.isatty()

@@ -27,15 +27,27 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         ("stop", "stop every process of the sandbox and remove its sockets"),
     ):
         p = sub.add_parser(name, help=text, description=text)
-        p.add_argument("--state-dir", metavar="DIR", dest="state_dir",
-                       help="sandbox directory (default: the per-user state dir, "
-                       "e.g. ~/.local/state/ekos-occult/sandbox)")
+        p.add_argument(
+            "--state-dir",
+            metavar="DIR",
+            dest="state_dir",
+            help="sandbox directory (default: the per-user state dir, "
+            "e.g. ~/.local/state/ekos-occult/sandbox)",
+        )
         if name == "start":
             add_site_option(p)
-            p.add_argument("--print-env", action="store_true",
-                           help="print only shell `export` lines, for `eval \"$(...)\"`")
-            p.add_argument("--timeout", type=float, default=180.0, metavar="SECONDS",
-                           help="how long KStars and the devices may take (default 180)")
+            p.add_argument(
+                "--print-env",
+                action="store_true",
+                help='print only shell `export` lines, for `eval "$(...)"`',
+            )
+            p.add_argument(
+                "--timeout",
+                type=float,
+                default=180.0,
+                metavar="SECONDS",
+                help="how long KStars and the devices may take (default 180)",
+            )
 
 
 def _say(text: str) -> None:
@@ -55,8 +67,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     if not ended:
         print(f"No sandbox recorded in {state_dir}.")
     else:
-        print(f"Stopped {len(ended)} process(es): "
-              + ", ".join(f"{r.name} {r.pid}" for r in ended))
+        print(f"Stopped {len(ended)} process(es): " + ", ".join(f"{r.name} {r.pid}" for r in ended))
     return 0
 
 
@@ -67,9 +78,16 @@ def _start(args: argparse.Namespace, settings: Settings, state_dir: os.PathLike[
 
     site = settings.site or sandbox.DEFAULT_SITE
     t0 = time.monotonic()
-    state, was_running = asyncio.run(sandbox.start(
-        Path(state_dir), site, dict(os.environ), profile=settings.ekos.profile,
-        timeout_s=args.timeout, progress=_say))
+    state, was_running = asyncio.run(
+        sandbox.start(
+            Path(state_dir),
+            site,
+            dict(os.environ),
+            profile=settings.ekos.profile,
+            timeout_s=args.timeout,
+            progress=_say,
+        )
+    )
     if args.print_env:
         for key, value in state.shell_env().items():
             print(f"export {key}={shlex.quote(value)}")
@@ -82,9 +100,11 @@ def _start(args: argparse.Namespace, settings: Settings, state_dir: os.PathLike[
     print(f"Site: {state.site} (KStars local time = UTC{state.tz_hours:+g} h)")
     print(f"DBUS_SESSION_BUS_ADDRESS={state.bus_address}")
     print(f"DISPLAY={state.display}")
-    print(f"Talk to it with --bus {shlex.quote(state.bus_address)}, or: "
-          f"eval \"$(ekos-occult sandbox start --print-env"
-          f"{' --state-dir ' + shlex.quote(str(state.state_dir)) if args.state_dir else ''})\"")
+    print(
+        f"Talk to it with --bus {shlex.quote(state.bus_address)}, or: "
+        f'eval "$(ekos-occult sandbox start --print-env'
+        f'{" --state-dir " + shlex.quote(str(state.state_dir)) if args.state_dir else ""})"'
+    )
     return 0
 
 

@@ -49,10 +49,12 @@ def sandbox(sandbox_session: Sandbox) -> Sandbox:
     socket, new processes), as the night fault test does.
     """
     state = read_state(sandbox_session.state_dir)
-    assert state is not None and state.is_running(), \
+    assert state is not None and state.is_running(), (
         "the session's KStars sandbox is no longer running"
-    current = dataclasses.replace(sandbox_session, bus_address=state.bus_address,
-                                  display=state.display, state=state)
+    )
+    current = dataclasses.replace(
+        sandbox_session, bus_address=state.bus_address, display=state.display, state=state
+    )
     asyncio.run(ensure_ekos_up(current))  # an earlier test may have stopped Ekos
     return current
 

@@ -48,8 +48,11 @@ def start_sandbox(state_dir: Path, site: Site = sandbox.DEFAULT_SITE) -> Sandbox
 
 def stop_and_check(state: SandboxState) -> None:
     """Stop the sandbox and assert that none of its processes is left."""
-    everything = [*state.roots, *state.children,
-                  *_procs.sandbox_members(state.roots, state.bus_address)]
+    everything = [
+        *state.roots,
+        *state.children,
+        *_procs.sandbox_members(state.roots, state.bus_address),
+    ]
     sandbox.stop(state.state_dir)
     assert_all_gone(everything)
     assert not (state.state_dir / "run").exists(), "the sandbox left its runtime dir/socket"
@@ -79,16 +82,21 @@ async def ensure_ekos_up(sb: Sandbox, timeout_s: float = 60.0) -> None:
     from ekos_occult.ekos_states import CommunicationStatus
 
     async with sb.client() as ekos:
-        if (await ekos.is_ekos_open() and await ekos.indi_status() == CommunicationStatus.SUCCESS
-                and len(await ekos.devices()) >= 3):
+        if (
+            await ekos.is_ekos_open()
+            and await ekos.indi_status() == CommunicationStatus.SUCCESS
+            and len(await ekos.devices()) >= 3
+        ):
             return
         await ekos.open_ekos_window()
         await ekos.set_profile(sb.state.profile)
         await ekos.start_ekos()
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout_s
-        while not (await ekos.indi_status() == CommunicationStatus.SUCCESS
-                   and len(await ekos.devices()) >= 3
-                   and all([await ekos.is_device_connected(d) for d in await ekos.devices()])):
+        while not (
+            await ekos.indi_status() == CommunicationStatus.SUCCESS
+            and len(await ekos.devices()) >= 3
+            and all([await ekos.is_device_connected(d) for d in await ekos.devices()])
+        ):
             assert loop.time() < deadline, "Ekos did not come back up in the sandbox"
             await asyncio.sleep(0.5)

@@ -40,7 +40,8 @@ pytestmark = pytest.mark.timeout(240)
 SAVED = re.compile(r"Job '(.+)' at row #(\d+) was saved\.")
 SCHEDULED = re.compile(
     r"Job '(.+)' is scheduled to start at (\d\d/\d\d \d\d:\d\d), in compliance with fixed "
-    r"startup time requirement\.")
+    r"startup time requirement\."
+)
 ABORTED = re.compile(r"Job '(.+)' has not been processed upon scheduler stop, marking aborted\.")
 SLEEPING = re.compile(r"Sleeping until observation job (.+) is ready at (.+)\.\.\.")
 SYDNEY = Site(-33.87, 151.21, 50.0)  # KStars 3.6.2 gives it UTC+10 (no DST for a GPS location)
@@ -61,8 +62,10 @@ def night_csv(path: Path, site: Site, hours: tuple[float, ...], names: tuple[str
     for name, h in zip(names, hours, strict=True):
         t = now + timedelta(hours=h)
         quoted = '"' + name.replace('"', '""') + '"'
-        rows.append(f"{quoted},{_lst_deg(t, site.lon_deg):.4f},{site.lat_deg:.3f},"
-                    f"{t:%Y-%m-%dT%H:%M:%S},20,9.0")
+        rows.append(
+            f"{quoted},{_lst_deg(t, site.lon_deg):.4f},{site.lat_deg:.3f},"
+            f"{t:%Y-%m-%dT%H:%M:%S},20,9.0"
+        )
     path.write_text("\n".join(rows) + "\n", encoding="utf-8")
     return path
 
@@ -84,15 +87,31 @@ class Result:
 def run_load(sb: Sandbox, tmp_path: Path, csv: Path, site: Site, *extra: str) -> Result:
     """``ekos-occult load`` as an observer runs it, in a fresh process with no user config."""
     env = {k: v for k, v in os.environ.items() if k != "DBUS_SESSION_BUS_ADDRESS"}
-    for var, sub in (("XDG_CONFIG_HOME", "config"), ("XDG_DATA_HOME", "data"),
-                     ("XDG_STATE_HOME", "state")):
+    for var, sub in (
+        ("XDG_CONFIG_HOME", "config"),
+        ("XDG_DATA_HOME", "data"),
+        ("XDG_STATE_HOME", "state"),
+    ):
         (tmp_path / sub).mkdir(exist_ok=True)
         env[var] = str(tmp_path / sub)
     site_arg = f"--site={site.lat_deg},{site.lon_deg},{site.elevation_m}"
     # The Sun rule is off (--max-sun-altitude 90) so the test runs at any hour; Ekos' jobs carry
     # no twilight constraint, so the scheduler accepts them by day as well.
-    cmd = [sys.executable, "-m", "ekos_occult", "load", str(csv), site_arg, "--bus",
-           sb.bus_address, "--out", str(tmp_path / "night"), "--max-sun-altitude", "90", *extra]
+    cmd = [
+        sys.executable,
+        "-m",
+        "ekos_occult",
+        "load",
+        str(csv),
+        site_arg,
+        "--bus",
+        sb.bus_address,
+        "--out",
+        str(tmp_path / "night"),
+        "--max-sun-altitude",
+        "90",
+        *extra,
+    ]
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
     return Result(proc.returncode, proc.stdout, proc.stderr)
 
@@ -124,8 +143,10 @@ async def _evaluate(sb: Sandbox, timeout_s: float = 30.0) -> list[str]:
     """Start the scheduler until it has planned its jobs, stop it; its D-Bus log lines."""
     lines: list[str] = []
     loop = asyncio.get_running_loop()
-    async with sb.client() as ekos, ekos.listen(EkosSignal.SCHEDULER_LOG,
-                                                EkosSignal.SCHEDULER_STATUS) as stream:
+    async with (
+        sb.client() as ekos,
+        ekos.listen(EkosSignal.SCHEDULER_LOG, EkosSignal.SCHEDULER_STATUS) as stream,
+    ):
         await ekos.start_scheduler()
         deadline = loop.time() + timeout_s
         stopping = False
@@ -160,8 +181,9 @@ def assert_ekos_holds(sb: Sandbox, log: KStarsLog, jobs: list[dict[str, str]]) -
     names = [j["name"] for j in jobs]
     assert log.saved_rows() == [(i + 1, n) for i, n in enumerate(names)]
     dbus_lines = evaluate(sb)
-    expected = {j["name"]: datetime.fromisoformat(j["start_at"]).strftime("%d/%m %H:%M")
-                for j in jobs}
+    expected = {
+        j["name"]: datetime.fromisoformat(j["start_at"]).strftime("%d/%m %H:%M") for j in jobs
+    }
     assert log.scheduled() == expected, log.new_text()[-3000:]
     assert [m.group(1) for line in dbus_lines if (m := ABORTED.search(line))] == names
     sleeping = [m for line in dbus_lines if (m := SLEEPING.search(line))]
@@ -180,7 +202,10 @@ def test_load_puts_every_job_with_its_start_time_into_ekos_and_again_the_same(
     data = first.data
     assert data["loaded"] is True and data["scheduler_status"] == "idle"
     assert (data["kstars_version"], data["file_format"], data["format_source"]) == (
-        "3.6.2", "3.6", "detected")
+        "3.6.2",
+        "3.6",
+        "detected",
+    )
     assert data["ekos_log"] == []  # KStars 3.6.2 logs nothing for a file it accepts
     assert data["kstars_tz_hours"] == sandbox.state.tz_hours
     jobs = jobs_of(data)
@@ -215,8 +240,9 @@ def test_start_times_are_written_in_kstars_local_time(
         jobs = jobs_of(run_load(sandbox, tmp_path, csv, SYDNEY, "--json").data)
         for job in jobs:
             utc = datetime.fromisoformat(job["job_start_utc"])
-            assert datetime.fromisoformat(job["start_at"]) == (
-                utc + timedelta(hours=10)).replace(tzinfo=None)
+            assert datetime.fromisoformat(job["start_at"]) == (utc + timedelta(hours=10)).replace(
+                tzinfo=None
+            )
         # Had UTC been written, Ekos would see the jobs 10 h early (in the past) and mark them
         # invalid; it schedules them at their local times instead.
         assert_ekos_holds(sandbox, log, jobs)
@@ -276,8 +302,11 @@ def test_a_schedule_ekos_refuses_is_an_error_quoting_its_log(
     sandbox: Sandbox, ekos_clean: None, tmp_path: Path
 ) -> None:
     broken = tmp_path / "broken.esl"
-    broken.write_text("<?xml version='1.0' encoding='UTF-8'?>\n<SchedulerList version='1.5'>\n"
-                      "<Job>\n<Name>unclosed\n</Job>\n</SchedulerList>\n", encoding="utf-8")
+    broken.write_text(
+        "<?xml version='1.0' encoding='UTF-8'?>\n<SchedulerList version='1.5'>\n"
+        "<Job>\n<Name>unclosed\n</Job>\n</SchedulerList>\n",
+        encoding="utf-8",
+    )
 
     class Night:
         jobs = ()

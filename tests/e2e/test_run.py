@@ -26,12 +26,14 @@ TOLERANCE_S = 0.25  # the issue's allowance beyond one exposure
 
 
 @pytest.mark.timeout(600)
-def test_two_events_recorded_on_time(sandbox: Sandbox, ekos_clean: None, tmp_path: Path,
-                                     capsys: pytest.CaptureFixture[str]) -> None:
+def test_two_events_recorded_on_time(
+    sandbox: Sandbox, ekos_clean: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     config = tmp_path / "config.toml"
     config.write_text(TRACK_ONLY, encoding="utf-8")
-    csv, events = write_night_csv(tmp_path, sandbox.site, datetime.now(timezone.utc),
-                                  (120, 300), DURATION_S, EXPOSURE_S)
+    csv, events = write_night_csv(
+        tmp_path, sandbox.site, datetime.now(timezone.utc), (120, 300), DURATION_S, EXPOSURE_S
+    )
     out = tmp_path / "night"
 
     rc = cli.main(run_args(sandbox, csv, out, config))
@@ -59,8 +61,11 @@ def test_two_events_recorded_on_time(sandbox: Sandbox, ekos_clean: None, tmp_pat
 
 def _assert_ekos_ran_both_jobs(out: Path, names: list[str]) -> None:
     """Each job's progress reached "complete" and its control frame is on disk."""
-    done = {e["name"] for e in read_journal(out / "journal.jsonl")
-            if e["type"] == "progress" and e["phase"] == "complete"}
+    done = {
+        e["name"]
+        for e in read_journal(out / "journal.jsonl")
+        if e["type"] == "progress" and e["phase"] == "complete"
+    }
     assert done == set(names)
     for name in names:
         stem = name.replace(" ", "_")
@@ -69,15 +74,33 @@ def _assert_ekos_ran_both_jobs(out: Path, names: list[str]) -> None:
 
 
 @pytest.mark.timeout(120)
-def test_check_reports_the_sandbox_ready(sandbox: Sandbox,
-                                         capsys: pytest.CaptureFixture[str]) -> None:
+def test_check_reports_the_sandbox_ready(
+    sandbox: Sandbox, capsys: pytest.CaptureFixture[str]
+) -> None:
     site = sandbox.site
-    rc = cli.main(["check", "--bus", sandbox.bus_address, "--state-dir", str(sandbox.state_dir),
-                   "--site", f"{site.lat_deg},{site.lon_deg},{site.elevation_m}", "--json"])
+    rc = cli.main(
+        [
+            "check",
+            "--bus",
+            sandbox.bus_address,
+            "--state-dir",
+            str(sandbox.state_dir),
+            "--site",
+            f"{site.lat_deg},{site.lon_deg},{site.elevation_m}",
+            "--json",
+        ]
+    )
 
     report = json.loads(capsys.readouterr().out)
     verdicts = {c["name"]: c["verdict"] for c in report["checks"]}
     assert rc == 0 and report["ok"] is True, report
-    for name in ("kstars", "ekos", "devices", "camera: stream recording", "camera: SER recorder",
-                 "site", "kstars: Ekos stays up after a job"):
+    for name in (
+        "kstars",
+        "ekos",
+        "devices",
+        "camera: stream recording",
+        "camera: SER recorder",
+        "site",
+        "kstars: Ekos stays up after a job",
+    ):
         assert verdicts[name] == "ok", (name, report)

@@ -30,8 +30,9 @@ from ekos_occult.ser import open_ser
 EXPOSURE_S = 0.1
 
 
-def _wait(what: str, done: Callable[[], bool], timeout_s: float, proc: subprocess.Popen[str],
-          log: Path) -> None:
+def _wait(
+    what: str, done: Callable[[], bool], timeout_s: float, proc: subprocess.Popen[str], log: Path
+) -> None:
     deadline = time.monotonic() + timeout_s
     while not done():
         assert proc.poll() is None, f"run exited early ({proc.returncode}):\n{log.read_text()}"
@@ -50,22 +51,34 @@ def _kill_kstars(state_dir: Path) -> None:
 
 
 @pytest.mark.timeout(600)
-def test_kstars_killed_mid_night_next_event_still_recorded(sandbox: Sandbox, ekos_clean: None,
-                                                           tmp_path: Path) -> None:
+def test_kstars_killed_mid_night_next_event_still_recorded(
+    sandbox: Sandbox, ekos_clean: None, tmp_path: Path
+) -> None:
     config = tmp_path / "config.toml"
     config.write_text(TRACK_ONLY, encoding="utf-8")
-    csv, events = write_night_csv(tmp_path, sandbox.site, datetime.now(timezone.utc),
-                                  (75, 200), 5.0, EXPOSURE_S)
+    csv, events = write_night_csv(
+        tmp_path, sandbox.site, datetime.now(timezone.utc), (75, 200), 5.0, EXPOSURE_S
+    )
     out, log = tmp_path / "night", tmp_path / "run.log"
     with log.open("w") as sink:
-        proc = subprocess.Popen([sys.executable, "-m", "ekos_occult",
-                                 *run_args(sandbox, csv, out, config), "--json-log"],
-                                stdout=sink, stderr=subprocess.STDOUT, text=True)
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "ekos_occult",
+                *run_args(sandbox, csv, out, config),
+                "--json-log",
+            ],
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
     try:
         _wait("the first event", lambda: len(event_lines(out)) >= 1, 150, proc, log)
         _kill_kstars(sandbox.state_dir)
-        restart = sandbox_api.start(sandbox.state_dir, sandbox.site, dict(os.environ),
-                                    timeout_s=START_TIMEOUT_S)
+        restart = sandbox_api.start(
+            sandbox.state_dir, sandbox.site, dict(os.environ), timeout_s=START_TIMEOUT_S
+        )
         _, already = asyncio.run(restart)
         assert not already
         rc = proc.wait(timeout=240)

@@ -83,16 +83,18 @@ def test_cli_status_and_resolve(sandbox: Sandbox, capsys: pytest.CaptureFixture[
     # An explicit state dir wins over the environment; --bus wins over everything.
     env = {"DBUS_SESSION_BUS_ADDRESS": "unix:path=/elsewhere"}
     assert sandbox_mod.resolve_bus_address(None, env, sandbox.state_dir) == sandbox.bus_address
-    assert sandbox_mod.resolve_bus_address("unix:path=/b", env, sandbox.state_dir) == \
-        "unix:path=/b"
+    assert sandbox_mod.resolve_bus_address("unix:path=/b", env, sandbox.state_dir) == "unix:path=/b"
 
 
-def test_cli_start_print_env_reports_running(sandbox: Sandbox,
-                                             capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_start_print_env_reports_running(
+    sandbox: Sandbox, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert main(["sandbox", "start", "--print-env", "--state-dir", str(sandbox.state_dir)]) == 0
     out = capsys.readouterr().out.splitlines()
-    assert out == [f"export DBUS_SESSION_BUS_ADDRESS={shlex.quote(sandbox.bus_address)}",
-                   f"export DISPLAY={shlex.quote(sandbox.display)}"]
+    assert out == [
+        f"export DBUS_SESSION_BUS_ADDRESS={shlex.quote(sandbox.bus_address)}",
+        f"export DISPLAY={shlex.quote(sandbox.display)}",
+    ]
 
 
 def test_kstars_and_ekos_state(sandbox: Sandbox) -> None:
@@ -141,8 +143,10 @@ def test_indi_properties_get_set(sandbox: Sandbox, ekos_clean: None) -> None:
             await ekos.send_property(CCD, "RECORD_FILE")
             await asyncio.sleep(0.3)
             assert await ekos.get_text(CCD, "RECORD_FILE", "RECORD_FILE_NAME") == "probe_T_"
-            assert await ekos.get_text(CCD, "ACTIVE_DEVICES", "ACTIVE_TELESCOPE") == \
-                "Telescope Simulator"
+            assert (
+                await ekos.get_text(CCD, "ACTIVE_DEVICES", "ACTIVE_TELESCOPE")
+                == "Telescope Simulator"
+            )
             assert await ekos.get_switch(CCD, "RECORD_STREAM", "RECORD_OFF") is True
             with pytest.raises(EkosCommandFailed, match="does not exist"):
                 await ekos.get_number(CCD, "NO_SUCH_PROP", "X")
@@ -182,8 +186,9 @@ def test_stream_is_off_again(sandbox: Sandbox) -> None:
     assert asyncio.run(check()) is True
 
 
-def test_scheduler_signals_load_and_stop(sandbox: Sandbox, ekos_clean: None,
-                                         tmp_path: Path) -> None:
+def test_scheduler_signals_load_and_stop(
+    sandbox: Sandbox, ekos_clean: None, tmp_path: Path
+) -> None:
     """Loading a broken .esl gives false and a log line (signal); start/stop give statuses."""
     broken = tmp_path / "broken.esl"
     broken.write_text("<?xml version='1.0'?><SchedulerList version='1.5'><Job><Name>x</Job>")
@@ -195,8 +200,7 @@ def test_scheduler_signals_load_and_stop(sandbox: Sandbox, ekos_clean: None,
                 first = await ev.wait_for(lambda e: e.signal is EkosSignal.SCHEDULER_LOG, 10)
                 assert isinstance(first.value, str) and first.value
                 await ekos.start_scheduler()
-                running = await ev.wait_for(
-                    lambda e: e.signal is EkosSignal.SCHEDULER_STATUS, 10)
+                running = await ev.wait_for(lambda e: e.signal is EkosSignal.SCHEDULER_STATUS, 10)
                 assert running.value in (SchedulerState.RUNNING, SchedulerState.STARTUP)
                 await ekos.stop_scheduler()
                 await ev.wait_for(lambda e: e.value == SchedulerState.IDLE, 15)

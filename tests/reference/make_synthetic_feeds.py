@@ -49,8 +49,12 @@ STATIONS = [
     ("south_outside", (47.0, 11.0, 500.0)),
     ("antipode", (-35.0, -169.0, 0.0)),
 ]
-REFERENCE_FILES = [("synthetic_event.xml", 0), ("old_short_fields.xml", 0),
-                   ("feed_with_bad_event.xml", 2), ("slow_shadow.xml", 0)]
+REFERENCE_FILES = [
+    ("synthetic_event.xml", 0),
+    ("old_short_fields.xml", 0),
+    ("feed_with_bad_event.xml", 2),
+    ("slow_shadow.xml", 0),
+]
 
 
 def _station(name: str) -> EarthLocation:
@@ -68,8 +72,16 @@ def _fp(site: EarthLocation, star: SkyCoord, t: Time) -> tuple[float, float, Sky
     return float(obs @ e / A_KM), float(obs @ n / A_KM), app
 
 
-def _event(ra_h: float, dec: float, station: str, rates: tuple[float, ...],
-           star_id: str, name: str, number: str, diameter: float = 60.0) -> dict[str, str]:
+def _event(
+    ra_h: float,
+    dec: float,
+    station: str,
+    rates: tuple[float, ...],
+    star_id: str,
+    name: str,
+    number: str,
+    diameter: float = 60.0,
+) -> dict[str, str]:
     star = SkyCoord(ra_h * 15 * u.deg, dec * u.deg, frame="icrs")
     t_pass, t0 = Time(T_PASS), Time(T_PASS - LEAD)
     xi, eta, app = _fp(_station(station), star, t_pass)
@@ -83,10 +95,10 @@ def _event(ra_h: float, dec: float, station: str, rates: tuple[float, ...],
     app_ra, app_dec = app.ra.hour, app.dec.deg
     return {
         "Elements": f"SYNTH:test,{diameter / speed:.2f},2023,3,15,{ut:.7f},{x0:.7f},{y0:.7f},"
-                    f"{dx},{dy},{d2x},{d2y},{d3x},{d3y}",
+        f"{dx},{dy},{d2x},{d2y},{d3x},{d3y}",
         "Earth": f"{(app.ra.deg - gast + 180) % 360 - 180:.4f},{app_dec:.4f},0.0,0.0,False",
         "Star": f"{star_id},{ra_h:.8f},{dec:.7f},11.9,11.4,10.8,0.2,0,,{app_ra:.8f},"
-                f"{app_dec:.7f},2.85,2.61,0,0,1",
+        f"{app_dec:.7f},2.85,2.61,0,0,1",
         "Object": f"{number},{name},14.20,{diameter:.3f},2.5000,0,0,0.5,3.2,C,1.5,0,14.3,13.9",
         "Orbit": "0,10.0,2023,3,15,1.0,2.0,3.0,0.1,2.5,2.2,10.0,5.0,0.15",
         "Errors": "1.050,0.0060,0.0030,30,0.0060,Known errors,1.02,0,-1,-1",
@@ -109,8 +121,15 @@ def main() -> None:
     lst = Time(T_PASS).sidereal_time("apparent", longitude=site.lon).hour
     rates = (5.2, 1.3, 0.002, -0.001, 0.00001, -0.00002)
     good = _event(lst, 20.0, "centre", rates, "SYNTH0001+200000", "Testia", "99001")
-    antipode = _event((lst + 12.0) % 24.0, -30.0, "antipode", (-6.0, 2.5, 0.001, 0.0, 0.0, 0.0),
-                      "SYNTH0002-300000", "Farside", "99002")
+    antipode = _event(
+        (lst + 12.0) % 24.0,
+        -30.0,
+        "antipode",
+        (-6.0, 2.5, 0.001, 0.0, 0.0, 0.0),
+        "SYNTH0002-300000",
+        "Farside",
+        "99002",
+    )
     (OUT / "synthetic_event.xml").write_text(_xml([good]))
     old = {
         "Elements": ",".join(good["Elements"].split(",")[:12]),
@@ -123,8 +142,16 @@ def main() -> None:
     cells[7] = "abc"
     bad["Elements"] = ",".join(cells)
     (OUT / "feed_with_bad_event.xml").write_text(_xml([good, bad, antipode]))
-    slow = _event(lst, 20.0, "centre", (0.55, 0.12, 0.0005, -0.0002, 0.0, 0.0),
-                  "SYNTH0003+200003", "Slowpoke", "99003", diameter=200.0)
+    slow = _event(
+        lst,
+        20.0,
+        "centre",
+        (0.55, 0.12, 0.0005, -0.0002, 0.0, 0.0),
+        "SYNTH0003+200003",
+        "Slowpoke",
+        "99003",
+        diameter=200.0,
+    )
     (OUT / "slow_shadow.xml").write_text(_xml([slow]))
     print(f"wrote {OUT}")
 

@@ -96,8 +96,11 @@ def meeus_sun(jd):
     T = (jd - 2451545.0) / 36525.0
     L0 = 280.46646 + 36000.76983 * T
     M = np.radians(357.52911 + 35999.05029 * T)
-    C = ((1.914602 - 0.004817 * T) * np.sin(M) + (0.019993 - 0.000101 * T) * np.sin(2 * M)
-         + 0.000289 * np.sin(3 * M))
+    C = (
+        (1.914602 - 0.004817 * T) * np.sin(M)
+        + (0.019993 - 0.000101 * T) * np.sin(2 * M)
+        + 0.000289 * np.sin(3 * M)
+    )
     omega = np.radians(125.04 - 1934.136 * T)
     lam = np.radians(L0 + C - 0.00569 - 0.00478 * np.sin(omega))
     eps = np.radians(23.439291 - 0.0130042 * T + 0.00256 * np.cos(omega))
@@ -108,17 +111,21 @@ def meeus_alt(site, ra_rad, dec_rad, jd):
     lat, lon, _ = site
     H = meeus_gmst(jd) + math.radians(lon) - ra_rad
     phi = math.radians(lat)
-    return np.degrees(np.arcsin(np.sin(phi) * np.sin(dec_rad)
-                                + np.cos(phi) * np.cos(dec_rad) * np.cos(H)))
+    return np.degrees(
+        np.arcsin(np.sin(phi) * np.sin(dec_rad) + np.cos(phi) * np.cos(dec_rad) * np.cos(H))
+    )
 
 
 def main() -> None:
     # far_future is beyond the IERS/leap-second tables on purpose; its warnings are expected.
     warnings.filterwarnings("ignore", category=AstropyWarning)
     warnings.filterwarnings("ignore", category=ErfaWarning)
-    out = {"sites": {k: {"lat_deg": v[0], "lon_deg": v[1], "elevation_m": v[2]}
-                     for k, v in SITES.items()},
-           "cases": []}
+    out = {
+        "sites": {
+            k: {"lat_deg": v[0], "lon_deg": v[1], "elevation_m": v[2]} for k, v in SITES.items()
+        },
+        "cases": [],
+    }
     for name, site_name, ra, dec, start, duration in CASES:
         site = SITES[site_name]
         t0 = Time(start, scale="utc")
@@ -132,17 +139,29 @@ def main() -> None:
         m_sun = float(meeus_alt(site, *meeus_sun(jd), jd))
         assert abs(m_star - c_alt) < 0.02, (name, m_star, c_alt)
         assert abs(m_sun - c_sun) < 0.02, (name, m_sun, c_sun)
-        out["cases"].append({
-            "name": name, "site": site_name, "ra_deg": ra, "dec_deg": dec, "start": start,
-            "duration_s": duration,
-            "altitude_deg": c_alt, "azimuth_deg": c_az, "sun_altitude_deg": c_sun,
-            "min_altitude_deg": float(alt.min()), "max_sun_altitude_deg": float(sun.max()),
-            "min_altitude_at_start_centre_end_deg": float(np.min(ends)),
-            "meeus_altitude_deg": m_star, "meeus_sun_altitude_deg": m_sun,
-        })
-        print(f"{name:18s} alt {c_alt:8.3f} (Meeus {m_star:8.3f}) az {c_az:7.2f} "
-              f"sun {c_sun:7.2f} (Meeus {m_sun:7.2f}) min {alt.min():7.3f} "
-              f"max sun {sun.max():7.2f}")
+        out["cases"].append(
+            {
+                "name": name,
+                "site": site_name,
+                "ra_deg": ra,
+                "dec_deg": dec,
+                "start": start,
+                "duration_s": duration,
+                "altitude_deg": c_alt,
+                "azimuth_deg": c_az,
+                "sun_altitude_deg": c_sun,
+                "min_altitude_deg": float(alt.min()),
+                "max_sun_altitude_deg": float(sun.max()),
+                "min_altitude_at_start_centre_end_deg": float(np.min(ends)),
+                "meeus_altitude_deg": m_star,
+                "meeus_sun_altitude_deg": m_sun,
+            }
+        )
+        print(
+            f"{name:18s} alt {c_alt:8.3f} (Meeus {m_star:8.3f}) az {c_az:7.2f} "
+            f"sun {c_sun:7.2f} (Meeus {m_sun:7.2f}) min {alt.min():7.3f} "
+            f"max sun {sun.max():7.2f}"
+        )
     OUT.write_text(json.dumps(out, indent=2) + "\n")
     print(f"wrote {OUT}")
 
