@@ -16,7 +16,14 @@ from typing import Protocol
 
 from ekos_occult.errors import OutputError
 
-__all__ = ["OutputFile", "RenderedFiles", "write_atomic", "write_tree", "write_night"]
+__all__ = [
+    "OutputFile",
+    "RenderedFiles",
+    "write_atomic",
+    "write_bytes_atomic",
+    "write_tree",
+    "write_night",
+]
 
 
 class OutputFile(Protocol):
@@ -98,6 +105,39 @@ def write_atomic(path: Path, text: str) -> None:
         OutputError: the file or its folder cannot be written; ``path`` is unchanged.
     """
     write_tree(path.parent, [(PurePosixPath(path.name), text)])
+
+
+def write_bytes_atomic(path: Path, data: bytes, flag: str) -> None:
+    """Replace ``path`` with ``data`` atomically (temp file beside it, fsync, rename).
+
+    The folder must exist (a typo in ``--plot DIR/x.png`` is an error, not a new folder).
+
+    Args:
+        path: the file to write.
+        data: its bytes (e.g. a PNG).
+        flag: the option that named the file, for the message (``--plot``).
+
+    Raises:
+        OutputError: the folder or file cannot be written; ``path`` is unchanged.
+    """
+    folder = path.parent if str(path.parent) else Path(".")
+    try:
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as exc:
+        raise OutputError(
+            f"{flag}: cannot write in {folder}: {exc.strerror or exc}; nothing was written."
+        ) from exc
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except OSError as exc:
+        Path(tmp).unlink(missing_ok=True)
+        raise OutputError(
+            f"{flag}: cannot write {path}: {exc.strerror or exc}; nothing was written."
+        ) from exc
 
 
 def _target(root: Path, relpath: PurePath) -> Path:

@@ -8,10 +8,8 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
 import sys
-import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -22,7 +20,7 @@ from ekos_occult.commands.options import (
     parse_now,
 )
 from ekos_occult.commands.predictions import add_prediction_options
-from ekos_occult.errors import ConfigError, CsvFormatError, CsvProblem, InputError, OutputError
+from ekos_occult.errors import ConfigError, CsvFormatError, CsvProblem, InputError
 
 if TYPE_CHECKING:
     from ekos_occult.model import Plan
@@ -151,34 +149,6 @@ def build_plan(args: argparse.Namespace, settings: Settings) -> Plan:
     )
 
 
-def _write_atomic(path: Path, data: bytes) -> None:
-    """Write bytes to a temp file beside ``path``, fsync, then rename over it.
-
-    (:func:`ekos_occult.files.write_atomic` does the same for text.)
-
-    Raises:
-        OutputError: the folder or file cannot be written; ``path`` is unchanged.
-    """
-    directory = path.parent if str(path.parent) else Path(".")
-    try:
-        fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{path.name}.", suffix=".tmp")
-    except OSError as exc:
-        raise OutputError(
-            f"--plot: cannot write in {directory}: {exc.strerror or exc}; nothing was written."
-        ) from exc
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except OSError as exc:
-        Path(tmp).unlink(missing_ok=True)
-        raise OutputError(
-            f"--plot: cannot write {path}: {exc.strerror or exc}; nothing was written."
-        ) from exc
-
-
 def run(args: argparse.Namespace, settings: Settings) -> int:
     """Plan, optionally write the chart, print the table or JSON. Returns 0."""
     from ekos_occult import planview
@@ -188,9 +158,10 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         raise ConfigError(f"--plot: {plot_path} must end in .png (the chart is a PNG image).")
     plan = build_plan(args, settings)
     if plot_path is not None:
+        from ekos_occult.files import write_bytes_atomic
         from ekos_occult.plot import altitude_chart_png
 
-        _write_atomic(plot_path, altitude_chart_png(plan))
+        write_bytes_atomic(plot_path, altitude_chart_png(plan), "--plot")
     for warning in plan.warnings:
         print(f"ekos-occult plan: warning: {warning}", file=sys.stderr)
     if args.json:

@@ -266,7 +266,7 @@ def _select(items: tuple[StationEvent, ...], text: str | None) -> tuple[StationE
 
 
 def _write_map(path: Path, items: tuple[StationEvent, ...], site: Site) -> None:
-    from ekos_occult.commands.plan import _write_atomic
+    from ekos_occult.files import write_bytes_atomic
     from ekos_occult.pathmap import path_map_png
 
     if path.suffix.lower() != ".png":
@@ -278,7 +278,7 @@ def _write_map(path: Path, items: tuple[StationEvent, ...], site: Site) -> None:
             f"--map draws one event, and {len(kept)} are selected ({names}): "
             "choose one with --event."
         )
-    _write_atomic(path, path_map_png(kept[0].prediction, kept[0].geometry, site))
+    write_bytes_atomic(path, path_map_png(kept[0].prediction, kept[0].geometry, site), "--map")
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:

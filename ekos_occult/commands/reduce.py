@@ -9,14 +9,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
-import tempfile
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ekos_occult.errors import ConfigError, OutputError
+from ekos_occult.errors import ConfigError
 from ekos_occult.settings import Settings
 
 if TYPE_CHECKING:
@@ -193,28 +191,6 @@ def _options(args: argparse.Namespace) -> ReduceOptions:
     )
 
 
-def _write_bytes(path: Path, data: bytes, flag: str) -> None:
-    """Temp file beside ``path``, fsync, rename over it (files.write_atomic does text)."""
-    folder = path.parent if str(path.parent) else Path(".")
-    try:
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".tmp")
-    except OSError as exc:
-        raise OutputError(
-            f"{flag}: cannot write in {folder}: {exc.strerror or exc}; nothing was written."
-        ) from exc
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except OSError as exc:
-        Path(tmp).unlink(missing_ok=True)
-        raise OutputError(
-            f"{flag}: cannot write {path}: {exc.strerror or exc}; nothing was written."
-        ) from exc
-
-
 def _csv_text(red: Reduction) -> str:
     from dataclasses import replace
 
@@ -269,9 +245,10 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     red = reduce_file(args.file, _options(args))
     info = to_dict(red)
     if args.plot is not None:
+        from ekos_occult.files import write_bytes_atomic
         from ekos_occult.reduceplot import reduction_png
 
-        _write_bytes(args.plot, reduction_png(red), "--plot")
+        write_bytes_atomic(args.plot, reduction_png(red), "--plot")
     if args.csv is not None:
         write_atomic(args.csv, _csv_text(red))
     for note in red.notes:
