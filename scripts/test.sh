@@ -8,6 +8,10 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 bash "$ROOT/scripts/setup.sh" || exit $?
 VENV="${EKOS_OCCULT_VENV:-$ROOT/.venv}"
 cd "$ROOT"
+echo "==> ruff (lint and format) and mypy --strict" >&2
+"$VENV/bin/ruff" check . || exit $?
+"$VENV/bin/ruff" format --check . || exit $?
+"$VENV/bin/mypy" || exit $?
 "$VENV/bin/python" -m pytest "$@"
 rc=$?
 if [ "$rc" -eq 5 ]; then
