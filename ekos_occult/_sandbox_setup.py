@@ -141,8 +141,8 @@ def with_private_indi(kstarsrc: str, port: int, indiserver: str) -> str:
     Every KStars otherwise starts ``indiserver`` on port 7624 and INDI's fixed local socket
     ``/tmp/indiserver``: a second sandbox's server cannot bind ("Local server: bind: Address
     already in use"), exits, and its KStars talks to the first sandbox's drivers (OBSERVED with
-    KStars 3.6.2 / INDI 1.9.9). So: a free port, and ``indiServer`` = a wrapper that passes a
-    private ``-u`` socket.
+    KStars 3.6.2 / INDI 1.9.9). So: a free port, and ``indiServer`` = the sandbox's wrapper
+    (see :func:`_private_indi`); the local socket stays INDI's own, so one sandbox at a time.
     """
     values = {
         "serverPortStart": str(port),
@@ -164,10 +164,21 @@ def with_private_indi(kstarsrc: str, port: int, indiserver: str) -> str:
     return "\n".join(out) + "\n"
 
 
-def _wrapper_script(alias: Path, sock: Path) -> str:
-    """The ``indiserver`` KStars runs: the real one, with a local socket of its own."""
-    # $$ (the wrapper's pid, which the server keeps through exec) makes each socket unique.
-    return f'#!/bin/sh\nexec {shlex.quote(str(alias))} -u {shlex.quote(str(sock))}-$$ "$@"\n'
+def _wrapper_script(alias: Path) -> str:
+    """The ``indiserver`` KStars runs: the real one under this sandbox's own name."""
+    return f'#!/bin/sh\nexec {shlex.quote(str(alias))} "$@"\n'
+
+
+def _pkill_script(alias: Path) -> str:
+    """KStars' ``pkill indiserver``, narrowed to this sandbox's own servers."""
+    pattern = shlex.quote(f"^{alias}( |$)")
+    return (
+        "#!/bin/sh\n"
+        'for arg in "$@"; do\n'
+        '  if [ "$arg" = indiserver ]; then exec /usr/bin/pkill -f ' + pattern + "; fi\n"
+        "done\n"
+        'exec /usr/bin/pkill "$@"\n'
+    )
 
 
 def _private_indi(layout: Layout, indiserver: str) -> None:
@@ -175,27 +186,28 @@ def _private_indi(layout: Layout, indiserver: str) -> None:
 
     KStars 3.6.2 starting Ekos, when it sees any process called ``indiserver``, asks whether to
     shut it down and, the question answering itself on a headless display, runs
-    ``pkill indiserver``: it killed other sandboxes' servers (and would kill a rig's real one;
-    OBSERVED: "Lost connection to local INDI server" in a running sandbox whenever another
-    started). So the sandbox's server runs under another name (``indi-srv``, a symlink), and
-    KStars finds a ``pkill`` that does nothing first on its PATH.
+    ``pkill indiserver``: that would kill every INDI server on the machine (another sandbox's,
+    or a rig's real one). So the sandbox's server runs under its own name (``indi-srv``, a
+    symlink in the sandbox), and the ``pkill`` KStars finds first on its PATH ends only the
+    servers started from that symlink: KStars can still replace its own previous server (Ekos
+    ``stop`` leaves it running, OBSERVED) when Ekos starts again.
 
-    That ``pkill`` is also how KStars 3.6.2 gets rid of its own previous server: Ekos ``stop``
-    ends the drivers but leaves the server running (OBSERVED), so a new server must not reuse
-    its ``-u`` socket (it could not bind it: "Lost connection to local INDI server" at once,
-    Ekos status error). Each server gets its own socket; the old one is left alone (KStars
-    crashed when it was killed, OBSERVED) and ``stop`` ends it with the rest.
+    The server keeps INDI's default local socket: KStars 3.6.2's client connects through it.
+    A private ``-u`` socket made the client's first connection fail and retry, which left the
+    devices' driver info without a client manager; ``org.kde.kstars.INDI.sendProperty`` then
+    crashed KStars (SIGSEGV in ``AbstractBaseClient::sendNewText``/``Number``, OBSERVED after
+    a scheduler job). The price: one sandbox per machine at a time (INDI 1.9.9's local socket
+    is fixed); ``sandbox start`` says so when another INDI server holds it.
     """
     bindir = layout.home / "bin"
     bindir.mkdir(parents=True, exist_ok=True)
     alias = bindir / "indi-srv"
     alias.unlink(missing_ok=True)
     alias.symlink_to(indiserver)
-    write_atomic(bindir / "pkill", "#!/bin/sh\nexit 0\n")
+    write_atomic(bindir / "pkill", _pkill_script(alias))
     (bindir / "pkill").chmod(0o755)
     wrapper = bindir / "indiserver"
-    sock = layout.runtime / "indiserver"
-    write_atomic(wrapper, _wrapper_script(alias, sock))
+    write_atomic(wrapper, _wrapper_script(alias))
     wrapper.chmod(0o755)
     kstarsrc = layout.home / ".config" / "kstarsrc"
     text = kstarsrc.read_text(encoding="utf-8")

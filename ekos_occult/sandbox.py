@@ -119,6 +119,34 @@ def check_binaries(env: Mapping[str, str]) -> dict[str, str]:
     return {name: str(where) for name, where in found.items()}
 
 
+def is_indi_socket_taken(proc_net_unix: str) -> bool:
+    """Whether an INDI server already listens on INDI's fixed local socket ``/tmp/indiserver``.
+
+    Args:
+        proc_net_unix: the text of ``/proc/net/unix`` (passed in, so tests can give their own).
+    """
+    for line in proc_net_unix.splitlines()[1:]:
+        fields = line.split()
+        if len(fields) >= 8 and fields[7] in ("@/tmp/indiserver", "/tmp/indiserver"):
+            if int(fields[3], 16) & 0x10000:  # __SO_ACCEPTCON: a listening server
+                return True
+    return False
+
+
+def _check_indi_socket_free() -> None:
+    try:
+        text = Path("/proc/net/unix").read_text(encoding="ascii", errors="replace")
+    except OSError:
+        return  # not Linux: nothing to check
+    if is_indi_socket_taken(text):
+        raise SandboxError(
+            "Cannot start the sandbox: another INDI server already listens on INDI's local "
+            "socket /tmp/indiserver (another sandbox, or KStars/Ekos running on this machine). "
+            "KStars' INDI client connects through that socket, so only one can run at a time: "
+            "stop the other one (`ekos-occult sandbox stop --state-dir DIR`, or Ekos) first."
+        )
+
+
 def _state_path(state_dir: Path) -> Path:
     return state_dir / STATE_FILE
 
@@ -209,6 +237,7 @@ async def start(
             return old, True
         say("Cleaning up a sandbox that is no longer running.")
         stop(state_dir)
+    _check_indi_socket_free()
     layout = _sandbox_setup.prepare_dirs(state_dir)
     state = _sandbox_setup.start_display_and_bus(layout, binaries, site, profile)
     _write_state(state)

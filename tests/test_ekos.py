@@ -221,3 +221,16 @@ def test_module_imports_keep_dbus_next_inside_the_adapter() -> None:
     public = [getattr(ekos_mod, n) for n in ekos_mod.__all__]
     assert all("dbus_next" not in getattr(obj, "__module__", "") for obj in public)
     assert os.path.basename(ekos_mod.__file__ or "") == "ekos.py"
+
+
+def test_indi_socket_check_reads_proc_net_unix() -> None:
+    """Only a *listening* socket on INDI's fixed path blocks a new sandbox."""
+    from ekos_occult.sandbox import is_indi_socket_taken
+
+    head = "Num       RefCount Protocol Flags    Type St Inode Path\n"
+    listening = "0000000081dd6fe1: 00000002 00000000 00010000 0001 01 195425 @/tmp/indiserver\n"
+    accepted = "0000000081dd6fe2: 00000003 00000000 00000000 0001 03 195426 @/tmp/indiserver\n"
+    other = "0000000081dd6fe3: 00000002 00000000 00010000 0001 01 195427 @/tmp/.X11-unix/X70\n"
+    assert is_indi_socket_taken(head + accepted + listening)
+    assert not is_indi_socket_taken(head + accepted + other)
+    assert not is_indi_socket_taken(head)
