@@ -38,7 +38,8 @@ def sandbox_session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbo
     try:
         yield Sandbox(state_dir, state.bus_address, state.display, state.site, state)
     finally:
-        stop_and_check(state)
+        # A test may have restarted it (new processes, same state dir): stop the current one.
+        stop_and_check(read_state(state_dir) or state)
 
 
 @pytest.fixture

@@ -46,6 +46,20 @@ def start_sandbox(state_dir: Path, site: Site = sandbox.DEFAULT_SITE) -> Sandbox
     return state
 
 
+def restart_sandbox(state_dir: Path, site: Site) -> SandboxState:
+    """Stop the sandbox in ``state_dir`` (checking nothing is left) and start it again there.
+
+    Used after a test that changed KStars in a way later tests must not inherit: KStars 3.6.2
+    moved to a location in another time zone and back, then running a scheduler job, crashes on
+    the next ``org.kde.kstars.INDI.sendProperty`` (SIGSEGV in libindiclient: the device's
+    driver info has no client manager; OBSERVED, see README "The sandbox").
+    """
+    current = sandbox.read_state(state_dir)
+    assert current is not None, f"no sandbox in {state_dir}"
+    stop_and_check(current)
+    return start_sandbox(state_dir, site)
+
+
 def stop_and_check(state: SandboxState) -> None:
     """Stop the sandbox and assert that none of its processes is left."""
     everything = [

@@ -20,7 +20,7 @@ from ekos_occult.ekos_states import (
     PropertyState,
     SchedulerState,
 )
-from ekos_occult.errors import EkosCommandFailed, EkosUnavailable
+from ekos_occult.errors import EkosCommandFailed, EkosUnavailable, SandboxError
 from ekos_occult.model import Site
 
 SIMULATORS = {"Telescope Simulator", "CCD Simulator", "Focuser Simulator"}
@@ -34,9 +34,25 @@ def _short_tmp(tmp_path: Path) -> Path:
 
 
 @pytest.mark.timeout(300)
-def test_start_devices_stop_leaves_nothing(tmp_path: Path) -> None:
-    """start → three simulators connected (INDI.getDevices) → stop → no process left (by pid)."""
+def test_start_devices_stop_leaves_nothing(sandbox_session: Sandbox, tmp_path: Path) -> None:
+    """start → three simulators connected (INDI.getDevices) → stop → no process left (by pid).
+
+    One sandbox per machine (INDI's fixed local socket): the session's sandbox is stopped for
+    this test, a second start is refused while it runs, and it is started again afterwards.
+    """
     site = Site(-33.8688, 151.2093, 58.0)
+    with pytest.raises(SandboxError, match="only one can run at a time"):
+        asyncio.run(sandbox_mod.start(tmp_path / "second", site, dict(os.environ)))
+    session = sandbox_mod.read_state(sandbox_session.state_dir)
+    assert session is not None
+    stop_and_check(session)
+    try:
+        _own_sandbox_start_stop(tmp_path, site)
+    finally:
+        start_sandbox(sandbox_session.state_dir, sandbox_session.site)
+
+
+def _own_sandbox_start_stop(tmp_path: Path, site: Site) -> None:
     state = start_sandbox(_short_tmp(tmp_path) / "own", site)
     try:
         assert state.is_running()
