@@ -33,6 +33,7 @@ from dbus_next.constants import MessageFlag, MessageType
 from dbus_next.message import Message
 from dbus_next.signature import Variant
 
+from ekos_occult import indiwire
 from ekos_occult._dbus_signatures import Signatures, load_signatures
 from ekos_occult.ekos_events import (
     EkosEvent,
@@ -145,6 +146,7 @@ class EkosClient:
         self._bus: MessageBus | None = None
         self._sigs: Signatures | None = None
         self._matches: dict[str, int] = {}
+        self._indi_port_cache: int | None = None
 
     # ----------------------------------------------------------------- connection
     async def connect(self) -> None:
@@ -157,6 +159,7 @@ class EkosClient:
         if self._bus is not None:
             return
         self._sigs = load_signatures()
+        self._indi_port_cache = None
         _check_socket_exists(self.bus_address)
         bus: MessageBus | None = None
         try:
@@ -537,9 +540,49 @@ class EkosClient:
         _require(ok, f"Cannot set INDI switch {device} {prop}.{element}")
 
     async def send_property(self, device: str, prop: str) -> None:
-        """Send a property (after ``set_*``) to the INDI driver."""
-        (ok,) = await self._call(_INDI, "sendProperty", device, prop)
-        _require(ok, f"Cannot send INDI property {device} {prop}")
+        """Send a property (after ``set_*``) to the INDI driver.
+
+        When Ekos logged its local INDI server's port, the values KStars holds are sent to that
+        server directly (:mod:`ekos_occult.indiwire`): KStars 3.6.2's own ``sendProperty`` can
+        crash KStars. Otherwise (a remote INDI server) KStars sends it.
+        """
+        port = await self._indi_port()
+        if port is None:
+            (ok,) = await self._call(_INDI, "sendProperty", device, prop)
+            _require(ok, f"Cannot send INDI property {device} {prop}")
+            return
+        kind, values = await self._property_values(device, prop)
+        message = indiwire.new_vector_xml(device, prop, kind, values)
+        await indiwire.send_xml("127.0.0.1", port, message, self.timeout_s)
+
+    async def _indi_port(self) -> int | None:
+        if self._indi_port_cache is None:
+            try:
+                log = await self.ekos_log()
+            except (EkosUnavailable, EkosCommandFailed):
+                return None  # no Ekos object to ask: let KStars send it (and fail if it is gone)
+            self._indi_port_cache = indiwire.server_port_from_log(log)
+        return self._indi_port_cache
+
+    async def _property_values(self, device: str, prop: str) -> tuple[str, list[tuple[str, str]]]:
+        """The property's kind and its elements' values as KStars holds them."""
+        prefix = f"{device}.{prop}."
+        names = [
+            n[len(prefix) :] for n in await self.device_properties(device) if n.startswith(prefix)
+        ]
+        if not names:
+            raise EkosCommandFailed(f"Cannot send INDI property {device} {prop}: no such property.")
+        (first,) = await self._call(_INDI, "getSwitch", device, prop, names[0])
+        if str(first) in ("On", "Off"):
+            states = [await self.get_switch(device, prop, n) for n in names]
+            return "switch", [
+                (n, "On" if on else "Off") for n, on in zip(names, states, strict=True)
+            ]
+        (number,) = await self._call(_INDI, "getNumber", device, prop, names[0])
+        if not math.isnan(float(number)):
+            nums = [await self.get_number(device, prop, n) for n in names]
+            return "number", [(n, repr(float(v))) for n, v in zip(names, nums, strict=True)]
+        return "text", [(n, await self.get_text(device, prop, n)) for n in names]
 
     # ----------------------------------------------------------------- signals
     async def subscribe(
