@@ -7,12 +7,11 @@ nothing is served).
 from __future__ import annotations
 
 import json
-import shutil
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from privatebus import private_bus
 
 from ekos_occult.cli import main
 from ekos_occult.preflight import NOT_RUNNING_MESSAGE
@@ -171,30 +170,8 @@ def test_bad_csv_is_an_input_error_before_any_bus(
 @pytest.fixture
 def empty_bus(tmp_path: Path) -> Iterator[str]:
     """A real private session bus on which nothing (no KStars) is running."""
-    daemon = shutil.which("dbus-daemon")
-    assert daemon, "dbus-daemon is needed (Debian package dbus)"
-    socket = tmp_path / "bus"
-    proc = subprocess.Popen(
-        [
-            daemon,
-            "--session",
-            "--nofork",
-            "--nopidfile",
-            f"--address=unix:path={socket}",
-            "--print-address=1",
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
-    try:
-        assert proc.stdout is not None
-        yield proc.stdout.readline().strip()
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
-        if proc.stdout is not None:
-            proc.stdout.close()
+    with private_bus(tmp_path / "bus") as address:
+        yield address
 
 
 def test_a_bus_without_kstars_says_how_to_start_it(

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import shutil
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,6 +17,7 @@ from dbus_next.aio import MessageBus
 from dbus_next.constants import PropertyAccess
 from dbus_next.errors import DBusError
 from dbus_next.service import ServiceInterface, dbus_property, method, signal
+from privatebus import private_bus
 
 from ekos_occult._dbus_signatures import load_signatures, parse_introspection
 from ekos_occult.ekos import EkosClient, EkosSignal, version_family
@@ -31,29 +30,8 @@ pytestmark = pytest.mark.timeout(30)
 @pytest.fixture
 def bus_address(tmp_path: Path) -> Iterator[str]:
     """A private dbus-daemon for one test."""
-    daemon = shutil.which("dbus-daemon")
-    assert daemon, "dbus-daemon is needed for these tests: apt-get install dbus"
-    sock = tmp_path / "bus"
-    proc = subprocess.Popen(
-        [
-            daemon,
-            "--session",
-            "--nofork",
-            "--nopidfile",
-            f"--address=unix:path={sock}",
-            "--print-address=1",
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    assert proc.stdout is not None
-    address = proc.stdout.readline().strip()
-    try:
+    with private_bus(tmp_path / "bus") as address:
         yield address
-    finally:
-        proc.terminate()
-        proc.wait(5)
-        proc.stdout.close()
 
 
 class FakeScheduler(ServiceInterface):

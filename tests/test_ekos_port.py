@@ -14,8 +14,6 @@ annotations are D-Bus signatures such as "as", not Python names).
 # ruff: noqa: F821, F722
 
 import asyncio
-import shutil
-import subprocess
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -26,6 +24,7 @@ from dbus_next.aio import MessageBus
 from dbus_next.constants import PropertyAccess
 from dbus_next.service import ServiceInterface, dbus_property, method, signal
 from fakes import FakeClock, make_plan, planned, write_ser
+from privatebus import private_bus
 
 from ekos_occult.ekos_port import DBusEkosPort, JobTracker, KStarsLink, jnow_to_j2000, job_name_of
 from ekos_occult.ekos_states import SchedulerState
@@ -329,29 +328,8 @@ class FakeIndi(ServiceInterface):
 @pytest.fixture(scope="module")
 def bus_address(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A private session bus for this module's fake KStars."""
-    daemon = shutil.which("dbus-daemon")
-    assert daemon is not None, "dbus-daemon is needed (Debian package dbus)"
-    sock = tmp_path_factory.mktemp("bus") / "bus"
-    proc = subprocess.Popen(
-        [
-            daemon,
-            "--session",
-            "--nofork",
-            "--nopidfile",
-            f"--address=unix:path={sock}",
-            "--print-address=1",
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    assert proc.stdout is not None
-    address = proc.stdout.readline().strip()
-    try:
+    with private_bus(tmp_path_factory.mktemp("bus") / "bus") as address:
         yield address
-    finally:
-        proc.terminate()
-        proc.wait(5)
-        proc.stdout.close()
 
 
 class FakeKStars:
