@@ -18,7 +18,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from ekos_occult.timing import time_event  # noqa: E402
+from ekos_occult.reduce.timing import time_event  # noqa: E402
 
 
 def main() -> int:

@@ -34,10 +34,10 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from ekos_occult.catalog import read_events  # noqa: E402
 from ekos_occult.cli import configure_astropy_offline  # noqa: E402
 from ekos_occult.model import OccultationEvent, PlanRules, Site  # noqa: E402
-from ekos_occult.planner import make_plan  # noqa: E402
+from ekos_occult.plan.catalog import read_events  # noqa: E402
+from ekos_occult.plan.planner import make_plan  # noqa: E402
 
 SITE = Site(48.1, 11.6, 520.0)
 NIGHT_START = datetime(2023, 2, 8, 16, 0, tzinfo=timezone.utc)  # sunset twilight included
@@ -66,7 +66,7 @@ def random_csv(n: int, seed: int) -> str:
 
 
 def _window_samples(e: OccultationEvent) -> np.ndarray:
-    """The same samples as ekos_occult.visibility: odd count >= 3, at most 60 s apart."""
+    """The same samples as ekos_occult.plan.visibility: odd count >= 3, at most 60 s apart."""
     start, end = e.record_start.timestamp(), e.record_end.timestamp()
     n = max(3, 2 * math.ceil((end - start) / 120.0) + 1)
     return np.linspace(start, end, n)

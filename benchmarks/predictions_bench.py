@@ -18,10 +18,10 @@ import tracemalloc
 from pathlib import Path
 
 from ekos_occult.cli import configure_astropy_offline
-from ekos_occult.geometry import station_geometry
 from ekos_occult.model import Site
-from ekos_occult.occelmnt import read_occelmnt
-from ekos_occult.predictions import events_from_predictions
+from ekos_occult.plan.geometry import station_geometry
+from ekos_occult.plan.occelmnt import read_occelmnt
+from ekos_occult.plan.predictions import events_from_predictions
 
 REAL = Path("/work/shared/data/occelmnt/2731_Cucula_20260209.occelmnt.xml")
 SITE = Site(38.5, -7.1, 200.0)

@@ -28,7 +28,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from ekos_occult.timing import _weights, time_event  # noqa: E402
+from ekos_occult.reduce.timing import _weights, time_event  # noqa: E402
 
 
 @dataclass(frozen=True)
@@ -236,8 +236,8 @@ def check_csv(path: Path) -> None:
 
 def real(path: Path) -> dict[str, object]:
     """Time a real light curve with both; PyOTE's D/R as frame positions and UTC times."""
-    from ekos_occult.lightcurve import check_cadence, read_lightcurve
-    from ekos_occult.timing import position_to_time
+    from ekos_occult.reduce.lightcurve import check_cadence, read_lightcurve
+    from ekos_occult.reduce.timing import position_to_time
 
     lc = read_lightcurve(path)
     y = lc.target.signal

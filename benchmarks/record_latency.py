@@ -1,7 +1,8 @@
 """How late is the first recorded frame? N timed recordings on the sandbox's CCD simulator.
 
 Each recording is driven exactly as ``ekos-occult run`` drives one (the same
-:class:`~ekos_occult.recorder.IndiStreamRecorder`, system clock, stream pre-roll, record command
+:class:`~ekos_occult.night.recorder.IndiStreamRecorder`, system clock, stream pre-roll, record
+command
 sent on waking at the planned start), then the SER is read back: the delay is the first frame's
 timestamp minus the planned start. Goal: median <= one exposure + 50 ms.
 
@@ -25,14 +26,14 @@ import tempfile
 from datetime import timedelta
 from pathlib import Path
 
-from ekos_occult import sandbox
 from ekos_occult.cli import configure_astropy_offline
+from ekos_occult.cli.run import parse_roi
 from ekos_occult.clock import SystemClock
-from ekos_occult.commands.run import parse_roi
-from ekos_occult.ekos import EkosClient
-from ekos_occult.ports import RecordingRequest, RecordingState
-from ekos_occult.recorder import IndiStreamRecorder
-from ekos_occult.ser import open_ser
+from ekos_occult.kstars import sandbox
+from ekos_occult.kstars.client import EkosClient
+from ekos_occult.night.ports import RecordingRequest, RecordingState
+from ekos_occult.night.recorder import IndiStreamRecorder
+from ekos_occult.video.ser import open_ser
 
 
 def _args() -> argparse.Namespace:

@@ -29,7 +29,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from ekos_occult.ser import SerWriter, datetime_to_ticks  # noqa: E402
+from ekos_occult.video.ser import SerWriter, datetime_to_ticks  # noqa: E402
 
 START = datetime(2025, 2, 9, 21, 30, 0, tzinfo=timezone.utc)
 CADENCE = 0.04

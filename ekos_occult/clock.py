@@ -1,6 +1,6 @@
 """SystemClock: the only code in ekos-occult that reads the wall clock or sleeps.
 
-Everything else receives a :class:`~ekos_occult.ports.Clock` (tests pass a fake one).
+Everything else receives a :class:`~ekos_occult.night.ports.Clock` (tests pass a fake one).
 """
 
 from __future__ import annotations

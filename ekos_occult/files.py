@@ -37,7 +37,7 @@ class OutputFile(Protocol):
 
 
 class RenderedFiles(Protocol):
-    """What :func:`write_night` needs from a rendered night (see ekos_occult.render)."""
+    """What :func:`write_night` needs from a rendered night (see ekos_occult.ekosfiles.render)."""
 
     @property
     def night_dir(self) -> PurePath: ...
@@ -193,7 +193,7 @@ def write_night(rendered: RenderedFiles, out_dir: Path | None = None) -> tuple[P
     """Write a rendered night into its folder: sequences first, the schedule last.
 
     Args:
-        rendered: a :class:`ekos_occult.render.RenderedNight` (or one job of it).
+        rendered: a :class:`ekos_occult.ekosfiles.render.RenderedNight` (or one job of it).
         out_dir: must be ``rendered.night_dir`` if given (the .esl names its .esq files by
             absolute path, so the files cannot be moved elsewhere).
 

@@ -1,1 +1,2 @@
-"""Jinja templates for the Ekos files (.esl/.esq); data only, loaded by ekos_occult.render."""
+"""Jinja templates for the Ekos files (.esl/.esq); data only, loaded by
+ekos_occult.ekosfiles.render."""

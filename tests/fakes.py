@@ -4,7 +4,8 @@
   event loop, so cancellation works as with a real sleep).
 - :class:`FakeRig` holds the simulated world: the Ekos scheduler running one job at a time
   (phases timed on the fake clock), the mount, the camera and the disk. ``rig.ekos`` implements
-  :class:`~ekos_occult.ports.EkosPort`, ``rig.recorder`` :class:`~ekos_occult.ports.RecorderPort`.
+  :class:`~ekos_occult.night.ports.EkosPort`, ``rig.recorder``
+  :class:`~ekos_occult.night.ports.RecorderPort`.
 - Faults are scripted: a method failing on its Nth call (``fail_on``), a call hanging until the
   adapter's timeout (``hang_on``), KStars leaving the bus (``lose_kstars``), the camera
   disconnecting (``lose_camera``), a full disk (``free_bytes``), per-event job and recording
@@ -24,6 +25,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+from ekos_occult.ekosfiles.naming import sanitize_component
 from ekos_occult.errors import (
     DeviceLost,
     EkosCommandFailed,
@@ -39,8 +41,7 @@ from ekos_occult.model import (
     SkipReason,
     Status,
 )
-from ekos_occult.naming import sanitize_component
-from ekos_occult.ports import (
+from ekos_occult.night.ports import (
     FrameGeometry,
     JobPhase,
     JobProgress,

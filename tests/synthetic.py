@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ekos_occult.ser import COLOR_MONO, COLOR_RGB, SerWriter, datetime_to_ticks
+from ekos_occult.video.ser import COLOR_MONO, COLOR_RGB, SerWriter, datetime_to_ticks
 
 START = datetime(2024, 3, 14, 22, 15, 30, 250000, tzinfo=timezone.utc)
 

@@ -7,9 +7,9 @@ from pathlib import Path, PurePosixPath
 
 import pytest
 
+from ekos_occult.ekosfiles.render import render_night
 from ekos_occult.errors import OutputError
 from ekos_occult.files import write_atomic, write_night, write_tree
-from ekos_occult.render import render_night
 from ekos_occult.settings import Settings
 from tests.render_helpers import three_event_plan
 

@@ -31,12 +31,12 @@ def run_python(code: str) -> subprocess.CompletedProcess[str]:
 
 def test_module_list_is_not_empty() -> None:
     for name in (
-        "ekos_occult.catalog",
-        "ekos_occult.visibility",
-        "ekos_occult.planner",
-        "ekos_occult.planview",
-        "ekos_occult.plot",
-        "ekos_occult.commands.plan",
+        "ekos_occult.plan.catalog",
+        "ekos_occult.plan.visibility",
+        "ekos_occult.plan.planner",
+        "ekos_occult.views.planview",
+        "ekos_occult.views.altitudeplot",
+        "ekos_occult.cli.plan",
     ):
         assert name in MODULES
 
@@ -50,11 +50,11 @@ def test_imports_alone_without_warnings(module: str) -> None:
 @pytest.mark.parametrize(
     ("module", "forbidden"),
     [
-        ("ekos_occult.planner", ("dbus_next", "jinja2", "matplotlib")),
-        ("ekos_occult.catalog", ("dbus_next", "jinja2", "matplotlib", "astroplan")),
-        ("ekos_occult.planview", ("dbus_next", "jinja2", "matplotlib")),
+        ("ekos_occult.plan.planner", ("dbus_next", "jinja2", "matplotlib")),
+        ("ekos_occult.plan.catalog", ("dbus_next", "jinja2", "matplotlib", "astroplan")),
+        ("ekos_occult.views.planview", ("dbus_next", "jinja2", "matplotlib")),
         # Commands import their heavy libraries inside run(): --help stays fast.
-        ("ekos_occult.commands.plan", ("astropy", "astroplan", "matplotlib", "rich")),
+        ("ekos_occult.cli.plan", ("astropy", "astroplan", "matplotlib", "rich")),
     ],
 )
 def test_import_does_not_load(module: str, forbidden: tuple[str, ...]) -> None:

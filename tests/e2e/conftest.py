@@ -1,6 +1,6 @@
 """End-to-end fixtures: ONE real headless KStars/Ekos (INDI simulators) per test session.
 
-``sandbox`` starts it through :mod:`ekos_occult.sandbox` (the code users run) in a temporary
+``sandbox`` starts it through :mod:`ekos_occult.kstars.sandbox` (the code users run) in a temporary
 state directory and stops it at the end, asserting that no process of it is left. If KStars
 cannot start, the fixture raises: e2e tests fail, they are never skipped.
 
@@ -18,8 +18,8 @@ from pathlib import Path
 import pytest
 from e2e_helpers import Sandbox, ensure_ekos_up, restore_ekos, start_sandbox, stop_and_check
 
-from ekos_occult.ekos_states import ParkStatus
-from ekos_occult.sandbox import read_state
+from ekos_occult.kstars.sandbox import read_state
+from ekos_occult.kstars.states import ParkStatus
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -7,11 +7,12 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from ekos_occult import _procs, sandbox
-from ekos_occult.ekos import EkosClient
-from ekos_occult.ekos_states import ParkStatus, SchedulerState
+from ekos_occult.kstars import procs as _procs
+from ekos_occult.kstars import sandbox
+from ekos_occult.kstars.client import EkosClient
+from ekos_occult.kstars.sandbox import SandboxState
+from ekos_occult.kstars.states import ParkStatus, SchedulerState
 from ekos_occult.model import Site
-from ekos_occult.sandbox import SandboxState
 
 START_TIMEOUT_S = 100.0  # below pytest's 120 s, so a slow start fails with KStars' log
 
@@ -93,7 +94,7 @@ async def restore_ekos(ekos: EkosClient, camera: str, was_parked: bool) -> None:
 
 async def ensure_ekos_up(sb: Sandbox, timeout_s: float = 60.0) -> None:
     """Restart Ekos (profile, devices) if an earlier test stopped it; fail if it won't come up."""
-    from ekos_occult.ekos_states import CommunicationStatus
+    from ekos_occult.kstars.states import CommunicationStatus
 
     async with sb.client() as ekos:
         if (

@@ -9,8 +9,8 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-from ekos_occult.journal import read_journal
 from ekos_occult.model import Site
+from ekos_occult.night.journal import read_journal
 
 # Bright stars, J2000 RA/Dec in degrees (Hipparcos): wherever and whenever the test runs, some
 # are well above the horizon.

@@ -29,10 +29,10 @@ import pytest
 from e2e_helpers import Sandbox, restart_sandbox
 
 from ekos_occult.clock import SystemClock
-from ekos_occult.ekos_events import EkosSignal
-from ekos_occult.ekos_states import SchedulerState
 from ekos_occult.errors import EkosCommandFailed
-from ekos_occult.loader import load_night
+from ekos_occult.kstars.events import EkosSignal
+from ekos_occult.kstars.loader import load_night
+from ekos_occult.kstars.states import SchedulerState
 from ekos_occult.model import Site
 
 pytestmark = pytest.mark.timeout(240)

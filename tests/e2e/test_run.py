@@ -17,8 +17,8 @@ from e2e_helpers import Sandbox
 from night_helpers import TRACK_ONLY, event_lines, run_args, utc, write_night_csv
 
 from ekos_occult import cli
-from ekos_occult.journal import read_journal
-from ekos_occult.ser import open_ser
+from ekos_occult.night.journal import read_journal
+from ekos_occult.video.ser import open_ser
 
 DURATION_S = 10.0
 EXPOSURE_S = 0.1

@@ -22,10 +22,10 @@ import pytest
 from e2e_helpers import START_TIMEOUT_S, Sandbox
 from night_helpers import TRACK_ONLY, event_lines, run_args, write_night_csv
 
-from ekos_occult import _procs
-from ekos_occult import sandbox as sandbox_api
-from ekos_occult.journal import read_journal
-from ekos_occult.ser import open_ser
+from ekos_occult.kstars import procs as _procs
+from ekos_occult.kstars import sandbox as sandbox_api
+from ekos_occult.night.journal import read_journal
+from ekos_occult.video.ser import open_ser
 
 EXPOSURE_S = 0.1
 

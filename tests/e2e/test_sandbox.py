@@ -10,17 +10,17 @@ from pathlib import Path
 import pytest
 from e2e_helpers import Sandbox, start_sandbox, stop_and_check
 
-from ekos_occult import _procs
-from ekos_occult import sandbox as sandbox_mod
 from ekos_occult.cli import main
-from ekos_occult.ekos import EkosClient, EkosSignal
-from ekos_occult.ekos_states import (
+from ekos_occult.errors import EkosCommandFailed, EkosUnavailable, SandboxError
+from ekos_occult.kstars import procs as _procs
+from ekos_occult.kstars import sandbox as sandbox_mod
+from ekos_occult.kstars.client import EkosClient, EkosSignal
+from ekos_occult.kstars.states import (
     CaptureState,
     CommunicationStatus,
     PropertyState,
     SchedulerState,
 )
-from ekos_occult.errors import EkosCommandFailed, EkosUnavailable, SandboxError
 from ekos_occult.model import Site
 
 SIMULATORS = {"Telescope Simulator", "CCD Simulator", "Focuser Simulator"}

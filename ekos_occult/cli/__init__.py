@@ -1,0 +1,132 @@
+"""Command line: parse arguments, build Settings once, call one use-case per subcommand, print.
+
+This is the only module that catches :class:`~ekos_occult.errors.OccultError` (input errors exit
+2, run errors 1; ``--debug`` shows the traceback), sets up logging and applies the astropy
+offline policy (no IERS download, ever).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from ekos_occult import __version__
+from ekos_occult.errors import OccultError
+from ekos_occult.settings import Settings, load_settings, parse_site
+
+__all__ = ["main", "build_parser", "configure_astropy_offline", "default_config_path"]
+
+# One module per subcommand. Each defines ``NAME``, ``HELP``, ``add_arguments(parser)`` and
+# ``run(args, settings) -> int``, imports heavy libraries lazily inside ``run`` (so ``--help`` and
+# light commands start fast) and does no work at import.
+COMMANDS = ("sandbox", "plan", "render", "load", "run", "check", "reduce", "predictions")
+
+log = logging.getLogger(__name__)
+
+
+def default_config_path() -> Path:
+    """The per-user config file (``$XDG_CONFIG_HOME/ekos-occult/config.toml``)."""
+    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    return Path(base) / "ekos-occult" / "config.toml"
+
+
+def configure_astropy_offline() -> None:
+    """Never let astropy reach the network: bundled IERS tables only, no auto-download."""
+    from astropy.utils import iers
+    from astropy.utils.data import conf as data_conf
+
+    iers.conf.auto_download = False
+    iers.conf.auto_max_age = None
+    iers.conf.iers_degraded_accuracy = "warn"
+    data_conf.allow_internet = False
+
+
+def _command_module(name: str) -> ModuleType:
+    return importlib.import_module(f"ekos_occult.cli.{name}")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser with every subcommand registered."""
+    parser = argparse.ArgumentParser(
+        prog="ekos-occult",
+        description="Plan, schedule, record and time stellar occultations with KStars/Ekos. "
+        "All times are UTC; a timestamp without an offset is read as UTC.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument(
+        "--config",
+        metavar="FILE",
+        type=Path,
+        help=f"config file (default {default_config_path()}, if it exists)",
+    )
+    parser.add_argument("--debug", action="store_true", help="log debug lines and show tracebacks")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name in COMMANDS:
+        try:
+            mod = _command_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name == f"ekos_occult.cli.{name}":
+                continue  # not built yet
+            raise
+        # argparse %-formats a subcommand's help (not its description): escape a literal %.
+        p = sub.add_parser(name, help=mod.HELP.replace("%", "%%"), description=mod.HELP)
+        mod.add_arguments(p)
+        p.set_defaults(_module=mod)
+    return parser
+
+
+def _overrides(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
+    def get(name: str) -> Any:
+        return getattr(args, name, None)
+
+    site = None
+    if get("site") is not None:
+        site = parse_site(get("site"))
+    paths: dict[str, Any] = {}
+    if get("out_dir") is not None:
+        paths["out_dir"] = Path(get("out_dir")).expanduser()
+    if get("state_dir") is not None:
+        paths["sandbox_dir"] = Path(get("state_dir")).expanduser()
+    return {
+        "site": {"site": site},
+        "rules": {k: get(k) for k in ("lead_s", "min_altitude_deg", "max_sun_altitude_deg")},
+        "ekos": {"kstars_version": get("kstars_version")},
+        "paths": paths,
+    }
+
+
+def _setup_logging(debug: bool) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if debug else logging.WARNING,
+        format="%(levelname)s: %(message)s",
+        stream=sys.stderr,
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``ekos-occult`` console script. Returns the exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    _setup_logging(args.debug)
+    try:
+        configure_astropy_offline()
+        settings: Settings = load_settings(
+            args.config, default_config=default_config_path(), overrides=_overrides(args)
+        )
+        rc: int = args._module.run(args, settings)
+        return rc
+    except OccultError as exc:
+        if args.debug:
+            log.exception("failed")
+        print(f"ekos-occult {args.command}: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print(f"ekos-occult {args.command}: interrupted", file=sys.stderr)
+        return 130

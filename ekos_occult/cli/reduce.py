@@ -1,0 +1,258 @@
+"""``ekos-occult reduce``: a SER recording or PyMovie light curve to D and R times with error bars.
+
+Thin: parses the flags, calls :func:`ekos_occult.reduce.reduction.reduce_file`, prints the result
+(text
+or ``--json``), and writes ``--csv`` (PyMovie format, for PyOTE) and ``--plot`` atomically after
+the reduction succeeded, so a failure leaves no half-written file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from datetime import date
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ekos_occult.errors import ConfigError
+from ekos_occult.settings import Settings
+
+if TYPE_CHECKING:
+    from ekos_occult.reduce.reduction import ReduceOptions, Reduction
+
+__all__ = ["NAME", "HELP", "add_arguments", "run", "parse_xy"]
+
+NAME = "reduce"
+HELP = (
+    "time an occultation: SER recording or PyMovie CSV -> light curve -> D and R (UTC, start "
+    "of exposure) with 68%/95% error bars and a false-event probability"
+)
+
+
+def parse_xy(text: str, flag: str) -> tuple[float, float]:
+    """``X,Y`` pixel coordinates.
+
+    Raises:
+        ConfigError: not two numbers.
+    """
+    try:
+        x, y = (float(v) for v in text.split(","))
+    except ValueError:
+        raise ConfigError(
+            f"{flag}: {text!r} is not X,Y (two pixel coordinates, e.g. 320,240)."
+        ) from None
+    return x, y
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    """Register the reduce flags."""
+    p.add_argument(
+        "file",
+        metavar="FILE",
+        type=Path,
+        help="a .ser recording or a PyMovie-format .csv light curve",
+    )
+    _photometry_flags(p.add_argument_group("photometry (SER input)"))
+    _csv_flags(p.add_argument_group("light curve (CSV input)"))
+    _timing_flags(p.add_argument_group("timing"))
+    o = p.add_argument_group("output")
+    o.add_argument("--json", action="store_true", help="print the result as JSON")
+    o.add_argument(
+        "--csv",
+        metavar="OUT",
+        type=Path,
+        help="write the light curve as PyMovie CSV (PyOTE opens it)",
+    )
+    o.add_argument(
+        "--plot",
+        metavar="OUT.png",
+        type=Path,
+        help="write the light curve with the fit, D and R as PNG",
+    )
+
+
+def _photometry_flags(g: argparse._ArgumentGroup) -> None:
+    g.add_argument(
+        "--target",
+        metavar="X,Y",
+        help="target star position (default: the star nearest the frame centre)",
+    )
+    g.add_argument(
+        "--ref",
+        metavar="X,Y",
+        action="append",
+        default=[],
+        help="reference star to divide out (repeatable)",
+    )
+    g.add_argument(
+        "--aperture",
+        metavar="PX",
+        type=float,
+        help="aperture radius in pixels (default 1.2 x FWHM)",
+    )
+    g.add_argument(
+        "--cadence",
+        metavar="SECONDS",
+        type=float,
+        help="frame interval, for a SER without timestamps (uses the header start)",
+    )
+
+
+def _csv_flags(g: argparse._ArgumentGroup) -> None:
+    g.add_argument(
+        "--column", metavar="NAME", help="target signal column (default: the first signal-* column)"
+    )
+    g.add_argument(
+        "--ref-column",
+        metavar="NAME",
+        action="append",
+        default=[],
+        help="reference column to divide out (repeatable)",
+    )
+    g.add_argument(
+        "--date", metavar="YYYY-MM-DD", help="UTC date of the first frame when the file has none"
+    )
+
+
+def _timing_flags(g: argparse._ArgumentGroup) -> None:
+    g.add_argument(
+        "--latency",
+        metavar="SECONDS",
+        type=float,
+        default=0.0,
+        help="how much later than the exposure start frames were stamped; subtracted (default 0)",
+    )
+    g.add_argument(
+        "--trials",
+        metavar="N",
+        type=int,
+        default=5000,
+        help="Monte-Carlo trials for the error bars (default 5000)",
+    )
+    g.add_argument(
+        "--false-trials",
+        metavar="N",
+        type=int,
+        default=10000,
+        help="noise-only simulations for the false-event test (default 10000)",
+    )
+    g.add_argument(
+        "--threshold",
+        metavar="P",
+        type=float,
+        default=1e-3,
+        help="claim an event only if the false-event probability is at most P (default 0.001)",
+    )
+    g.add_argument(
+        "--seed",
+        metavar="N",
+        type=int,
+        default=0,
+        help="random seed of the simulations (default 0)",
+    )
+
+
+def _options(args: argparse.Namespace) -> ReduceOptions:
+    from ekos_occult.reduce.reduction import ReduceOptions
+
+    day = None
+    if args.date:
+        try:
+            day = date.fromisoformat(args.date)
+        except ValueError:
+            raise ConfigError(f"--date: {args.date!r} is not YYYY-MM-DD.") from None
+    for flag, value, low in (
+        ("--trials", args.trials, 100),
+        ("--false-trials", args.false_trials, 100),
+    ):
+        if value < low:
+            raise ConfigError(f"{flag}: {value} is too few; use at least {low}.")
+    if not 0 < args.threshold < 1:
+        raise ConfigError(f"--threshold: {args.threshold} must be between 0 and 1.")
+    if args.cadence is not None and args.cadence <= 0:
+        raise ConfigError(f"--cadence: {args.cadence} must be a positive number of seconds.")
+    if args.aperture is not None and args.aperture <= 0:
+        raise ConfigError(f"--aperture: {args.aperture} must be a positive number of pixels.")
+    if args.plot is not None and args.plot.suffix.lower() != ".png":
+        raise ConfigError(f"--plot: {args.plot} must end in .png.")
+    return ReduceOptions(
+        target=parse_xy(args.target, "--target") if args.target else None,
+        refs=tuple(parse_xy(r, "--ref") for r in args.ref),
+        latency_s=args.latency,
+        cadence_s=args.cadence,
+        aperture_px=args.aperture,
+        date=day,
+        column=args.column,
+        ref_columns=tuple(args.ref_column),
+        trials=args.trials,
+        fe_trials=args.false_trials,
+        threshold=args.threshold,
+        seed=args.seed,
+    )
+
+
+def _csv_text(red: Reduction) -> str:
+    from dataclasses import replace
+
+    from ekos_occult.reduce.lightcurve import format_pymovie_csv
+
+    lc = replace(red.lightcurve, times_s=red.times_s)
+    comments = [
+        "ekos-occult reduce: timeInfo is the start of exposure "
+        f"(timestamps: {lc.timestamp_source.value})",
+        f"ekos-occult reduce: latency correction {red.latency_s:+.6f} s applied",
+    ]
+    return format_pymovie_csv(lc, comments)
+
+
+def _text(info: dict[str, Any]) -> str:
+    lines = [
+        f"file:     {info['file']}",
+        f"frames:   {info['frames']} ({info['dropped_frames']} dropped; timestamps: "
+        f"{info['timestamp_source']}, {info['timestamp_convention']})",
+    ]
+    p = info["false_event_probability"]
+    if not info["event"]:
+        lines.append(f"event:    none (false-event probability {p:.3g})")
+        lines += [f"          {n}" for n in info["notes"] if n.startswith("no event")]
+        return "\n".join(lines)
+    lines.append(
+        f"event:    yes (false-event probability {p:.3g}, {info['false_event_sigma']} sigma)"
+    )
+    for e in ("D", "R"):
+        when = info[e] or f"frame {info[f'{e}_frame']}"
+        bars = (
+            f"+/- {info[f'{e}_err_s']:.4f} s (68%), +/- {info[f'{e}_err95_s']:.4f} s (95%)"
+            if info[f"{e}_err_s"] is not None
+            else f"+/- {info[f'{e}_frame_err']} frames (68%)"
+        )
+        lines.append(f"{e}:        {when}  {bars}  [frame {info[f'{e}_frame']}]")
+    if info["duration_s"] is not None:
+        lines.append(
+            f"duration: {info['duration_s']:.4f} s +/- {info['duration_err_s']:.4f} s (68%)"
+        )
+    lines.append(
+        f"drop:     {info['drop']} ({100 * (info['drop_fraction'] or 0):.1f}%), SNR {info['snr']}"
+    )
+    return "\n".join(lines)
+
+
+def run(args: argparse.Namespace, settings: Settings) -> int:
+    """Reduce FILE, print the result, write --csv/--plot. Returns 0."""
+    from ekos_occult.files import write_atomic
+    from ekos_occult.reduce.reduction import reduce_file, to_dict
+
+    red = reduce_file(args.file, _options(args))
+    info = to_dict(red)
+    if args.plot is not None:
+        from ekos_occult.files import write_bytes_atomic
+        from ekos_occult.views.reduceplot import reduction_png
+
+        write_bytes_atomic(args.plot, reduction_png(red), "--plot")
+    if args.csv is not None:
+        write_atomic(args.csv, _csv_text(red))
+    for note in red.notes:
+        print(f"ekos-occult reduce: note: {note}", file=sys.stderr)
+    print(json.dumps(info, indent=2) if args.json else _text(info))
+    return 0

@@ -1,0 +1,153 @@
+"""``ekos-occult render``: the night's Ekos scheduler list and capture sequences, files only.
+
+Plans the events file like ``ekos-occult plan``, renders one .esl (one job per scheduled event)
+and one .esq per job, checks them by parsing them back, and writes them atomically into the
+night folder. No D-Bus: ``ekos-occult load`` puts them into a running Ekos.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from datetime import timedelta, timezone, tzinfo
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from ekos_occult.cli.options import add_kstars_version_option, add_out_option
+from ekos_occult.cli.plan import add_plan_arguments, build_plan
+from ekos_occult.ekosfiles.nightfolder import keep_events, night_dir
+from ekos_occult.errors import ConfigError
+
+if TYPE_CHECKING:
+    from ekos_occult.ekosfiles.render import KStarsVersion, RenderedNight
+    from ekos_occult.settings import Settings
+
+__all__ = [
+    "NAME",
+    "HELP",
+    "add_arguments",
+    "run",
+    "parse_kstars_tz",
+    "render_version",
+]
+
+NAME = "render"
+HELP = (
+    "Write the night's Ekos scheduler list (.esl, one job per scheduled event) and capture "
+    "sequences (.esq) into a folder - files only, nothing is sent to Ekos."
+)
+
+_OFFSET = re.compile(r"^(?:UTC|GMT)?\s*([+-])(\d{1,2})(?::?(\d{2}))?$|^([+-]?\d+(?:\.\d+)?)$")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The ``render`` command's arguments: the plan's, plus format, folder and time zone."""
+    add_plan_arguments(parser)
+    add_kstars_version_option(parser)
+    add_out_option(
+        parser,
+        "the night's folder: DIR/<night>.esl and DIR/sequences/<job>.esq (default: "
+        "<out_dir from the config>/<night>, else <user data dir>/ekos-occult/nights/<night>)",
+    )
+    parser.add_argument(
+        "--kstars-tz",
+        metavar="ZONE",
+        dest="kstars_tz",
+        default="UTC",
+        help="time zone of KStars' geographic location: Ekos reads job start times as "
+        "wall-clock time there. An offset (+02:00, -5, 5.5) or a zone name (Europe/Berlin); "
+        "default UTC. `ekos-occult load` asks KStars instead.",
+    )
+
+
+def parse_kstars_tz(text: str) -> tzinfo:
+    """Parse ``--kstars-tz``: ``UTC``, an offset (``+02:00``, ``-5``, ``5.5`` hours) or a name.
+
+    Raises:
+        ConfigError: the text is neither an offset within ±14 h nor a known zone name.
+    """
+    text = text.strip()
+    if text.upper() in ("UTC", "Z", "GMT"):
+        return timezone.utc
+    match = _OFFSET.match(text)
+    if match:
+        if match.group(4) is not None:
+            hours = float(match.group(4))
+        else:
+            sign = -1.0 if match.group(1) == "-" else 1.0
+            hours = sign * (int(match.group(2)) + int(match.group(3) or 0) / 60.0)
+        if abs(hours) > 14.0:
+            raise ConfigError(f"--kstars-tz: {text!r} is more than 14 hours from UTC.")
+        return timezone(timedelta(hours=hours))
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        return ZoneInfo(text)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ConfigError(
+            f"--kstars-tz: {text!r} is not an offset (+02:00, -5) nor a time zone name "
+            "(e.g. Europe/Berlin)."
+        ) from exc
+
+
+def render_version(setting: str) -> tuple[KStarsVersion, str | None]:
+    """The file format to render, and a note when ``auto`` had to be resolved without Ekos."""
+    if setting == "3.7":
+        return "3.7", None
+    if setting == "3.6":
+        return "3.6", None
+    return "3.6", (
+        "--kstars-version auto: render does not talk to Ekos, so it writes the KStars 3.6 "
+        "format; give --kstars-version 3.7 for KStars 3.7 or newer (`load` detects it)."
+    )
+
+
+def _report(rendered: RenderedNight, written: tuple[Path, ...]) -> None:
+    print(
+        f"Night {rendered.night}: {len(rendered.jobs)} Ekos job(s) for KStars {rendered.version}"
+        f" (start times in {rendered.tz_label}) written to {rendered.night_dir}"
+    )
+    for job in rendered.jobs:
+        print(
+            f"  {job.start_at}  {job.name}  RA {job.ra_hours:.6f} h  Dec {job.dec_deg:+.5f}°  "
+            f"{job.sequence_relpath}"
+        )
+    print(f"  schedule: {written[-1]}")
+    notes = [note for event in rendered.plan.events for note in event.notes]
+    for note in notes:
+        print(f"  note: {note}")
+    skipped = rendered.plan.skipped
+    if skipped:
+        reasons = ", ".join(
+            f"{e.name} ({e.reason.value if e.reason else e.status.value})" for e in skipped
+        )
+        print(f"  not rendered: {reasons}")
+
+
+def run(args: argparse.Namespace, settings: Settings) -> int:
+    """Plan, render, check and write the night's files. Returns 0.
+
+    Raises:
+        ConfigError: bad ``--kstars-tz``, no site, bad ``--now``.
+        CsvFormatError: problems in the events file.
+        RenderError: nothing scheduled, or the rendered files do not match the plan.
+        OutputError: the folder cannot be written (nothing is written then).
+    """
+    from ekos_occult.ekosfiles.render import night_label, render_night
+    from ekos_occult.files import write_night
+
+    tz = parse_kstars_tz(args.kstars_tz)
+    version, note = render_version(settings.ekos.kstars_version)
+    plan = build_plan(args, settings)
+    for warning in plan.warnings:
+        print(f"ekos-occult render: warning: {warning}", file=sys.stderr)
+    if note:
+        print(f"ekos-occult render: note: {note}", file=sys.stderr)
+    folder = night_dir(args, settings, night_label(plan))
+    rendered = render_night(plan, settings, version=version, night_dir=folder, tz=tz)
+    written = write_night(rendered)
+    if str(args.events) != "-":  # so that `ekos-occult run FOLDER` can carry on this night
+        keep_events(Path(args.events).expanduser(), folder)
+    _report(rendered, written)
+    return 0

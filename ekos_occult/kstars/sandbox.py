@@ -1,0 +1,362 @@
+"""A real KStars/Ekos in a box: start, inspect and stop a headless KStars with the INDI simulators.
+
+``start`` runs Xvfb on a free display, a private ``dbus-daemon`` whose socket lives in the state
+directory, and KStars with its own HOME/XDG directories there (the user's KStars settings are
+never touched), then opens Ekos, starts the built-in "Simulators" profile (Telescope, CCD and
+Focuser Simulator), waits until the devices are connected and sets KStars' location to the site.
+What it started is recorded in ``<state dir>/sandbox.json`` (pids with their start times), so
+that ``stop`` ends exactly those processes, and the orphans KStars leaves behind (indiserver and
+its drivers), by pid. Library code: the caller passes the environment in.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import os
+import shutil
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ekos_occult.errors import EkosError, EkosUnavailable, SandboxError
+from ekos_occult.kstars import procs as _procs
+from ekos_occult.kstars import sandbox_setup as _sandbox_setup
+from ekos_occult.kstars.procs import ProcessRecord
+from ekos_occult.model import Site
+
+__all__ = [
+    "DEFAULT_SITE",
+    "DEFAULT_PROFILE",
+    "SandboxState",
+    "SandboxStatus",
+    "default_state_dir",
+    "check_binaries",
+    "read_state",
+    "start",
+    "status",
+    "stop",
+    "resolve_bus_address",
+]
+
+log = logging.getLogger(__name__)
+
+DEFAULT_SITE = Site(51.4769, -0.0005, 46.0)  # Royal Observatory Greenwich
+DEFAULT_PROFILE = "Simulators"
+STATE_FILE = "sandbox.json"
+BINARIES = {"Xvfb": "xvfb", "dbus-daemon": "dbus", "kstars": "kstars", "indiserver": "indi-bin"}
+
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class SandboxState:
+    """What a running sandbox consists of (the content of ``sandbox.json``)."""
+
+    state_dir: Path
+    bus_address: str
+    display: str
+    site: Site
+    profile: str
+    xvfb: ProcessRecord
+    dbus: ProcessRecord
+    kstars: ProcessRecord | None = None
+    children: tuple[ProcessRecord, ...] = ()
+    devices: tuple[str, ...] = ()
+    tz_hours: float = 0.0  # the UTC offset KStars uses at the site (its "local time")
+
+    @property
+    def roots(self) -> tuple[ProcessRecord, ...]:
+        """The processes the sandbox started itself."""
+        return tuple(r for r in (self.kstars, self.dbus, self.xvfb) if r is not None)
+
+    def is_running(self) -> bool:
+        """Whether the bus and KStars processes are still alive."""
+        return self.kstars is not None and all(_procs.is_alive(r) for r in self.roots)
+
+    def shell_env(self) -> dict[str, str]:
+        """Variables for a shell that should talk to this sandbox."""
+        return {"DBUS_SESSION_BUS_ADDRESS": self.bus_address, "DISPLAY": self.display}
+
+
+@dataclass(frozen=True)
+class SandboxStatus:
+    """A running sandbox as seen now."""
+
+    state: SandboxState
+    alive: dict[int, bool]  # by pid: the roots and the recorded children
+    devices: tuple[str, ...] = ()
+    connected: dict[str, bool] = dataclasses.field(default_factory=dict)
+    ekos: str = "unknown"
+    indi: str = "unknown"
+    scheduler: str = "unknown"
+    error: str = ""
+
+
+def default_state_dir() -> Path:
+    """The per-user sandbox directory (``$XDG_STATE_HOME/ekos-occult/sandbox``)."""
+    import platformdirs
+
+    return Path(platformdirs.user_state_dir("ekos-occult")) / "sandbox"
+
+
+def check_binaries(env: Mapping[str, str]) -> dict[str, str]:
+    """Find Xvfb, dbus-daemon, kstars and indiserver on ``env``'s PATH.
+
+    Raises:
+        SandboxError: naming each missing program and the Debian/Ubuntu package to install.
+    """
+    path = env.get("PATH", os.defpath)
+    found = {name: shutil.which(name, path=path) for name in BINARIES}
+    missing = [name for name, where in found.items() if where is None]
+    if missing:
+        pkgs = " ".join(sorted({BINARIES[m] for m in missing}))
+        raise SandboxError(
+            f"Cannot start the sandbox: {', '.join(missing)} not found on PATH. "
+            f"Install the package(s): sudo apt-get install {pkgs}"
+        )
+    return {name: str(where) for name, where in found.items()}
+
+
+def is_indi_socket_taken(proc_net_unix: str) -> bool:
+    """Whether an INDI server already listens on INDI's fixed local socket ``/tmp/indiserver``.
+
+    Args:
+        proc_net_unix: the text of ``/proc/net/unix`` (passed in, so tests can give their own).
+    """
+    for line in proc_net_unix.splitlines()[1:]:
+        fields = line.split()
+        if len(fields) >= 8 and fields[7] in ("@/tmp/indiserver", "/tmp/indiserver"):
+            if int(fields[3], 16) & 0x10000:  # __SO_ACCEPTCON: a listening server
+                return True
+    return False
+
+
+def _check_indi_socket_free() -> None:
+    try:
+        text = Path("/proc/net/unix").read_text(encoding="ascii", errors="replace")
+    except OSError:
+        return  # not Linux: nothing to check
+    if is_indi_socket_taken(text):
+        raise SandboxError(
+            "Cannot start the sandbox: another INDI server already listens on INDI's local "
+            "socket /tmp/indiserver (another sandbox, or KStars/Ekos running on this machine). "
+            "KStars' INDI client connects through that socket, so only one can run at a time: "
+            "stop the other one (`ekos-occult sandbox stop --state-dir DIR`, or Ekos) first."
+        )
+
+
+def _state_path(state_dir: Path) -> Path:
+    return state_dir / STATE_FILE
+
+
+def _record(d: Mapping[str, Any]) -> ProcessRecord:
+    return ProcessRecord(str(d["name"]), int(d["pid"]), int(d["start_ticks"]))
+
+
+def read_state(state_dir: Path) -> SandboxState | None:
+    """The recorded sandbox in ``state_dir``, or None when there is none.
+
+    Raises:
+        SandboxError: the state file exists but is unreadable.
+    """
+    path = _state_path(state_dir)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        return SandboxState(
+            state_dir=state_dir,
+            bus_address=str(data["bus_address"]),
+            display=str(data["display"]),
+            site=Site(*(float(v) for v in data["site"])),
+            profile=str(data["profile"]),
+            xvfb=_record(data["xvfb"]),
+            dbus=_record(data["dbus"]),
+            kstars=_record(data["kstars"]) if data.get("kstars") else None,
+            children=tuple(_record(c) for c in data.get("children", ())),
+            devices=tuple(str(d) for d in data.get("devices", ())),
+            tz_hours=float(data.get("tz_hours", 0.0)),
+        )
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise SandboxError(
+            f"{path}: unreadable sandbox state ({exc}); remove the file after "
+            "checking no sandbox process is left."
+        ) from exc
+
+
+def _write_state(state: SandboxState) -> None:
+    data = {
+        "bus_address": state.bus_address,
+        "display": state.display,
+        "site": [state.site.lat_deg, state.site.lon_deg, state.site.elevation_m],
+        "profile": state.profile,
+        "xvfb": dataclasses.asdict(state.xvfb),
+        "dbus": dataclasses.asdict(state.dbus),
+        "kstars": dataclasses.asdict(state.kstars) if state.kstars else None,
+        "children": [dataclasses.asdict(c) for c in state.children],
+        "devices": list(state.devices),
+        "tz_hours": state.tz_hours,
+    }
+    _sandbox_setup.write_atomic(_state_path(state.state_dir), json.dumps(data, indent=2) + "\n")
+
+
+async def start(
+    state_dir: Path,
+    site: Site,
+    env: Mapping[str, str],
+    *,
+    profile: str = DEFAULT_PROFILE,
+    timeout_s: float = 180.0,
+    progress: Progress | None = None,
+) -> tuple[SandboxState, bool]:
+    """Start the sandbox in ``state_dir``, or find the one already running there.
+
+    Args:
+        state_dir: where the state file, logs, sockets and KStars' private HOME live.
+        site: the geographic location given to KStars. KStars 3.6.2 picks the site's time zone
+            itself (Greenwich: UTC+0); it is recorded as ``tz_hours``.
+        env: the caller's environment; only PATH is taken from it.
+        profile: the Ekos profile to start.
+        timeout_s: how long KStars and the devices may take to come up.
+        progress: called with one line per step.
+
+    Returns:
+        (state, already_running).
+
+    Raises:
+        SandboxError: a program is missing, or KStars/Ekos did not come up (everything that was
+            started is stopped again; the message names the log to read).
+    """
+    say = progress or (lambda _msg: None)
+    binaries = check_binaries(env)
+    old = read_state(state_dir)
+    if old is not None:
+        if old.is_running():
+            return old, True
+        say("Cleaning up a sandbox that is no longer running.")
+        stop(state_dir)
+    _check_indi_socket_free()
+    layout = _sandbox_setup.prepare_dirs(state_dir)
+    state = _sandbox_setup.start_display_and_bus(layout, binaries, site, profile)
+    _write_state(state)
+    try:
+        say(f"Xvfb on display {state.display}, private bus {state.bus_address}.")
+        kstars = _sandbox_setup.start_kstars(layout, binaries, env, state)
+        state = dataclasses.replace(state, kstars=kstars)
+        _write_state(state)
+        say(f"KStars started (pid {kstars.pid}); waiting for it and for Ekos.")
+        devices, tz = await _sandbox_setup.bring_up_ekos(layout, state, timeout_s, say)
+        children = tuple(_procs.sandbox_members(state.roots, state.bus_address))
+        state = dataclasses.replace(state, devices=tuple(devices), children=children, tz_hours=tz)
+        _write_state(state)
+    except BaseException as exc:
+        stop(state_dir)  # also on Ctrl-C or a test timeout: never leave processes behind
+        if not isinstance(exc, (EkosError, SandboxError, OSError)):
+            raise
+        tail = _sandbox_setup.log_tail(layout.kstars_log)
+        raise SandboxError(
+            f"The sandbox did not come up: {exc}\nLast lines of {layout.kstars_log}:\n{tail}"
+        ) from exc
+    return state, False
+
+
+def stop(state_dir: Path, *, grace_s: float = 10.0) -> list[ProcessRecord]:
+    """Stop the sandbox in ``state_dir``: KStars, its INDI server and drivers, the bus, Xvfb.
+
+    Only processes recorded by ``start`` or attributable to them (children, their session, the
+    private bus address in an orphan's environment) are signalled, by pid.
+
+    Returns:
+        The processes that were stopped.
+
+    Raises:
+        SandboxError: some process survived SIGKILL.
+    """
+    state = read_state(state_dir)
+    if state is None:
+        return []
+    ended: list[ProcessRecord] = []
+    # Collect KStars' offspring while KStars is alive (they are orphaned when it dies).
+    members = {r.pid: r for r in _procs.sandbox_members(state.roots, state.bus_address)}
+    members.update({c.pid: c for c in state.children if _procs.is_alive(c)})
+    left: list[ProcessRecord] = []
+    if state.kstars is not None:
+        left += _procs.terminate([state.kstars], grace_s)
+        ended.append(state.kstars)
+    members.update({r.pid: r for r in _procs.sandbox_members(state.roots, state.bus_address)})
+    left += _procs.terminate(list(members.values()), 5.0)
+    ended += members.values()
+    left += _procs.terminate([state.dbus], 5.0)
+    left += _procs.terminate([state.xvfb], 5.0)
+    ended += [state.dbus, state.xvfb]
+    if left:
+        raise SandboxError(
+            "These sandbox processes would not stop: "
+            + ", ".join(f"{r.name} (pid {r.pid})" for r in left)
+        )
+    _sandbox_setup.remove_runtime(state_dir, state.bus_address)
+    _state_path(state_dir).unlink(missing_ok=True)
+    return ended
+
+
+async def status(state_dir: Path, *, timeout_s: float = 5.0) -> SandboxStatus | None:
+    """The sandbox in ``state_dir`` as it is now; None when none is recorded."""
+    from ekos_occult.kstars.client import EkosClient
+
+    state = read_state(state_dir)
+    if state is None:
+        return None
+    alive = {r.pid: _procs.is_alive(r) for r in (*state.roots, *state.children)}
+    if not state.is_running():
+        return SandboxStatus(state, alive, error="the sandbox is not running (stale state file)")
+    try:
+        async with EkosClient(state.bus_address, timeout_s=timeout_s) as ekos:
+            devices = tuple(await ekos.devices())
+            connected = {d: await ekos.is_device_connected(d) for d in devices}
+            return SandboxStatus(
+                state,
+                alive,
+                devices,
+                connected,
+                ekos=(await ekos.ekos_status()).value,
+                indi=(await ekos.indi_status()).value,
+                scheduler=(await ekos.scheduler_status()).value,
+            )
+    except EkosError as exc:
+        return SandboxStatus(state, alive, error=str(exc))
+
+
+def resolve_bus_address(bus: str | None, env: Mapping[str, str], state_dir: Path | None) -> str:
+    """The D-Bus address of the KStars to talk to.
+
+    In order: ``--bus``; a running sandbox in an explicitly given ``state_dir``;
+    ``$DBUS_SESSION_BUS_ADDRESS``; a running sandbox in the default state directory.
+
+    Args:
+        bus: the ``--bus`` value or None.
+        env: the environment (passed in by the command, never read here).
+        state_dir: ``--state-dir``/config value, or None for "not given".
+
+    Raises:
+        EkosUnavailable: none of these gives an address.
+    """
+    if bus:
+        return bus
+    if state_dir is not None:
+        state = read_state(state_dir)
+        if state is not None and state.is_running():
+            return state.bus_address
+    if env.get("DBUS_SESSION_BUS_ADDRESS"):
+        return env["DBUS_SESSION_BUS_ADDRESS"]
+    state = read_state(default_state_dir())
+    if state is not None and state.is_running():
+        return state.bus_address
+    where = state_dir if state_dir is not None else default_state_dir()
+    raise EkosUnavailable(
+        "No D-Bus session bus to find KStars on: give --bus ADDRESS, set "
+        f"DBUS_SESSION_BUS_ADDRESS, or start a sandbox (`ekos-occult sandbox start`; none is "
+        f"running in {where})."
+    )

@@ -1,0 +1,324 @@
+"""RecorderPort on the camera's INDI video stream, driven through KStars' INDI D-Bus interface.
+
+The only code that names recording files. One recording is: stream exposure
+(``STREAMING_EXPOSURE``), directory and file name (``RECORD_FILE``), duration
+(``RECORD_OPTIONS``), optional subframe (``CCD_STREAM_FRAME``), the stream switched on early
+(``CCD_VIDEO_STREAM``, pre-roll) and the record command (``RECORD_STREAM`` /
+``RECORD_DURATION_ON``). No D-Bus signal reports recording progress: :meth:`recording_state`
+polls ``RECORD_STREAM``'s state light. INDI writes the SER itself, on the machine that runs the
+INDI driver; :meth:`find_recording` then looks for it in the directory, from the file system
+alone (it works after KStars has gone).
+
+File names: INDI expands ``_D_`` (date), ``_H_`` (time) and ``_T_`` (date@time) anywhere in the
+record directory and file name, eating the underscores around the letter. The event's stem
+therefore has its underscores turned into hyphens, and ``__T_`` is appended so that INDI adds
+the time the recording really started: ``Vega-20261121T212113Z_2026-11-21@21-21-13.ser``. A
+directory containing such a pattern is refused (INDI would write somewhere else).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import re
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from pathlib import Path
+from typing import Protocol, TypeVar
+
+from ekos_occult.errors import DeviceLost, EkosCommandFailed, EkosTimeout, RecordingError
+from ekos_occult.kstars.states import PropertyState
+from ekos_occult.night.ports import FrameGeometry, RecordingRequest, RecordingState
+from ekos_occult.video.diskspace import free_bytes as disk_free_bytes
+
+__all__ = [
+    "INDI_PLACEHOLDER",
+    "IndiClient",
+    "IndiStreamRecorder",
+    "record_file_name",
+    "recording_glob",
+    "check_record_directory",
+    "padded_duration_s",
+]
+
+INDI_PLACEHOLDER = re.compile(r"_[A-Z]_")
+"""What INDI's stream recorder may replace in a record directory or file name (``_D_`` …)."""
+_FILE_TIME_SUFFIX = "__T_"
+_RECORD_PROPERTIES = (
+    "RECORD_FILE",
+    "RECORD_OPTIONS",
+    "RECORD_STREAM",
+    "STREAMING_EXPOSURE",
+    "CCD_VIDEO_STREAM",
+)
+_FIND_SLACK_S = 5.0  # a file written this long before the record command still counts
+T = TypeVar("T")
+
+
+class IndiClient(Protocol):
+    """The adapter methods the recorder uses (:class:`~ekos_occult.kstars.client.EkosClient` has
+    them)."""
+
+    async def is_device_connected(self, device: str) -> bool: ...
+    async def property_state(self, device: str, prop: str) -> PropertyState: ...
+    async def get_number(self, device: str, prop: str, element: str) -> float: ...
+    async def get_switch(self, device: str, prop: str, element: str) -> bool: ...
+    async def set_number(self, device: str, prop: str, element: str, value: float) -> None: ...
+    async def set_text(self, device: str, prop: str, element: str, value: str) -> None: ...
+    async def set_switch(self, device: str, prop: str, element: str, on: bool) -> None: ...
+    async def send_property(self, device: str, prop: str) -> None: ...
+
+
+def record_file_name(stem: str) -> str:
+    """The RECORD_FILE_NAME sent to INDI for a recording stem (see the module docstring)."""
+    return stem.replace("_", "-") + _FILE_TIME_SUFFIX
+
+
+def recording_glob(stem: str) -> str:
+    """Glob pattern matching the files INDI writes for ``stem``."""
+    return f"{glob_escape(stem.replace('_', '-'))}_*.ser"
+
+
+def glob_escape(text: str) -> str:
+    """Escape glob metacharacters (``*?[``) in a literal."""
+    return re.sub(r"([*?\[])", r"[\1]", text)
+
+
+def check_record_directory(directory: Path) -> None:
+    """Refuse a record directory INDI would rewrite.
+
+    Raises:
+        RecordingError: the path is relative or contains an INDI placeholder (``_D_`` …).
+    """
+    if not directory.is_absolute():
+        raise RecordingError(f"The recordings folder {directory} must be an absolute path.")
+    match = INDI_PLACEHOLDER.search(str(directory))
+    if match:
+        raise RecordingError(
+            f"The recordings folder {directory} contains {match.group(0)!r}, which INDI's "
+            "recorder replaces (by the date or time): choose a folder without it (--out)."
+        )
+
+
+def padded_duration_s(request: RecordingRequest) -> float:
+    """Duration asked of INDI: the planned one plus one frame, so the last frame reaches the
+    planned end even though the first arrives a little after the command."""
+    return request.duration_s + request.exposure_s
+
+
+class IndiStreamRecorder:
+    """:class:`~ekos_occult.night.ports.RecorderPort` for an INDI camera, through KStars.
+
+    Args:
+        client: returns the current adapter (it changes when the Ekos side re-attaches).
+        camera: the camera's INDI device name.
+        timeout_s: the longest any one method may take.
+        timestamp_source: what the SER per-frame timestamps come from (journaled).
+        disk_free: free bytes of a directory (default: the file system's answer).
+    """
+
+    def __init__(
+        self,
+        client: Callable[[], IndiClient],
+        camera: str,
+        *,
+        timeout_s: float = 10.0,
+        timestamp_source: str = "host clock",
+        disk_free: Callable[[Path], int] = disk_free_bytes,
+    ) -> None:
+        self._client, self.camera, self.timeout_s = client, camera, timeout_s
+        self._timestamp_source = timestamp_source
+        self._disk_free = disk_free
+        self._started = False
+        self._seen_busy = False
+        self._stream_on = False
+        self._request: RecordingRequest | None = None
+
+    @property
+    def timestamp_source(self) -> str:
+        return self._timestamp_source
+
+    async def _bounded(self, what: str, coro: Awaitable[T]) -> T:
+        try:
+            return await asyncio.wait_for(coro, self.timeout_s)
+        except asyncio.TimeoutError as exc:
+            raise EkosTimeout(
+                f"The camera {self.camera} did not answer {what} within {self.timeout_s:g} s."
+            ) from exc
+
+    async def _require_camera(self, what: str) -> IndiClient:
+        client = self._client()
+        try:
+            connected = await client.is_device_connected(self.camera)
+        except EkosCommandFailed:
+            connected = False  # KStars does not know the device (any more)
+        if not connected:
+            raise DeviceLost(f"The camera {self.camera} is not connected ({what}).")
+        return client
+
+    async def _send(
+        self, client: IndiClient, prop: str, setters: list[Callable[[], Awaitable[None]]]
+    ) -> None:
+        try:
+            for set_value in setters:
+                await set_value()
+            await client.send_property(self.camera, prop)
+        except EkosCommandFailed as exc:
+            await self._require_camera(f"setting {prop}")
+            raise RecordingError(f"The camera {self.camera} refused {prop}: {exc}") from exc
+
+    async def frame_geometry(self, roi: tuple[int, int, int, int] | None) -> FrameGeometry:
+        """Size of one frame: the ROI, or the sensor; bytes per pixel from its bit depth."""
+        return await self._bounded("frame_geometry", self._geometry(roi))
+
+    async def _geometry(self, roi: tuple[int, int, int, int] | None) -> FrameGeometry:
+        client = await self._require_camera("frame geometry")
+        bits = await client.get_number(self.camera, "CCD_INFO", "CCD_BITSPERPIXEL")
+        if roi is not None:
+            width, height = roi[2], roi[3]
+        else:
+            width = int(await client.get_number(self.camera, "CCD_INFO", "CCD_MAX_X"))
+            height = int(await client.get_number(self.camera, "CCD_INFO", "CCD_MAX_Y"))
+        return FrameGeometry(width, height, max(1, math.ceil(bits / 8)))
+
+    async def free_bytes(self, directory: Path) -> int:
+        """Free bytes where the recordings go."""
+        return await self._bounded("free_bytes", asyncio.to_thread(self._disk_free, directory))
+
+    async def configure(self, request: RecordingRequest) -> None:
+        """Directory, file name, duration, stream exposure and ROI; forget the last recording.
+
+        Raises:
+            RecordingError: a bad directory, or the camera refused a setting.
+            DeviceLost: the camera is not connected.
+        """
+        check_record_directory(request.directory)
+        try:
+            request.directory.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise RecordingError(
+                f"Cannot create the recordings folder {request.directory}: {exc.strerror}."
+            ) from exc
+        await self._bounded("configure", self._configure(request))
+        self._request, self._started, self._seen_busy = request, False, False
+
+    async def _configure(self, r: RecordingRequest) -> None:
+        c, cam = await self._require_camera("configure"), self.camera
+        await self._send(
+            c,
+            "RECORD_FILE",
+            [
+                lambda: c.set_text(cam, "RECORD_FILE", "RECORD_FILE_DIR", str(r.directory)),
+                lambda: c.set_text(
+                    cam, "RECORD_FILE", "RECORD_FILE_NAME", record_file_name(r.stem)
+                ),
+            ],
+        )
+        await self._send(
+            c,
+            "RECORD_OPTIONS",
+            [lambda: c.set_number(cam, "RECORD_OPTIONS", "RECORD_DURATION", padded_duration_s(r))],
+        )
+        await self._send(
+            c,
+            "STREAMING_EXPOSURE",
+            [
+                lambda: c.set_number(
+                    cam, "STREAMING_EXPOSURE", "STREAMING_EXPOSURE_VALUE", r.exposure_s
+                )
+            ],
+        )
+        x, y, w, h = r.roi if r.roi is not None else await self._full_frame(c)
+        await self._send(
+            c,
+            "CCD_STREAM_FRAME",
+            [
+                lambda: c.set_number(cam, "CCD_STREAM_FRAME", "X", x),
+                lambda: c.set_number(cam, "CCD_STREAM_FRAME", "Y", y),
+                lambda: c.set_number(cam, "CCD_STREAM_FRAME", "WIDTH", w),
+                lambda: c.set_number(cam, "CCD_STREAM_FRAME", "HEIGHT", h),
+            ],
+        )
+
+    async def _full_frame(self, c: IndiClient) -> tuple[int, int, int, int]:
+        width = int(await c.get_number(self.camera, "CCD_INFO", "CCD_MAX_X"))
+        height = int(await c.get_number(self.camera, "CCD_INFO", "CCD_MAX_Y"))
+        return 0, 0, width, height
+
+    async def start_stream(self) -> None:
+        """Switch the stream on (pre-roll): the first recorded frame is then not a cold start."""
+        await self._bounded("start_stream", self._switch("CCD_VIDEO_STREAM", "STREAM_ON"))
+        self._stream_on = True
+
+    async def start_recording(self) -> None:
+        """Send the record command (records for the configured duration); returns at once."""
+        await self._bounded("start_recording", self._switch("RECORD_STREAM", "RECORD_DURATION_ON"))
+        self._started = True
+
+    async def _switch(self, prop: str, element: str) -> None:
+        c = await self._require_camera(f"{prop} {element}")
+        await self._send(c, prop, [lambda: c.set_switch(self.camera, prop, element, True)])
+
+    async def recording_state(self) -> RecordingState:
+        """Poll RECORD_STREAM: busy while recording, then idle/ok with RECORD_OFF on."""
+        return await self._bounded("recording_state", self._state())
+
+    async def _state(self) -> RecordingState:
+        client = self._client()
+        try:
+            connected = await client.is_device_connected(self.camera)
+        except EkosCommandFailed:
+            connected = False
+        light = await client.property_state(self.camera, "RECORD_STREAM")
+        if not connected or light is PropertyState.INVALID:
+            return RecordingState.NO_DEVICE
+        if light is PropertyState.ALERT:
+            return RecordingState.ALERT
+        if light is PropertyState.BUSY:
+            self._seen_busy = self._started
+            return RecordingState.BUSY if self._started else RecordingState.IDLE
+        if not self._started:
+            return RecordingState.IDLE
+        if self._seen_busy or self._file_exists():
+            return RecordingState.FINISHED
+        return RecordingState.IDLE
+
+    def _file_exists(self) -> bool:
+        r = self._request
+        return r is not None and any(r.directory.glob(recording_glob(r.stem)))
+
+    async def stop_recording(self) -> None:
+        """Stop the recording now; INDI closes the file properly."""
+        await self._bounded("stop_recording", self._plain_switch("RECORD_STREAM", "RECORD_OFF"))
+
+    async def stop_stream(self) -> None:
+        """Switch the stream off (it stays on after a recording that followed a pre-roll)."""
+        await self._bounded("stop_stream", self._plain_switch("CCD_VIDEO_STREAM", "STREAM_OFF"))
+        self._stream_on = False
+
+    async def _plain_switch(self, prop: str, element: str) -> None:
+        # No connection check first: a stop must be tried even when the camera looks gone.
+        c = self._client()
+        try:
+            await c.set_switch(self.camera, prop, element, True)
+            await c.send_property(self.camera, prop)
+        except EkosCommandFailed as exc:
+            await self._require_camera(f"{prop} {element}")
+            raise RecordingError(f"The camera {self.camera} refused {prop}: {exc}") from exc
+
+    async def find_recording(self, request: RecordingRequest, started: datetime) -> Path | None:
+        """The newest SER INDI wrote for ``request`` at or after ``started``, or None."""
+        return await asyncio.to_thread(_newest_recording, request, started)
+
+
+def _newest_recording(request: RecordingRequest, started: datetime) -> Path | None:
+    since = started.timestamp() - _FIND_SLACK_S
+    found: list[tuple[float, Path]] = []
+    for path in request.directory.glob(recording_glob(request.stem)):
+        try:
+            mtime = path.stat().st_mtime
+        except OSError:
+            continue  # removed while looking
+        if mtime >= since:
+            found.append((mtime, path))
+    return max(found)[1] if found else None

@@ -1,0 +1,265 @@
+"""The records the night supervisor's state machine works on: states, actions, port results, jobs.
+
+Pure data, no I/O. The rules that move a :class:`Job` from state to state are in
+:mod:`ekos_occult.night.supervisor`; the runner that performs the actions is
+:mod:`ekos_occult.night.runner`.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+from datetime import datetime
+from enum import Enum
+from pathlib import Path
+
+from ekos_occult.night.ports import (
+    FrameGeometry,
+    JobProgress,
+    MountState,
+    RecordingState,
+    SchedulerState,
+)
+from ekos_occult.settings import RunSettings
+from ekos_occult.video.serverify import SerCheck
+
+__all__ = [
+    "JobState",
+    "Outcome",
+    "Reason",
+    "Act",
+    "Action",
+    "Failure",
+    "RigStatus",
+    "PortResult",
+    "Limits",
+    "Job",
+    "Transition",
+    "separation_deg",
+]
+
+
+class JobState(str, Enum):
+    """Where one event's job is in the night."""
+
+    PENDING = "pending"
+    WAITING = "waiting"
+    ARMING = "arming"
+    RECORDING = "recording"
+    STOPPING = "stopping"
+    DONE = "done"
+    SKIPPED = "skipped"
+    FAILED = "failed"
+
+    @property
+    def is_final(self) -> bool:
+        return self in (JobState.DONE, JobState.SKIPPED, JobState.FAILED)
+
+
+class Outcome(str, Enum):
+    """What the journal says about a finished event."""
+
+    RECORDED = "recorded"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+
+
+class Reason(str, Enum):
+    """Why an event was not recorded (the journal's ``reason``)."""
+
+    JOB_FAILED = "job failed"
+    ALIGNMENT_FAILED = "alignment failed"
+    LATE_START = "late start"
+    RECORDING_FAILED = "recording failed"
+    FILE_INVALID = "file invalid"
+    CAMERA_DISCONNECTED = "camera disconnected"
+    DISK_FULL = "disk full"
+    KSTARS_LOST = "kstars lost"
+    INTERRUPTED = "interrupted"
+    ALREADY_RECORDED = "already recorded"
+    ALREADY_FINISHED = "already finished"
+    NOT_SCHEDULED = "not scheduled"
+
+
+class Act(str, Enum):
+    """An action the runner performs through a port (or the clock)."""
+
+    SLEEP = "sleep"
+    REATTACH = "reattach"
+    QUERY_SCHEDULER = "query_scheduler"
+    STOP_SCHEDULER = "stop_scheduler"
+    LOAD_JOB = "load_job"
+    START_SCHEDULER = "start_scheduler"
+    POLL_JOB = "poll_job"
+    CHECK_RIG = "check_rig"
+    ABORT_CAPTURE = "abort_capture"
+    CHECK_DISK = "check_disk"
+    CONFIGURE = "configure"
+    START_STREAM = "start_stream"
+    RECORD = "record"
+    POLL_RECORDING = "poll_recording"
+    STOP_RECORDING = "stop_recording"
+    STOP_STREAM = "stop_stream"
+    VERIFY = "verify"
+
+
+@dataclass(frozen=True)
+class Action:
+    """One step for the runner.
+
+    ``at`` is the wake-up time for SLEEP, the give-up time for REATTACH, and otherwise the
+    planned time of the step (journaled beside the actual time) or None.
+    """
+
+    kind: Act
+    at: datetime | None = None
+
+
+class Failure(str, Enum):
+    """How a port call failed."""
+
+    TIMEOUT = "timeout"  # EkosTimeout: no answer in time
+    UNAVAILABLE = "unavailable"  # EkosUnavailable: KStars left the bus
+    NO_DEVICE = "no_device"  # DeviceLost: the camera disconnected
+    REFUSED = "refused"  # EkosCommandFailed / RecordingError
+
+
+@dataclass(frozen=True)
+class RigStatus:
+    """Everything checked before and at record_start."""
+
+    scheduler: SchedulerState
+    capture_idle: bool
+    mount: MountState
+    camera_connected: bool
+
+    @property
+    def is_ekos_quiet(self) -> bool:
+        return self.scheduler is SchedulerState.IDLE and self.capture_idle
+
+
+@dataclass(frozen=True)
+class PortResult:
+    """What the last batch of actions produced: the last action's answer, or the first failure.
+
+    ``kind`` is the action that answered (or failed); only the fields for that kind are set.
+    For VERIFY, ``file`` None means no recording was found.
+    """
+
+    kind: Act
+    failure: Failure | None = None
+    error: str = ""
+    scheduler: SchedulerState | None = None
+    progress: JobProgress | None = None
+    rig: RigStatus | None = None
+    geometry: FrameGeometry | None = None
+    free_bytes: int | None = None
+    recording: RecordingState | None = None
+    check: SerCheck | None = None
+    file: Path | None = None
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Timing and safety limits; the first five come from ``Settings.run``.
+
+    Attributes:
+        stream_preroll_s: start the stream this long before record_start.
+        late_start_s: give up on an event not armed this long after record_start.
+        job_timeout_s: an Ekos job not finished this long after it was started has failed.
+        disk_margin_bytes: free space kept beyond the estimated recording size.
+        timestamp_tolerance_s: slack when checking the SER stamps (and flagging a late record).
+        poll_s: how often job progress, rig and recording state are polled.
+        idle_wait_s: how long a stopped scheduler may take to become idle.
+        start_grace_s: how long a recording may take to start after the record command.
+        finish_grace_s: how long after its planned end a recording may take to finish.
+        reattach_every_s: how often to try re-attaching when KStars left the bus.
+        pointing_tolerance_deg: mount further than this from the star is flagged.
+    """
+
+    stream_preroll_s: float = 3.0
+    late_start_s: float = 10.0
+    job_timeout_s: float = 240.0
+    disk_margin_bytes: int = 512 * 1024 * 1024
+    timestamp_tolerance_s: float = 0.25
+    poll_s: float = 1.0
+    idle_wait_s: float = 30.0
+    start_grace_s: float = 5.0
+    finish_grace_s: float = 10.0
+    reattach_every_s: float = 5.0
+    pointing_tolerance_deg: float = 0.5
+
+    @classmethod
+    def from_settings(cls, run: RunSettings) -> Limits:
+        """Limits from ``Settings.run``; the others keep their defaults."""
+        return cls(
+            stream_preroll_s=run.stream_preroll_s,
+            late_start_s=run.late_start_s,
+            job_timeout_s=run.job_timeout_s,
+            disk_margin_bytes=run.disk_margin_bytes,
+            timestamp_tolerance_s=run.record_timestamp_tolerance_s,
+        )
+
+
+@dataclass(frozen=True)
+class Job:
+    """One event as the supervisor sees it: the plan's times plus what has happened so far.
+
+    Attributes:
+        name, key: the event name and its journal key (name + planned start).
+        job_file: the event's single-job .esl, or None to record without an Ekos job.
+        job_start, record_start, record_end: planned UTC times.
+        exposure_s: stream exposure; ra_deg, dec_deg: the star (J2000).
+        previous: outcome already in the journal from an earlier run, if any.
+        job_sent_at, job_done, stop_sent_at, record_sent_at: what the supervisor did, when.
+        flags: things that went wrong without changing the outcome.
+        reason, detail: why the event failed or was skipped.
+        check, file: the recording and the verdict on it.
+        progress: the Ekos job's last reported progress.
+    """
+
+    name: str
+    key: str
+    job_file: Path | None
+    job_start: datetime
+    record_start: datetime
+    record_end: datetime
+    exposure_s: float
+    ra_deg: float
+    dec_deg: float
+    previous: Outcome | None = None
+    job_sent_at: datetime | None = None
+    job_done: bool = False
+    stop_sent_at: datetime | None = None
+    record_sent_at: datetime | None = None
+    flags: tuple[str, ...] = ()
+    reason: Reason | None = None
+    detail: str = ""
+    check: SerCheck | None = None
+    file: Path | None = None
+    progress: JobProgress | None = None
+
+    @property
+    def duration_s(self) -> float:
+        return (self.record_end - self.record_start).total_seconds()
+
+    def flag(self, text: str) -> Job:
+        """This job with ``text`` added to its flags (once)."""
+        return self if text in self.flags else replace(self, flags=(*self.flags, text))
+
+
+@dataclass(frozen=True)
+class Transition:
+    """The next state, the updated job and what to do (cleanup only, for a final state)."""
+
+    state: JobState
+    job: Job
+    actions: tuple[Action, ...] = ()
+
+
+def separation_deg(ra1: float, dec1: float, ra2: float, dec2: float) -> float:
+    """Angular distance between two sky positions in degrees (haversine, stable when small)."""
+    p1, p2 = math.radians(dec1), math.radians(dec2)
+    dp, dl = p2 - p1, math.radians(ra2 - ra1)
+    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
+    return math.degrees(2 * math.asin(min(1.0, math.sqrt(a))))

@@ -1,0 +1,123 @@
+"""Will a recording fit on the disk? Estimate its size and compare with the free space.
+
+A SER file is a 178-byte header, ``frames × width × height × bytes per pixel × planes`` of
+images and 8 bytes of timestamp per frame. The estimate rounds the frame count up and adds a
+margin kept free for everything else (journal, Ekos control frames, the system).
+"""
+
+from __future__ import annotations
+
+import math
+import shutil
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from ekos_occult.errors import RecordingError
+from ekos_occult.night.ports import FrameGeometry
+
+__all__ = [
+    "SER_OVERHEAD_BYTES",
+    "DiskVerdict",
+    "estimate_recording_bytes",
+    "estimate_night_bytes",
+    "judge_space",
+    "check_space",
+    "free_bytes",
+    "format_bytes",
+]
+
+SER_OVERHEAD_BYTES = 178
+SAFETY_FRAMES = 1.05
+"""Frames are counted 5 % high: a stream can run a little faster than the nominal exposure."""
+
+
+def estimate_recording_bytes(geometry: FrameGeometry, exposure_s: float, duration_s: float) -> int:
+    """Size of one SER recording of ``duration_s`` at one frame per ``exposure_s``.
+
+    Raises:
+        ValueError: exposure or duration not positive.
+    """
+    if exposure_s <= 0 or duration_s <= 0:
+        raise ValueError(f"exposure ({exposure_s}) and duration ({duration_s}) must be positive.")
+    frames = math.ceil(duration_s / exposure_s * SAFETY_FRAMES) + 1
+    return SER_OVERHEAD_BYTES + frames * (geometry.frame_bytes + 8)
+
+
+def estimate_night_bytes(geometry: FrameGeometry, recordings: Iterable[tuple[float, float]]) -> int:
+    """Total size of the night's recordings, from ``(exposure_s, duration_s)`` pairs."""
+    return sum(estimate_recording_bytes(geometry, e, d) for e, d in recordings)
+
+
+@dataclass(frozen=True)
+class DiskVerdict:
+    """Free space against need.
+
+    Attributes:
+        needed_bytes: the estimated recording size.
+        margin_bytes: space that must stay free beyond it.
+        free_bytes: what the file system reports.
+    """
+
+    needed_bytes: int
+    margin_bytes: int
+    free_bytes: int
+
+    @property
+    def is_enough(self) -> bool:
+        return self.free_bytes >= self.needed_bytes + self.margin_bytes
+
+    @property
+    def reason(self) -> str:
+        """A sentence for the user (empty when there is enough space)."""
+        if self.is_enough:
+            return ""
+        return (
+            f"not enough free disk: the recording needs about {format_bytes(self.needed_bytes)} "
+            f"plus a {format_bytes(self.margin_bytes)} margin, only "
+            f"{format_bytes(self.free_bytes)} free; free some space or use a smaller ROI"
+        )
+
+
+def judge_space(needed_bytes: int, free: int, margin_bytes: int) -> DiskVerdict:
+    """The verdict for a recording of ``needed_bytes`` with ``free`` bytes available (pure)."""
+    return DiskVerdict(needed_bytes=needed_bytes, margin_bytes=margin_bytes, free_bytes=free)
+
+
+def check_space(needed_bytes: int, free: int, margin_bytes: int, where: Path) -> None:
+    """Raise when the recording does not fit.
+
+    Raises:
+        RecordingError: naming ``where`` and the sizes.
+    """
+    verdict = judge_space(needed_bytes, free, margin_bytes)
+    if not verdict.is_enough:
+        raise RecordingError(f"{where}: {verdict.reason}.")
+
+
+def free_bytes(directory: Path) -> int:
+    """Free bytes for an unprivileged user on the file system holding ``directory``.
+
+    The nearest existing parent is asked when ``directory`` does not exist yet.
+
+    Raises:
+        RecordingError: the file system cannot be asked.
+    """
+    probe = directory
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    try:
+        return shutil.disk_usage(probe).free
+    except OSError as exc:
+        raise RecordingError(f"Cannot read the free space of {probe}: {exc.strerror}.") from exc
+
+
+def format_bytes(n: int) -> str:
+    """``n`` bytes as a short human text (binary units)."""
+    value = float(n)
+    units = ("B", "KiB", "MiB", "GiB", "TiB")
+    for unit in units[:-1]:
+        if abs(value) < 1024:
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{value:.1f} {units[-1]}"

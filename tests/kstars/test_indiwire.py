@@ -1,0 +1,62 @@
+"""INDI wire messages: what ekos.send_property sends to Ekos' INDI server."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from lxml import etree
+
+from ekos_occult.errors import EkosCommandFailed
+from ekos_occult.kstars.indiwire import new_vector_xml, send_xml, server_port_from_log
+
+
+def test_new_vector_xml_escapes_and_names_every_element() -> None:
+    xml = new_vector_xml("CCD Simulator", "RECORD_FILE", "text", [("RECORD_FILE_DIR", "/a&<b>")])
+    root = etree.fromstring(xml)
+    assert root.tag == "newTextVector"
+    assert (root.get("device"), root.get("name")) == ("CCD Simulator", "RECORD_FILE")
+    (one,) = root
+    assert (one.tag, one.get("name"), one.text) == ("oneText", "RECORD_FILE_DIR", "/a&<b>")
+    sw = etree.fromstring(new_vector_xml("C", "S", "switch", [("ON", "On"), ("OFF", "Off")]))
+    assert [(e.tag, e.text) for e in sw] == [("oneSwitch", "On"), ("oneSwitch", "Off")]
+
+
+def test_server_port_from_ekos_log() -> None:
+    log = [
+        "2026-11-21T22:00:01 Devices connected.",
+        "2026-11-21T21:59:58 INDI services started on port 40,727.",
+        "2026-11-21T21:00:00 INDI services started on port 7624.",
+    ]
+    assert server_port_from_log(log) == 40727  # newest first, thousands separator
+    assert server_port_from_log(["nothing here"]) is None
+
+
+def test_send_xml_delivers_the_message() -> None:
+    async def scenario() -> bytes:
+        got: asyncio.Queue[bytes] = asyncio.Queue()
+
+        async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            await got.put(await reader.read())
+            writer.close()
+
+        server = await asyncio.start_server(handle, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        async with server:
+            await send_xml("127.0.0.1", port, b"<x/>\n", 5.0)
+            return await asyncio.wait_for(got.get(), 5.0)
+
+    assert asyncio.run(scenario()) == b"<x/>\n"
+
+
+def test_send_xml_to_a_closed_port_is_an_ekos_error() -> None:
+    async def free_port() -> int:
+        server = await asyncio.start_server(lambda r, w: None, "127.0.0.1", 0)
+        port = int(server.sockets[0].getsockname()[1])
+        server.close()
+        await server.wait_closed()
+        return port
+
+    port = asyncio.run(free_port())
+    with pytest.raises(EkosCommandFailed, match="Cannot send to the INDI server"):
+        asyncio.run(send_xml("127.0.0.1", port, b"<x/>", 2.0))

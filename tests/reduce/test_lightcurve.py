@@ -1,0 +1,146 @@
+"""Light-curve files: PyMovie/R-OTE CSV in and out, SORA .dat, cadence checks."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from ekos_occult.errors import ReductionError
+from ekos_occult.reduce.lightcurve import (
+    Aperture,
+    LightCurve,
+    TimestampSource,
+    check_cadence,
+    format_pymovie_csv,
+    parse_pymovie_csv,
+    read_lightcurve,
+)
+
+DATA = Path("/work/shared/data/lightcurves")
+ASTRID = DATA / "real_astrid_monachia_20240102.csv"
+
+
+def test_real_pymovie_file() -> None:
+    lc = read_lightcurve(ASTRID)
+    text = ASTRID.read_text().splitlines()
+    rows = [
+        r
+        for r in text[text.index(next(t for t in text if t.startswith("FrameNum"))) + 1 :]
+        if r.strip()
+    ]
+    assert len(lc) == len(rows)
+    assert [a.name for a in lc.apertures] == ["target", "tracking"]
+    first = rows[0].split(",")
+    assert lc.frames[0] == float(first[0]) and lc.target.signal[0] == float(first[2])
+    assert lc.target.extra["xcentroid"][0] == float(first[9])  # after appsum..maxpx
+    assert lc.epoch == datetime(2024, 1, 2, tzinfo=timezone.utc)
+    assert lc.timestamp_source is TimestampSource.CSV
+    assert lc.times_s is not None and np.all(np.diff(lc.times_s) > 0)
+    start = lc.utc(float(lc.times_s[0]))
+    assert start is not None and start.strftime("[%H:%M:%S.%f]") == first[1]
+    cad = check_cadence(lc.times_s)
+    assert 1 / cad.cadence_s == pytest.approx(7.0, rel=0.01)  # "~7 fps" camera
+
+
+def test_rote_file_without_signal_prefix() -> None:
+    lc = read_lightcurve(DATA / "synthetic_6.csv")
+    assert [a.name for a in lc.apertures] == ["primaryData"]
+    assert lc.epoch is None and "no date" in " ".join(lc.notes)
+    assert lc.times_s is not None and lc.times_s[1] - lc.times_s[0] == pytest.approx(1.0)
+
+
+def test_unpadded_seconds_and_frame_numbers() -> None:
+    lc = read_lightcurve(DATA / "synthetic_1.csv")
+    assert lc.times_s is not None and lc.times_s[1] == pytest.approx(0.0344)
+    assert lc.frames[0] == 0.0
+
+
+def _curve(epoch: datetime | None, times: list[float]) -> LightCurve:
+    n = len(times)
+    sig = np.linspace(100.0, 200.0, n)
+    extra = {"xcentroid": np.full(n, 12.5), "ycentroid": np.full(n, 7.25)}
+    return LightCurve(
+        "x.ser",
+        np.arange(n, dtype=float),
+        np.asarray(times),
+        epoch,
+        (Aperture("target", sig, extra), Aperture("ref-1", sig * 2, extra)),
+        TimestampSource.TRAILER,
+    )
+
+
+def test_write_then_read_back(tmp_path: Path) -> None:
+    epoch = datetime(2024, 3, 14, 23, 59, 59, 900000, tzinfo=timezone.utc)
+    lc = _curve(epoch, [0.0, 0.04, 0.08, 0.12, 0.16])  # crosses midnight
+    text = format_pymovie_csv(lc, ["hello"])
+    lines = text.split("\n")
+    assert "PyMovie" in lines[0]  # PyOTE sniffs line 1
+    assert "# date at frame 0: 2024-03-14" in lines
+    assert "# hello" in lines
+    header = next(ln for ln in lines if ln.startswith("FrameNum"))
+    assert header.split(",")[:4] == ["FrameNum", "timeInfo", "signal-target", "signal-ref_1"]
+    assert text.endswith("\n")  # PyOTE cuts the last character of every data line
+    back = parse_pymovie_csv(text, "back.csv")
+    assert back.epoch == datetime(2024, 3, 14, tzinfo=timezone.utc)
+    assert back.times_s is not None and lc.times_s is not None
+    got = [back.utc(float(t)) for t in back.times_s]
+    want = [lc.utc(float(t)) for t in lc.times_s]
+    assert all(abs((g - w).total_seconds()) < 1e-6 for g, w in zip(got, want, strict=True))
+    np.testing.assert_allclose(back.apertures[1].signal, lc.apertures[1].signal, atol=0.005)
+    assert back.target.extra["ycentroid"][0] == 7.25
+
+
+def test_no_timestamps_means_frame_index(tmp_path: Path) -> None:
+    text = "FrameNum,timeInfo,signal-a\n0,,1.0\n1,,2.0\n2,,3.0\n"
+    lc = parse_pymovie_csv(text, "t.csv")
+    assert lc.times_s is None and lc.timestamp_source is TimestampSource.FRAME_INDEX
+    assert "no timestamps" in " ".join(lc.notes)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("# nothing\n1,2,3\n", "t.csv: no column header row starting with FrameNum"),
+        (
+            "FrameNum,timeInfo,signal-a\n0,[00:00:01.0],1.0\n1,[00:00:01.1],x\n",
+            r"t.csv:3: column 'signal-a': 'x' is not a number",
+        ),
+        ("FrameNum,timeInfo,signal-a\n0,[25:00:01.0],1.0\n", r"t.csv:2: column 'timeInfo'"),
+        ("FrameNum,timeInfo,signal-a\n", "header row but no data rows"),
+        ("FrameNum,timeInfo,signal-a,signal-a\n0,,1,2\n", "duplicated aperture name"),
+        ("FrameNum,timeInfo\n0,\n", "names no signal column"),
+    ],
+)
+def test_malformed_csv(text: str, message: str) -> None:
+    with pytest.raises(ReductionError, match=message):
+        parse_pymovie_csv(text, "t.csv")
+
+
+def test_sora_dat_in_julian_dates() -> None:
+    lc = read_lightcurve(DATA / "sora" / "lc_example.dat")
+    assert lc.times_s is not None and lc.epoch is not None
+    start = lc.utc(float(lc.times_s[0]) + 0.1002 / 2)  # back to the file's mid-exposure time
+    assert start is not None
+    assert start.isoformat().startswith("2017-06-22T21:20:00")  # JD 2457927.38888954
+
+
+def test_cadence_finds_dropped_and_repeated_frames() -> None:
+    t = np.arange(100) * 0.04
+    t = np.delete(t, [10, 50, 51])  # one frame lost, then two
+    t = np.insert(t, 20, t[19])  # a repeated stamp
+    rep = check_cadence(t)
+    assert rep.cadence_s == pytest.approx(0.04)
+    assert rep.dropped_frames == 3 and rep.gaps == ((10, 1), (50, 2))
+    assert rep.duplicates == 1 and rep.backwards == 0
+    assert "3 dropped frames" in rep.describe()[0]
+
+
+def test_cadence_jitter_is_irregular() -> None:
+    rng = np.random.default_rng(3)
+    regular = check_cadence(np.arange(500) * 0.04)
+    assert not regular.irregular and regular.describe() == []
+    jittery = check_cadence(np.cumsum(0.04 + rng.normal(0, 0.008, 500)))
+    assert jittery.irregular and jittery.jitter_s == pytest.approx(0.008, rel=0.3)
