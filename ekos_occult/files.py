@@ -4,13 +4,25 @@ Each file is written to a temporary file in its own folder, flushed and fsynced,
 renamed over the target with :func:`os.replace` (atomic on POSIX). A set of files is staged
 completely before the first rename, so a failure while writing (disk full, permissions) leaves
 every existing file untouched and no temporary file behind.
+
+A night folder that ``render`` or ``load`` writes again is replaced whole
+(:func:`replace_night`): the new folder is built beside it (the files it does not own, such as
+recordings and the journal, hard-linked into it), then swapped in with one rename, so a disk
+that fills up midway leaves the old folder exactly as it was.
+
+Modes: a new file gets ``0666 & ~umask`` (a new folder ``0777 & ~umask``), like any program's
+output; a file or folder that is replaced keeps the mode it had.
 """
 
 from __future__ import annotations
 
+import ctypes
+import errno
 import os
+import shutil
+import stat
 import tempfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from pathlib import Path, PurePath, PurePosixPath
 from typing import Protocol
 
@@ -23,6 +35,9 @@ __all__ = [
     "write_bytes_atomic",
     "write_tree",
     "write_night",
+    "replace_night",
+    "replace_folder",
+    "new_file_mode",
 ]
 
 
@@ -63,19 +78,60 @@ def _missing_dirs(folder: Path) -> list[Path]:
     return missing[::-1]
 
 
-def _stage(target: Path, text: str) -> Path:
-    """Write ``text`` to a fsynced temporary file next to ``target``; return its path."""
-    target.parent.mkdir(parents=True, exist_ok=True)
+def _umask() -> int:
+    """The process umask, read without changing it where the kernel tells it (Linux >= 4.7)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):  # pragma: no cover - other kernels
+        pass
+    mask = os.umask(0o022)  # pragma: no cover - not thread-safe, only without /proc
+    os.umask(mask)  # pragma: no cover
+    return mask  # pragma: no cover
+
+
+def new_file_mode(target: Path, *, folder: bool = False) -> int:
+    """The permission bits an output at ``target`` gets: the mode of the file it replaces,
+    else ``0666 & ~umask`` (``0777 & ~umask`` for a folder)."""
+    try:
+        return stat.S_IMODE(os.stat(target).st_mode)
+    except OSError:
+        return (0o777 if folder else 0o666) & ~_umask()
+
+
+def _write_fd(fd: int, data: bytes) -> None:
+    """Write all of ``data`` to ``fd`` and fsync it (the one place output bytes are written)."""
+    view = memoryview(data)
+    while view:
+        done = os.write(fd, view)
+        view = view[done:]
+    os.fsync(fd)
+
+
+def _stage_bytes(target: Path, data: bytes, mode: int | None = None) -> Path:
+    """Write ``data`` to a fsynced temporary file next to ``target``; return its path.
+
+    The temporary file gets ``mode`` (default: :func:`new_file_mode` of ``target``).
+    """
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
+        try:
+            os.fchmod(fd, new_file_mode(target) if mode is None else mode)
+            _write_fd(fd, data)
+        finally:
+            os.close(fd)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
     return Path(tmp)
+
+
+def _stage(target: Path, text: str) -> Path:
+    """Write ``text`` (UTF-8) to a fsynced temporary file next to ``target``; return its path."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    return _stage_bytes(target, text.encode("utf-8"))
 
 
 def _remove_dirs(folders: list[Path]) -> None:
@@ -121,20 +177,18 @@ def write_bytes_atomic(path: Path, data: bytes, flag: str) -> None:
         OutputError: the folder or file cannot be written; ``path`` is unchanged.
     """
     folder = path.parent if str(path.parent) else Path(".")
+    if not folder.is_dir():
+        raise OutputError(f"{flag}: cannot write in {folder}: no such folder; nothing was written.")
     try:
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".tmp")
+        tmp = _stage_bytes(path, data)
     except OSError as exc:
         raise OutputError(
-            f"{flag}: cannot write in {folder}: {exc.strerror or exc}; nothing was written."
+            f"{flag}: cannot write {path}: {exc.strerror or exc}; nothing was written."
         ) from exc
     try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
         os.replace(tmp, path)
     except OSError as exc:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise OutputError(
             f"{flag}: cannot write {path}: {exc.strerror or exc}; nothing was written."
         ) from exc
@@ -211,3 +265,171 @@ def write_night(rendered: RenderedFiles, out_dir: Path | None = None) -> tuple[P
         )
     files: Sequence[OutputFile] = rendered.files
     return write_tree(night_dir, [(f.relpath, f.text) for f in files])
+
+
+def replace_night(
+    rendered: RenderedFiles,
+    extra: Sequence[tuple[PurePath, str]] = (),
+    owned: Collection[str] = (),
+) -> tuple[Path, ...]:
+    """Write a rendered night as a whole new night folder, swapped in with one rename.
+
+    Everything the night writes (its ``.esl``, ``sequences/`` and ``extra`` files such as the
+    copy of the events) replaces the old; everything else in the old folder (recordings,
+    journal, control frames, single-job files) is kept. See :func:`replace_folder`.
+
+    Args:
+        rendered: a :class:`ekos_occult.ekosfiles.render.RenderedNight`.
+        extra: more ``(relative path, text)`` files for the folder, written before the schedule.
+        owned: more top-level names that belong to the night and are dropped when not written
+            (e.g. ``events.csv`` when the events came from stdin).
+
+    Returns:
+        The absolute paths written, the schedule last.
+
+    Raises:
+        OutputError: a file cannot be written; the old folder is unchanged.
+    """
+    files = [(f.relpath, f.text) for f in rendered.files]
+    return replace_folder(Path(rendered.night_dir), [*files[:-1], *extra, files[-1]], owned)
+
+
+def replace_folder(
+    root: Path, files: Iterable[tuple[PurePath, str]], owned: Collection[str] = ()
+) -> tuple[Path, ...]:
+    """Replace the folder ``root`` by one holding ``files``, whole or not at all.
+
+    The new folder is built beside ``root`` (``.<name>.new-XXXX``): every file is written and
+    fsynced; the top-level entries of the old folder that are neither written nor in ``owned``
+    are hard-linked into it (moved where the file system has no hard links); then it takes
+    ``root``'s place in one atomic exchange (``renameat2(RENAME_EXCHANGE)``, else two renames)
+    and the old folder is removed. A failure before the exchange removes the new folder and
+    leaves ``root`` byte for byte as it was.
+
+    Args:
+        root: the folder to replace (created with its parents if missing).
+        files: ``(relative path, text)`` pairs, written in this order.
+        owned: top-level names dropped from the old folder even when not written.
+
+    Returns:
+        The absolute paths of the written files (below ``root``), in order.
+
+    Raises:
+        OutputError: a path escapes ``root``, or the folder cannot be built or swapped in.
+    """
+    entries = [(_target(root, rel), rel, text) for rel, text in files]
+    created = _missing_dirs(root.parent)
+    try:
+        root.parent.mkdir(parents=True, exist_ok=True)
+        stage = Path(tempfile.mkdtemp(prefix=f".{root.name}.new-", dir=root.parent))
+    except OSError as exc:
+        _remove_dirs(created)
+        raise _fail(root, exc) from exc
+    moved: list[tuple[Path, Path]] = []
+    failed = root
+    try:
+        for target, rel, text in entries:
+            failed = target
+            _build(stage, root, rel, text)
+        failed = root
+        for folder in {stage / rel.parent for _, rel, _ in entries}:
+            _fsync_dir(folder)
+        mine = {rel.parts[0] for _, rel, _ in entries} | set(owned)
+        moved = _carry_over(root, stage, mine)
+        _fsync_dir(stage)
+        _swap(stage, root)
+    except OSError as exc:
+        for src, dst in reversed(moved):  # put back what had to be moved (no hard links)
+            os.replace(dst, src)
+        shutil.rmtree(stage, ignore_errors=True)
+        _remove_dirs(created)
+        raise _fail(failed, exc) from exc
+    shutil.rmtree(stage, ignore_errors=True)  # the old folder, now under the staging name
+    _fsync_dir(root.parent)
+    return tuple(target for target, _, _ in entries)
+
+
+def _build(stage: Path, root: Path, rel: PurePath, text: str) -> None:
+    """Write one file of the new folder (its folders made with the modes they will have)."""
+    os.chmod(stage, new_file_mode(root, folder=True))
+    for parent in reversed(list(rel.parents)[:-1]):
+        if not (stage / parent).is_dir():
+            (stage / parent).mkdir()
+            os.chmod(stage / parent, new_file_mode(root / parent, folder=True))
+    dest = stage / rel
+    os.replace(_stage_bytes(dest, text.encode("utf-8"), new_file_mode(root / rel)), dest)
+
+
+def _carry_over(root: Path, stage: Path, mine: set[str]) -> list[tuple[Path, Path]]:
+    """Link the old folder's other entries into the new one; returns the ones moved instead."""
+    if not root.is_dir():
+        return []
+    keep = sorted(p for p in root.iterdir() if p.name not in mine and not _is_stage(p, root))
+    try:
+        for src in keep:
+            _link_tree(src, stage / src.name)
+        return []
+    except OSError as exc:
+        if exc.errno not in (errno.EPERM, errno.EXDEV, errno.EOPNOTSUPP, errno.EMLINK):
+            raise
+    for src in keep:  # no hard links here (FAT, exFAT, some network shares): move them
+        dst = stage / src.name
+        if dst.is_dir() and not dst.is_symlink():
+            shutil.rmtree(dst)
+        elif dst.exists() or dst.is_symlink():
+            dst.unlink()
+    moved: list[tuple[Path, Path]] = []
+    for src in keep:
+        os.replace(src, stage / src.name)
+        moved.append((src, stage / src.name))
+    return moved
+
+
+def _is_stage(path: Path, root: Path) -> bool:
+    return path.name.startswith(f".{root.name}.new-")
+
+
+def _link_tree(src: Path, dst: Path) -> None:
+    if src.is_dir() and not src.is_symlink():
+        dst.mkdir()
+        os.chmod(dst, stat.S_IMODE(src.stat().st_mode))
+        for child in src.iterdir():
+            _link_tree(child, dst / child.name)
+    else:
+        os.link(src, dst, follow_symlinks=False)
+
+
+_RENAME_EXCHANGE = 2
+_AT_FDCWD = -100
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Swap two paths atomically (Linux renameat2); False where the system cannot."""
+    try:
+        fn = ctypes.CDLL(None, use_errno=True).renameat2
+    except (AttributeError, OSError):  # pragma: no cover - glibc < 2.28, other systems
+        return False
+    rc = fn(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE)
+    if rc == 0:
+        return True
+    err = ctypes.get_errno()
+    if err in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP):  # pragma: no cover - some fs
+        return False
+    raise OSError(err, os.strerror(err), str(b))
+
+
+def _swap(stage: Path, root: Path) -> None:
+    """Put ``stage`` in ``root``'s place; the old ``root`` ends up at ``stage``'s name."""
+    if not root.exists():
+        os.rename(stage, root)
+        return
+    if _exchange(stage, root):
+        return
+    old = stage.with_name(stage.name.replace(".new-", ".old-"))  # pragma: no cover
+    os.rename(root, old)  # pragma: no cover
+    try:  # pragma: no cover
+        os.rename(stage, root)
+    except OSError:  # pragma: no cover
+        os.rename(old, root)
+        raise
+    os.rename(old, stage)  # pragma: no cover

@@ -2,14 +2,24 @@
 
 from __future__ import annotations
 
+import errno
 import os
+import stat
+from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
 
 import pytest
 
+import ekos_occult.files as files
 from ekos_occult.ekosfiles.render import render_night
 from ekos_occult.errors import OutputError
-from ekos_occult.files import write_atomic, write_night, write_tree
+from ekos_occult.files import (
+    replace_folder,
+    write_atomic,
+    write_bytes_atomic,
+    write_night,
+    write_tree,
+)
 from ekos_occult.settings import Settings
 from tests.render_helpers import three_event_plan
 
@@ -114,3 +124,108 @@ def test_files_are_fsynced_before_rename(tmp_path: Path, monkeypatch: pytest.Mon
     write_tree(tmp_path, [(PurePosixPath("a"), "A"), (PurePosixPath("b"), "B")])
     # Both files staged and synced before the first rename; then the folder is synced.
     assert calls == ["fsync", "fsync", "replace", "replace", "fsync"]
+
+
+@pytest.fixture
+def umask_027() -> Iterator[None]:
+    old = os.umask(0o027)
+    try:
+        yield
+    finally:
+        os.umask(old)
+
+
+@pytest.mark.usefixtures("umask_027")
+def test_new_outputs_follow_the_umask(tmp_path: Path) -> None:
+    write_atomic(tmp_path / "new" / "a.csv", "x")
+    write_bytes_atomic(tmp_path / "p.png", b"png", "--plot")
+    replace_folder(tmp_path / "night", [(PurePosixPath("sequences/a.esq"), "A")])
+    assert stat.S_IMODE((tmp_path / "new" / "a.csv").stat().st_mode) == 0o640
+    assert stat.S_IMODE((tmp_path / "p.png").stat().st_mode) == 0o640
+    assert stat.S_IMODE((tmp_path / "night").stat().st_mode) == 0o750
+    assert stat.S_IMODE((tmp_path / "night" / "sequences").stat().st_mode) == 0o750
+    assert stat.S_IMODE((tmp_path / "night" / "sequences" / "a.esq").stat().st_mode) == 0o640
+
+
+@pytest.mark.usefixtures("umask_027")
+def test_a_replaced_file_keeps_its_mode(tmp_path: Path) -> None:
+    for name in ("a.csv", "p.png"):
+        (tmp_path / name).write_text("old")
+        os.chmod(tmp_path / name, 0o644)
+    write_atomic(tmp_path / "a.csv", "new")
+    write_bytes_atomic(tmp_path / "p.png", b"new", "--plot")
+    night = tmp_path / "night"
+    night.mkdir(mode=0o755)
+    (night / "n.esl").write_text("old")
+    os.chmod(night, 0o755)
+    os.chmod(night / "n.esl", 0o664)
+    replace_folder(night, [(PurePosixPath("n.esl"), "new")])
+    assert stat.S_IMODE((tmp_path / "a.csv").stat().st_mode) == 0o644
+    assert stat.S_IMODE((tmp_path / "p.png").stat().st_mode) == 0o644
+    assert stat.S_IMODE(night.stat().st_mode) == 0o755
+    assert stat.S_IMODE((night / "n.esl").stat().st_mode) == 0o664
+    assert (night / "n.esl").read_text() == "new"
+
+
+def test_replace_folder_keeps_what_it_does_not_own(tmp_path: Path) -> None:
+    night = tmp_path / "night"
+    (night / "recordings").mkdir(parents=True)
+    (night / "recordings" / "a.ser").write_bytes(b"frames")
+    (night / "sequences").mkdir()
+    (night / "sequences" / "stale.esq").write_text("stale")
+    (night / "events.csv").write_text("old events")
+    inode = (night / "recordings" / "a.ser").stat().st_ino
+    written = replace_folder(
+        night,
+        [(PurePosixPath("sequences/new.esq"), "N"), (PurePosixPath("n.esl"), "S")],
+        owned=("events.csv",),
+    )
+    assert written == (night / "sequences" / "new.esq", night / "n.esl")
+    assert listing(night) == {"recordings/a.ser": "frames", "sequences/new.esq": "N", "n.esl": "S"}
+    assert (night / "recordings" / "a.ser").stat().st_ino == inode  # linked, not copied
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["night"]
+
+
+def test_replace_folder_moves_where_there_are_no_hard_links(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def no_links(*args: object, **kwargs: object) -> None:
+        raise OSError(errno.EPERM, "Operation not permitted")
+
+    night = tmp_path / "night"
+    (night / "recordings").mkdir(parents=True)
+    (night / "recordings" / "a.ser").write_bytes(b"frames")
+    monkeypatch.setattr(os, "link", no_links)
+    replace_folder(night, [(PurePosixPath("n.esl"), "S")])
+    assert listing(night) == {"recordings/a.ser": "frames", "n.esl": "S"}
+
+
+@pytest.mark.parametrize("nth", [1, 2, 3])
+def test_replace_folder_disk_full_at_any_file_changes_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, nth: int
+) -> None:
+    night = tmp_path / "night"
+    (night / "sequences").mkdir(parents=True)
+    (night / "sequences" / "a.esq").write_text("old A")
+    (night / "n.esl").write_text("old schedule")
+    before = listing(night)
+    real, calls = files._write_fd, []
+
+    def fill_up(fd: int, data: bytes) -> None:
+        calls.append(data)
+        if len(calls) == nth:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        real(fd, data)
+
+    monkeypatch.setattr(files, "_write_fd", fill_up)
+    new = [("sequences/a.esq", "A"), ("events.csv", "E"), ("n.esl", "S")]
+    with pytest.raises(OutputError, match=f"{new[nth - 1][0]}: No space left.*Nothing was"):
+        replace_folder(night, [(PurePosixPath(r), t) for r, t in new])
+    assert listing(night) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["night"]
+
+
+def test_replace_folder_creates_a_new_folder_and_its_parents(tmp_path: Path) -> None:
+    night = tmp_path / "a" / "b" / "night"
+    replace_folder(night, [(PurePosixPath("n.esl"), "S")])
+    assert listing(tmp_path) == {"a/b/night/n.esl": "S"}

@@ -23,7 +23,7 @@ from ekos_occult.cli.options import (
     add_out_option,
 )
 from ekos_occult.cli.plan import add_plan_arguments, build_plan
-from ekos_occult.ekosfiles.nightfolder import keep_events
+from ekos_occult.ekosfiles.nightfolder import EVENTS_COPY, events_copy
 from ekos_occult.ekosfiles.nightfolder import night_dir as night_dir_for
 
 if TYPE_CHECKING:
@@ -184,13 +184,10 @@ def _dry_run(args: argparse.Namespace, settings: Settings, plan: Plan, night_dir
 
 
 def _write(args: argparse.Namespace, rendered: RenderedNight) -> tuple[Path, ...]:
-    """Write the night's files and keep its events beside them (for ``run FOLDER``)."""
-    from ekos_occult.files import write_night
+    """Replace the night folder whole: the night's files and its events (for ``run FOLDER``)."""
+    from ekos_occult.files import replace_night
 
-    written = write_night(rendered)
-    if str(args.events) != "-":
-        keep_events(Path(args.events).expanduser(), Path(rendered.night_dir))
-    return written
+    return replace_night(rendered, events_copy(args.events), owned=(EVENTS_COPY,))
 
 
 async def _load(

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 from ekos_occult.cli.options import add_kstars_version_option, add_out_option
 from ekos_occult.cli.plan import add_plan_arguments, build_plan
-from ekos_occult.ekosfiles.nightfolder import keep_events, night_dir
+from ekos_occult.ekosfiles.nightfolder import EVENTS_COPY, events_copy, night_dir
 from ekos_occult.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -135,7 +135,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         OutputError: the folder cannot be written (nothing is written then).
     """
     from ekos_occult.ekosfiles.render import night_label, render_night
-    from ekos_occult.files import write_night
+    from ekos_occult.files import replace_night
 
     tz = parse_kstars_tz(args.kstars_tz)
     version, note = render_version(settings.ekos.kstars_version)
@@ -146,8 +146,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         print(f"ekos-occult render: note: {note}", file=sys.stderr)
     folder = night_dir(args, settings, night_label(plan))
     rendered = render_night(plan, settings, version=version, night_dir=folder, tz=tz)
-    written = write_night(rendered)
-    if str(args.events) != "-":  # so that `ekos-occult run FOLDER` can carry on this night
-        keep_events(Path(args.events).expanduser(), folder)
+    # the events are kept beside the files, so that `ekos-occult run FOLDER` carries on
+    written = replace_night(rendered, events_copy(args.events), owned=(EVENTS_COPY,))
     _report(rendered, written)
     return 0

@@ -8,7 +8,7 @@ that ``ekos-occult run FOLDER`` can carry on a night written by ``render``, ``lo
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
 
 from ekos_occult.errors import InputError
@@ -16,7 +16,7 @@ from ekos_occult.errors import InputError
 if TYPE_CHECKING:
     from ekos_occult.settings import Settings
 
-__all__ = ["EVENTS_COPY", "default_nights_dir", "night_dir", "keep_events"]
+__all__ = ["EVENTS_COPY", "default_nights_dir", "night_dir", "keep_events", "events_copy"]
 
 EVENTS_COPY = "events.csv"
 """The copy of the events file kept in the night folder (``run FOLDER`` reads it)."""
@@ -40,6 +40,29 @@ def night_dir(
         return folder.absolute()
     base = settings.out_dir if settings.out_dir is not None else default_nights_dir()
     return (base / night).absolute()
+
+
+def events_copy(source: str | Path) -> list[tuple[PurePosixPath, str]]:
+    """The ``events.csv`` file for a night folder written whole (render, load), as
+    ``[(relative path, text)]``; empty for events read from stdin (``-``).
+
+    A folder of occelmnt predictions is kept as one merged document.
+
+    Raises:
+        InputError: the events cannot be read.
+    """
+    if str(source) == "-":
+        return []
+    path = Path(source).expanduser()
+    if path.is_dir():
+        from ekos_occult.cli.predictions import merged_occelmnt_text
+
+        return [(PurePosixPath(EVENTS_COPY), merged_occelmnt_text(str(path)))]
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"Cannot read the events file {path}: {exc}.") from exc
+    return [(PurePosixPath(EVENTS_COPY), text)]
 
 
 def keep_events(source: Path, night: Path) -> Path:

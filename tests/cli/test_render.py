@@ -140,18 +140,70 @@ def test_bad_tz_exits_2(events: Path, tmp_path: Path, capsys: pytest.CaptureFixt
     assert "--kstars-tz: 'Mars/Olympus'" in capsys.readouterr().err
 
 
-def test_unwritable_out_exits_2_and_keeps_old_files(
+def snapshot(root: Path) -> dict[str, tuple[int, bytes]]:
+    """Every entry below ``root``: its mode and (for files) bytes."""
+    return {
+        str(p.relative_to(root)): (p.stat().st_mode, p.read_bytes() if p.is_file() else b"")
+        for p in sorted(root.rglob("*"))
+    } | {".": (root.stat().st_mode, b"")}
+
+
+def old_night(out: Path) -> None:
+    out.mkdir()
+    (out / "2023-02-08.esl").write_text("previous night file", encoding="utf-8")
+    (out / "sequences").mkdir()
+    (out / "sequences" / "old event.esq").write_text("old sequence", encoding="utf-8")
+    (out / "events.csv").write_text("name,ra,dec,start,duration\nold,1,2,x,3\n", "utf-8")
+    (out / "recordings").mkdir()
+    (out / "recordings" / "old.ser").write_bytes(b"INDI-RECORDER" + bytes(300))
+    (out / "journal.jsonl").write_text('{"type": "night"}\n', encoding="utf-8")
+
+
+@pytest.mark.parametrize("nth", [1, 3, 4, 5])  # 3 .esq, events.csv (4th), the .esl
+def test_disk_full_while_rendering_keeps_the_old_folder_byte_for_byte(
+    events: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    nth: int,
+) -> None:
+    import errno
+
+    import ekos_occult.files as files
+
+    out = tmp_path / "n"
+    old_night(out)
+    before = snapshot(out)
+    real, calls = files._write_fd, []
+
+    def fill_up(fd: int, data: bytes) -> None:
+        calls.append(data)
+        if len(calls) == nth:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        real(fd, data)
+
+    monkeypatch.setattr(files, "_write_fd", fill_up)
+    rc = run(str(events), "--site", SITE, "--now", NOW, "--out", str(out))
+    assert rc == 2
+    err = capsys.readouterr().err
+    assert "No space left on device" in err and "Nothing was written" in err
+    assert snapshot(out) == before  # the message is true: same files, bytes and modes
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # no staging
+
+
+def test_render_again_replaces_the_night_whole_and_keeps_recordings(
     events: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     out = tmp_path / "n"
-    out.mkdir()
-    (out / "2023-02-08.esl").write_text("previous night file", encoding="utf-8")
-    (out / "sequences").write_text("a file where the folder should be", encoding="utf-8")
-    rc = run(str(events), "--site", SITE, "--now", NOW, "--out", str(out))
-    assert rc == 2
-    assert "Cannot write" in capsys.readouterr().err
-    assert files_in(out) == ["2023-02-08.esl", "sequences"]
-    assert (out / "2023-02-08.esl").read_text(encoding="utf-8") == "previous night file"
+    old_night(out)
+    recording = (out / "recordings" / "old.ser").read_bytes()
+    assert run(str(events), "--site", SITE, "--now", NOW, "--out", str(out)) == 0
+    assert (out / "events.csv").read_text(encoding="utf-8") == CSV  # the new events
+    assert "old event.esq" not in files_in(out / "sequences")  # no stale sequence
+    assert (out / "recordings" / "old.ser").read_bytes() == recording  # kept
+    assert (out / "journal.jsonl").read_text(encoding="utf-8") == '{"type": "night"}\n'
+    assert (out / "2023-02-08.esl").read_text(encoding="utf-8") != "previous night file"
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
 
 
 def test_default_folder_is_per_night_under_user_data(
