@@ -7,7 +7,10 @@ set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="${EKOS_OCCULT_VENV:-$ROOT/.venv}"
-PACKAGES=(kstars indi-bin xvfb xauth dbus-x11 python3-venv python3-pip)
+PACKAGES=(kstars indi-bin xvfb xauth dbus-x11 locales python3-venv python3-pip)
+# Locales generated for `ekos-occult sandbox start --lang de` (KStars in German; kstars-data ships
+# the translations).
+LOCALES=(de_DE.UTF-8)
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 
@@ -37,6 +40,23 @@ install_packages() {
     $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}"
 }
 
+generate_locales() {
+    local loc missing=0 sudo=""
+    [ "$(id -u)" -ne 0 ] && sudo="sudo"
+    for loc in "${LOCALES[@]}"; do
+        if ! locale -a 2>/dev/null | grep -qix "${loc/UTF-8/utf8}"; then
+            say "Enabling the locale $loc in /etc/locale.gen"
+            $sudo sed -i "s/^# *${loc} UTF-8/${loc} UTF-8/" /etc/locale.gen
+            grep -q "^${loc} UTF-8" /etc/locale.gen || echo "${loc} UTF-8" | $sudo tee -a /etc/locale.gen >/dev/null
+            missing=1
+        fi
+    done
+    if [ "$missing" -eq 1 ]; then
+        say "Generating locales: ${LOCALES[*]}"
+        $sudo locale-gen
+    fi
+}
+
 install_python() {
     if [ ! -x "$VENV/bin/python" ]; then
         say "Creating the virtualenv $VENV"
@@ -49,6 +69,7 @@ install_python() {
 
 if command -v dpkg-query >/dev/null; then
     install_packages
+    generate_locales
 else
     say "Not a Debian/Ubuntu system: install KStars, INDI (indiserver + simulators), Xvfb and dbus yourself."
 fi

@@ -42,6 +42,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                 help='print only shell `export` lines, for `eval "$(...)"`',
             )
             p.add_argument(
+                "--lang",
+                default="",
+                metavar="LANG",
+                help="run KStars in this language (e.g. de: German log lines, as on a "
+                "German user's rig); default untranslated English",
+            )
+            p.add_argument(
                 "--timeout",
                 type=float,
                 default=180.0,
@@ -86,6 +93,7 @@ def _start(args: argparse.Namespace, settings: Settings, state_dir: os.PathLike[
             profile=settings.ekos.profile,
             timeout_s=args.timeout,
             progress=_say,
+            lang=args.lang,
         )
     )
     if args.print_env:
@@ -98,6 +106,8 @@ def _start(args: argparse.Namespace, settings: Settings, state_dir: os.PathLike[
         print(f"Sandbox started in {time.monotonic() - t0:.1f} s in {state.state_dir}.")
     print(f"Devices: {', '.join(state.devices)}")
     print(f"Site: {state.site} (KStars local time = UTC{state.tz_hours:+g} h)")
+    if state.lang:
+        print(f"KStars language: {state.lang}")
     print(f"DBUS_SESSION_BUS_ADDRESS={state.bus_address}")
     print(f"DISPLAY={state.display}")
     print(

@@ -66,6 +66,7 @@ class SandboxState:
     children: tuple[ProcessRecord, ...] = ()
     devices: tuple[str, ...] = ()
     tz_hours: float = 0.0  # the UTC offset KStars uses at the site (its "local time")
+    lang: str = ""  # KStars' interface language ("de"); empty: untranslated (C.UTF-8)
 
     @property
     def roots(self) -> tuple[ProcessRecord, ...]:
@@ -177,6 +178,7 @@ def read_state(state_dir: Path) -> SandboxState | None:
             children=tuple(_record(c) for c in data.get("children", ())),
             devices=tuple(str(d) for d in data.get("devices", ())),
             tz_hours=float(data.get("tz_hours", 0.0)),
+            lang=str(data.get("lang", "")),
         )
     except FileNotFoundError:
         return None
@@ -199,6 +201,7 @@ def _write_state(state: SandboxState) -> None:
         "children": [dataclasses.asdict(c) for c in state.children],
         "devices": list(state.devices),
         "tz_hours": state.tz_hours,
+        "lang": state.lang,
     }
     _sandbox_setup.write_atomic(_state_path(state.state_dir), json.dumps(data, indent=2) + "\n")
 
@@ -211,6 +214,7 @@ async def start(
     profile: str = DEFAULT_PROFILE,
     timeout_s: float = 180.0,
     progress: Progress | None = None,
+    lang: str = "",
 ) -> tuple[SandboxState, bool]:
     """Start the sandbox in ``state_dir``, or find the one already running there.
 
@@ -222,6 +226,8 @@ async def start(
         profile: the Ekos profile to start.
         timeout_s: how long KStars and the devices may take to come up.
         progress: called with one line per step.
+        lang: KStars' interface language (e.g. ``"de"``: German log lines, as a German user's
+            KStars writes them); empty for the untranslated English.
 
     Returns:
         (state, already_running).
@@ -239,8 +245,11 @@ async def start(
         say("Cleaning up a sandbox that is no longer running.")
         stop(state_dir)
     _check_indi_socket_free()
+    if lang:
+        _sandbox_setup.locale_for(lang)  # refuse a language this machine cannot show first
     layout = _sandbox_setup.prepare_dirs(state_dir)
     state = _sandbox_setup.start_display_and_bus(layout, binaries, site, profile)
+    state = dataclasses.replace(state, lang=lang)
     _write_state(state)
     try:
         say(f"Xvfb on display {state.display}, private bus {state.bus_address}.")
