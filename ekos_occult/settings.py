@@ -76,6 +76,8 @@ class RunSettings:
         job_timeout_s: longest an Ekos job may take before it is declared failed.
         disk_margin_bytes: free space kept beyond the estimated recording size.
         record_timestamp_tolerance_s: extra slack when checking SER timestamps vs the window.
+        park_at_end: park the mount (Ekos' Mount ``park``) when the night's last event is done;
+            not after Ctrl-C/SIGTERM (someone is at the rig then).
     """
 
     stream_preroll_s: float = 3.0
@@ -83,6 +85,7 @@ class RunSettings:
     job_timeout_s: float = 240.0
     disk_margin_bytes: int = 512 * 1024 * 1024
     record_timestamp_tolerance_s: float = 0.25
+    park_at_end: bool = True
 
 
 @dataclass(frozen=True)

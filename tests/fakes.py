@@ -311,6 +311,10 @@ class FakeEkos:
         await self.rig.enter("ekos", "is_camera_connected")
         return not self.rig.is_camera_gone()
 
+    async def park_mount(self) -> None:
+        await self.rig.enter("ekos", "park_mount")
+        self.mount = MountState(MountStatus.PARKING, None, None)
+
     async def reattach(self) -> bool:
         self.rig.calls.append((self.rig.clock.now(), "ekos", "reattach"))
         if self.rig.is_kstars_gone():

@@ -27,7 +27,7 @@ from ekos_occult.ekosfiles.nightfolder import EVENTS_COPY, events_copy
 from ekos_occult.ekosfiles.nightfolder import night_dir as night_dir_for
 
 if TYPE_CHECKING:
-    from ekos_occult.ekosfiles.render import RenderedNight
+    from ekos_occult.ekosfiles.rendered import RenderedNight
     from ekos_occult.kstars.loader import LoadReport
     from ekos_occult.kstars.preflight import ReadyReport
     from ekos_occult.model import Plan

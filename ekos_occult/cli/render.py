@@ -20,7 +20,8 @@ from ekos_occult.ekosfiles.nightfolder import EVENTS_COPY, events_copy, night_di
 from ekos_occult.errors import ConfigError
 
 if TYPE_CHECKING:
-    from ekos_occult.ekosfiles.render import KStarsVersion, RenderedNight
+    from ekos_occult.ekosfiles.jobs import KStarsVersion
+    from ekos_occult.ekosfiles.rendered import RenderedNight
     from ekos_occult.settings import Settings
 
 __all__ = [

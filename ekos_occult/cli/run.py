@@ -216,8 +216,8 @@ async def _night(
     from ekos_occult.night.ekosport import DBusEkosPort
     from ekos_occult.night.journal import JOURNAL_NAME, Journal, read_journal
     from ekos_occult.night.recorder import IndiStreamRecorder, check_record_directory
+    from ekos_occult.night.records import Limits
     from ekos_occult.night.runner import NightRunner
-    from ekos_occult.night.supervisor import Limits
 
     clock = SystemClock()
     report = await _ready(await link.open(), settings, args.start_ekos)
@@ -285,8 +285,8 @@ def _print_ready(report: ReadyReport) -> None:
 
 
 def _dry_run(plan: Plan, night: Path, roi: tuple[int, int, int, int] | None) -> None:
+    from ekos_occult.night.records import Limits
     from ekos_occult.night.runner import make_job, recording_request
-    from ekos_occult.night.supervisor import Limits
 
     lim = Limits()
     print(f"Dry run: night folder {night} (nothing is sent to Ekos or written).")

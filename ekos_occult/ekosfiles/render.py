@@ -12,7 +12,6 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime, timezone, tzinfo
 from decimal import Decimal
 from importlib import resources
@@ -24,26 +23,19 @@ from markupsafe import Markup
 
 from ekos_occult.ekosfiles.jobs import (
     STEP_SECONDS,
-    VERSIONS,
     JobSpec,
     KStarsVersion,
     build_jobs,
     night_label,
     spacing_notes,
 )
-from ekos_occult.ekosfiles.render_check import check_rendered, is_valid_rendered
+from ekos_occult.ekosfiles.render_check import check_rendered
+from ekos_occult.ekosfiles.rendered import RenderedFile, RenderedNight
 from ekos_occult.errors import RenderError
 from ekos_occult.model import Plan, PlannedEvent
 from ekos_occult.settings import Settings
 
 __all__ = [
-    "check_rendered",
-    "is_valid_rendered",
-    "KStarsVersion",
-    "VERSIONS",
-    "JobSpec",
-    "RenderedFile",
-    "RenderedNight",
     "template_environment",
     "lilxml_escape",
     "night_label",
@@ -67,44 +59,6 @@ _TEMPLATES = {
     "3.6": ("scheduler-3.6.esl.j2", "sequence-3.6.esq.j2"),
     "3.7": ("scheduler-3.7.esl.j2", "sequence-3.7.esq.j2"),
 }
-
-
-@dataclass(frozen=True)
-class RenderedFile:
-    """A rendered file: its path relative to the night folder, and its text (UTF-8)."""
-
-    relpath: PurePosixPath
-    text: str
-
-
-@dataclass(frozen=True)
-class RenderedNight:
-    """Everything ``render`` produces for a night (or for one job), already checked.
-
-    Attributes:
-        version: the Ekos file format.
-        night: the night's label (``YYYY-MM-DD`` of the evening, local mean solar time).
-        night_dir: absolute folder the files belong in (the .esl names .esq files inside it).
-        tz_label: the time zone StartAt times were written in.
-        schedule: the .esl file.
-        sequences: one .esq per job.
-        jobs: the jobs, in start order.
-        plan: the plan with Ekos spacing notes added to the events they concern.
-    """
-
-    version: KStarsVersion
-    night: str
-    night_dir: PurePath
-    tz_label: str
-    schedule: RenderedFile
-    sequences: tuple[RenderedFile, ...]
-    jobs: tuple[JobSpec, ...]
-    plan: Plan
-
-    @property
-    def files(self) -> tuple[RenderedFile, ...]:
-        """All files, sequences first so that the schedule is written last."""
-        return (*self.sequences, self.schedule)
 
 
 def lilxml_escape(value: object) -> Markup:

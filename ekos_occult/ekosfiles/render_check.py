@@ -17,7 +17,8 @@ from ekos_occult.errors import RenderError
 from ekos_occult.settings import Settings
 
 if TYPE_CHECKING:
-    from ekos_occult.ekosfiles.render import JobSpec, RenderedFile, RenderedNight
+    from ekos_occult.ekosfiles.jobs import JobSpec
+    from ekos_occult.ekosfiles.rendered import RenderedFile, RenderedNight
 
 __all__ = ["ESL_ROOT_VERSION", "ESQ_ROOT_VERSION", "is_valid_rendered", "check_rendered"]
 

@@ -19,7 +19,8 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path, PurePosixPath
 
 from ekos_occult.ekosfiles.jobs import VERSIONS
-from ekos_occult.ekosfiles.render import RenderedNight, render_night
+from ekos_occult.ekosfiles.render import render_night
+from ekos_occult.ekosfiles.rendered import RenderedNight
 from ekos_occult.settings import load_settings
 
 __all__ = [

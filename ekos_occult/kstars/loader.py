@@ -14,21 +14,20 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
-from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Protocol
 
+from ekos_occult.clock import Clock
 from ekos_occult.ekosfiles.jobs import JobSpec
 from ekos_occult.errors import EkosCommandFailed, EkosTimeout
-from ekos_occult.kstars.events import EkosSignal, EventStream
+from ekos_occult.kstars.client import EkosClient
+from ekos_occult.kstars.events import EkosSignal
 from ekos_occult.kstars.states import SchedulerState
-from ekos_occult.night.ports import Clock
 
 __all__ = [
     "IDLE_STATES",
-    "SchedulerClient",
     "NightFiles",
     "LoadReport",
     "load_actions",
@@ -46,16 +45,6 @@ _PROBLEM = re.compile(
     r"warning|error|invalid|unable|could not|cannot|can't|fail|not found|required|does not match",
     re.IGNORECASE,
 )
-
-
-class SchedulerClient(Protocol):
-    """The adapter methods the loader uses (``EkosClient`` has them; tests use a fake)."""
-
-    async def scheduler_status(self) -> SchedulerState: ...
-    async def stop_scheduler(self) -> None: ...
-    async def remove_all_jobs(self) -> None: ...
-    async def load_schedule(self, path: Path) -> bool: ...
-    def listen(self, *signals: EkosSignal) -> AbstractAsyncContextManager[EventStream]: ...
 
 
 class NightFiles(Protocol):
@@ -124,7 +113,7 @@ async def _pause(clock: Clock, seconds: float) -> None:
 
 
 async def make_idle(
-    client: SchedulerClient, *, force: bool, clock: Clock, timeout_s: float = STOP_TIMEOUT_S
+    client: EkosClient, *, force: bool, clock: Clock, timeout_s: float = STOP_TIMEOUT_S
 ) -> SchedulerState | None:
     """Make sure the scheduler runs no job before its queue is replaced.
 
@@ -170,7 +159,7 @@ def _refused(schedule: Path, answered: bool, lines: Sequence[str]) -> EkosComman
     )
 
 
-async def _load(client: SchedulerClient, schedule: Path) -> tuple[bool, tuple[str, ...]]:
+async def _load(client: EkosClient, schedule: Path) -> tuple[bool, tuple[str, ...]]:
     async with client.listen(EkosSignal.SCHEDULER_LOG) as stream:
         await client.remove_all_jobs()
         answered = await client.load_schedule(schedule)
@@ -182,7 +171,7 @@ async def _load(client: SchedulerClient, schedule: Path) -> tuple[bool, tuple[st
 
 
 async def load_night(
-    client: SchedulerClient,
+    client: EkosClient,
     night: NightFiles,
     write: Callable[[], tuple[Path, ...]],
     *,

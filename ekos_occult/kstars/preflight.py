@@ -12,16 +12,20 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta, timezone, tzinfo
-from typing import Literal, Protocol
+from typing import Literal
 
+from ekos_occult.clock import Clock
 from ekos_occult.errors import ConfigError, EkosCommandFailed, EkosUnavailable
-from ekos_occult.kstars.client import NOT_RUNNING_MESSAGE, KStarsLocation, version_family
+from ekos_occult.kstars.client import (
+    NOT_RUNNING_MESSAGE,
+    EkosClient,
+    KStarsLocation,
+    version_family,
+)
 from ekos_occult.kstars.states import CommunicationStatus
-from ekos_occult.night.ports import Clock
 from ekos_occult.settings import Settings
 
 __all__ = [
-    "ReadyClient",
     "ReadyReport",
     "ensure_ekos_ready",
     "format_for_version",
@@ -34,27 +38,6 @@ CAMERA_WAIT_S = 10.0
 _POLL_S = 0.5
 
 FormatSource = Literal["detected", "configured", "assumed"]
-
-
-class ReadyClient(Protocol):
-    """The adapter methods this module uses (``EkosClient`` has them; tests use a fake)."""
-
-    version: str
-
-    async def is_running(self) -> bool: ...
-    async def kstars_version(self) -> str | None: ...
-    async def is_ekos_open(self) -> bool: ...
-    async def open_ekos_window(self, timeout_s: float = 30.0) -> None: ...
-    async def ekos_status(self) -> CommunicationStatus: ...
-    async def indi_status(self) -> CommunicationStatus: ...
-    async def profiles(self) -> list[str]: ...
-    async def set_profile(self, name: str) -> None: ...
-    async def start_ekos(self) -> None: ...
-    async def ekos_log(self) -> list[str]: ...
-    async def devices(self) -> list[str]: ...
-    async def is_device_connected(self, device: str) -> bool: ...
-    async def camera_name(self) -> str: ...
-    async def location(self) -> KStarsLocation: ...
 
 
 @dataclass(frozen=True)
@@ -107,7 +90,7 @@ async def _pause(clock: Clock, seconds: float) -> None:
 
 
 async def _file_format(
-    client: ReadyClient, configured: str
+    client: EkosClient, configured: str
 ) -> tuple[str | None, Literal["3.6", "3.7"], FormatSource, tuple[str, ...]]:
     detected = await client.kstars_version()
     if configured in ("3.6", "3.7"):
@@ -132,12 +115,12 @@ async def _file_format(
     )
 
 
-async def _is_up(client: ReadyClient) -> bool:
+async def _is_up(client: EkosClient) -> bool:
     ok = CommunicationStatus.SUCCESS
     return await client.ekos_status() == ok and await client.indi_status() == ok
 
 
-async def _start_profile(client: ReadyClient, profile: str, clock: Clock, timeout_s: float) -> None:
+async def _start_profile(client: EkosClient, profile: str, clock: Clock, timeout_s: float) -> None:
     names = await client.profiles()
     if profile not in names:
         raise ConfigError(
@@ -149,7 +132,7 @@ async def _start_profile(client: ReadyClient, profile: str, clock: Clock, timeou
     await _wait_until_up(client, clock, timeout_s, f"profile {profile!r}")
 
 
-async def _wait_until_up(client: ReadyClient, clock: Clock, timeout_s: float, what: str) -> None:
+async def _wait_until_up(client: EkosClient, clock: Clock, timeout_s: float, what: str) -> None:
     deadline = clock.now() + timedelta(seconds=timeout_s)
     while not await _is_up(client):
         if CommunicationStatus.ERROR in (await client.ekos_status(), await client.indi_status()):
@@ -172,7 +155,7 @@ def _quote(lines: Sequence[str], count: int = 8) -> str:
 
 
 async def _ensure_started(
-    client: ReadyClient, profile: str, start_ekos: bool, clock: Clock, timeout_s: float
+    client: EkosClient, profile: str, start_ekos: bool, clock: Clock, timeout_s: float
 ) -> str | None:
     """Make sure Ekos runs a profile with its devices connected; the profile started, if any."""
     hint = f"start the profile {profile!r} in Ekos, or give --start-ekos"
@@ -195,7 +178,7 @@ async def _ensure_started(
     return profile
 
 
-async def _connected_devices(client: ReadyClient) -> tuple[str, ...]:
+async def _connected_devices(client: EkosClient) -> tuple[str, ...]:
     devices = await client.devices()
     loose = [d for d in devices if not await client.is_device_connected(d)]
     if not devices or loose:
@@ -208,7 +191,7 @@ async def _connected_devices(client: ReadyClient) -> tuple[str, ...]:
 
 
 async def _camera(
-    client: ReadyClient, settings: Settings, devices: Sequence[str], clock: Clock
+    client: EkosClient, settings: Settings, devices: Sequence[str], clock: Clock
 ) -> str:
     if settings.ekos.camera:
         if settings.ekos.camera not in devices:
@@ -229,7 +212,7 @@ async def _camera(
 
 
 async def ensure_ekos_ready(
-    client: ReadyClient,
+    client: EkosClient,
     settings: Settings,
     *,
     start_ekos: bool,

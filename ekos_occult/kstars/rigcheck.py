@@ -17,10 +17,10 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from enum import Enum
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from ekos_occult.errors import EkosError, SandboxError
-from ekos_occult.kstars.client import KStarsLocation
+from ekos_occult.kstars.client import EkosClient, KStarsLocation
 from ekos_occult.kstars.states import CommunicationStatus
 from ekos_occult.model import Site
 from ekos_occult.video.diskspace import format_bytes
@@ -28,7 +28,6 @@ from ekos_occult.video.diskspace import format_bytes
 __all__ = [
     "Verdict",
     "Check",
-    "RigClient",
     "RECORDING_PROPERTIES",
     "read_kstarsrc",
     "kstars_settings_checks",
@@ -74,21 +73,6 @@ class Check:
     detail: str
     fix: str = ""
     night_ending: bool = False  # a setting that would end the night after the first event
-
-
-class RigClient(Protocol):
-    """The adapter methods :func:`check_rig` uses (``EkosClient`` has them)."""
-
-    async def is_running(self) -> bool: ...
-    async def is_ekos_open(self) -> bool: ...
-    async def ekos_status(self) -> CommunicationStatus: ...
-    async def indi_status(self) -> CommunicationStatus: ...
-    async def devices(self) -> list[str]: ...
-    async def is_device_connected(self, device: str) -> bool: ...
-    async def camera_name(self) -> str: ...
-    async def device_properties(self, device: str) -> list[str]: ...
-    async def get_switch(self, device: str, prop: str, element: str) -> bool: ...
-    async def location(self) -> KStarsLocation: ...
 
 
 # ---------------------------------------------------------------------- kstarsrc
@@ -304,7 +288,7 @@ def disk_check(
 
 
 # ---------------------------------------------------------------------- KStars
-async def _ekos_checks(client: RigClient) -> tuple[list[Check], bool]:
+async def _ekos_checks(client: EkosClient) -> tuple[list[Check], bool]:
     if not await client.is_running():
         return [
             Check(
@@ -339,7 +323,7 @@ async def _ekos_checks(client: RigClient) -> tuple[list[Check], bool]:
     return checks, up
 
 
-async def _device_checks(client: RigClient) -> list[Check]:
+async def _device_checks(client: EkosClient) -> list[Check]:
     devices = await client.devices()
     loose = [d for d in devices if not await client.is_device_connected(d)]
     if not devices or loose:
@@ -354,7 +338,7 @@ async def _device_checks(client: RigClient) -> list[Check]:
     return [Check("devices", Verdict.OK, f"connected: {', '.join(devices)}")]
 
 
-async def _camera_checks(client: RigClient, camera: str) -> list[Check]:
+async def _camera_checks(client: EkosClient, camera: str) -> list[Check]:
     camera = camera or await client.camera_name()
     if not camera:
         return [
@@ -416,7 +400,7 @@ async def _camera_checks(client: RigClient, camera: str) -> list[Check]:
 
 
 async def check_rig(
-    client: RigClient, *, camera: str = "", site: Site | None = None
+    client: EkosClient, *, camera: str = "", site: Site | None = None
 ) -> list[Check]:
     """Every check that needs KStars, in order; stops early when KStars/Ekos is not up."""
     try:

@@ -25,12 +25,12 @@ from ekos_occult.errors import EkosError, EkosUnavailable, SandboxError
 from ekos_occult.kstars import procs as _procs
 from ekos_occult.kstars import sandbox_setup as _sandbox_setup
 from ekos_occult.kstars.procs import ProcessRecord
+from ekos_occult.kstars.sandbox_setup import SandboxState
 from ekos_occult.model import Site
 
 __all__ = [
     "DEFAULT_SITE",
     "DEFAULT_PROFILE",
-    "SandboxState",
     "SandboxStatus",
     "default_state_dir",
     "check_binaries",
@@ -49,37 +49,6 @@ STATE_FILE = "sandbox.json"
 BINARIES = {"Xvfb": "xvfb", "dbus-daemon": "dbus", "kstars": "kstars", "indiserver": "indi-bin"}
 
 Progress = Callable[[str], None]
-
-
-@dataclass(frozen=True)
-class SandboxState:
-    """What a running sandbox consists of (the content of ``sandbox.json``)."""
-
-    state_dir: Path
-    bus_address: str
-    display: str
-    site: Site
-    profile: str
-    xvfb: ProcessRecord
-    dbus: ProcessRecord
-    kstars: ProcessRecord | None = None
-    children: tuple[ProcessRecord, ...] = ()
-    devices: tuple[str, ...] = ()
-    tz_hours: float = 0.0  # the UTC offset KStars uses at the site (its "local time")
-    lang: str = ""  # KStars' interface language ("de"); empty: untranslated (C.UTF-8)
-
-    @property
-    def roots(self) -> tuple[ProcessRecord, ...]:
-        """The processes the sandbox started itself."""
-        return tuple(r for r in (self.kstars, self.dbus, self.xvfb) if r is not None)
-
-    def is_running(self) -> bool:
-        """Whether the bus and KStars processes are still alive."""
-        return self.kstars is not None and all(_procs.is_alive(r) for r in self.roots)
-
-    def shell_env(self) -> dict[str, str]:
-        """Variables for a shell that should talk to this sandbox."""
-        return {"DBUS_SESSION_BUS_ADDRESS": self.bus_address, "DISPLAY": self.display}
 
 
 @dataclass(frozen=True)

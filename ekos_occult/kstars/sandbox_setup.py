@@ -19,17 +19,14 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from ekos_occult.errors import SandboxError
 from ekos_occult.kstars import procs as _procs
 from ekos_occult.kstars.procs import ProcessRecord
 from ekos_occult.model import Site
 
-if TYPE_CHECKING:
-    from ekos_occult.kstars.sandbox import SandboxState
-
 __all__ = [
+    "SandboxState",
     "Layout",
     "KSTARSRC",
     "prepare_dirs",
@@ -73,6 +70,37 @@ First Use=false
 # Address of a unix socket must fit in sockaddr_un.sun_path (108 bytes incl. NUL).
 _MAX_SOCKET_PATH = 100
 _WIZARD_PROFILE = "Simulators (sandbox copy)"
+
+
+@dataclass(frozen=True)
+class SandboxState:
+    """What a running sandbox consists of (the content of ``sandbox.json``)."""
+
+    state_dir: Path
+    bus_address: str
+    display: str
+    site: Site
+    profile: str
+    xvfb: ProcessRecord
+    dbus: ProcessRecord
+    kstars: ProcessRecord | None = None
+    children: tuple[ProcessRecord, ...] = ()
+    devices: tuple[str, ...] = ()
+    tz_hours: float = 0.0  # the UTC offset KStars uses at the site (its "local time")
+    lang: str = ""  # KStars' interface language ("de"); empty: untranslated (C.UTF-8)
+
+    @property
+    def roots(self) -> tuple[ProcessRecord, ...]:
+        """The processes the sandbox started itself."""
+        return tuple(r for r in (self.kstars, self.dbus, self.xvfb) if r is not None)
+
+    def is_running(self) -> bool:
+        """Whether the bus and KStars processes are still alive."""
+        return self.kstars is not None and all(_procs.is_alive(r) for r in self.roots)
+
+    def shell_env(self) -> dict[str, str]:
+        """Variables for a shell that should talk to this sandbox."""
+        return {"DBUS_SESSION_BUS_ADDRESS": self.bus_address, "DISPLAY": self.display}
 
 
 @dataclass(frozen=True)
@@ -304,7 +332,6 @@ def start_display_and_bus(
     Raises:
         SandboxError: either did not report ready.
     """
-    from ekos_occult.kstars.sandbox import SandboxState
 
     env = {"PATH": os.defpath}
     xvfb, display = _start_xvfb(layout, binaries["Xvfb"], env)

@@ -23,10 +23,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import TypeVar
 
+from ekos_occult.clock import Clock
 from ekos_occult.errors import EkosCommandFailed, EkosError, EkosTimeout
 from ekos_occult.kstars.client import EkosClient, EkosEvent, EkosSignal, Subscription
 from ekos_occult.kstars.states import CaptureState, MountStatus, SchedulerState
-from ekos_occult.night.ports import Clock, JobPhase, JobProgress, MountState
+from ekos_occult.night.ports import JobPhase, JobProgress, MountState
 
 __all__ = [
     "KStarsLink",
@@ -351,6 +352,10 @@ class DBusEkosPort:
             return MountState(status)
         ra_deg, dec_deg = await asyncio.to_thread(jnow_to_j2000, ra_h, dec, self.clock.now())
         return MountState(status, ra_deg, dec_deg)
+
+    async def park_mount(self) -> None:
+        """Start parking the mount (Ekos' Mount ``park``); the mount then parks on its own."""
+        await self._bounded("parking the mount", self.link.client.park_mount())
 
     async def is_camera_connected(self) -> bool:
         return await self._bounded("reading the camera connection", self._camera_connected())

@@ -1,4 +1,5 @@
-"""The ports the night supervisor acts through: Clock, EkosPort, RecorderPort, JournalSink.
+"""The ports the night supervisor acts through: EkosPort, RecorderPort, JournalSink (and
+:class:`~ekos_occult.clock.Clock`).
 
 The supervisor (:mod:`ekos_occult.night.supervisor`) only knows these Protocols and the small
 records
@@ -42,7 +43,6 @@ __all__ = [
     "FrameGeometry",
     "RecordingRequest",
     "RecordingState",
-    "Clock",
     "EkosPort",
     "RecorderPort",
     "JournalSink",
@@ -142,19 +142,6 @@ class RecordingState(str, Enum):
 
 
 @runtime_checkable
-class Clock(Protocol):
-    """Wall time (UTC, timezone-aware) and sleeping; nothing else reads the clock."""
-
-    def now(self) -> datetime:
-        """The current UTC time, timezone-aware."""
-        ...
-
-    async def sleep_until(self, t: datetime) -> None:
-        """Return at ``t`` (at once if ``t`` is not in the future)."""
-        ...
-
-
-@runtime_checkable
 class EkosPort(Protocol):
     """What the supervisor needs from KStars/Ekos (one Ekos job per .esl, one .esl per event)."""
 
@@ -195,6 +182,10 @@ class EkosPort(Protocol):
 
     async def is_camera_connected(self) -> bool:
         """True when the recording camera's INDI device is connected."""
+        ...
+
+    async def park_mount(self) -> None:
+        """Start parking the mount (the night is over); raises when Ekos refuses."""
         ...
 
     async def reattach(self) -> bool:

@@ -24,16 +24,16 @@ import re
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from pathlib import Path
-from typing import Protocol, TypeVar
+from typing import TypeVar
 
 from ekos_occult.errors import DeviceLost, EkosCommandFailed, EkosTimeout, RecordingError
+from ekos_occult.kstars.client import EkosClient
 from ekos_occult.kstars.states import PropertyState
 from ekos_occult.night.ports import FrameGeometry, RecordingRequest, RecordingState
 from ekos_occult.video.diskspace import free_bytes as disk_free_bytes
 
 __all__ = [
     "INDI_PLACEHOLDER",
-    "IndiClient",
     "IndiStreamRecorder",
     "record_file_name",
     "recording_glob",
@@ -53,20 +53,6 @@ _RECORD_PROPERTIES = (
 )
 _FIND_SLACK_S = 5.0  # a file written this long before the record command still counts
 T = TypeVar("T")
-
-
-class IndiClient(Protocol):
-    """The adapter methods the recorder uses (:class:`~ekos_occult.kstars.client.EkosClient` has
-    them)."""
-
-    async def is_device_connected(self, device: str) -> bool: ...
-    async def property_state(self, device: str, prop: str) -> PropertyState: ...
-    async def get_number(self, device: str, prop: str, element: str) -> float: ...
-    async def get_switch(self, device: str, prop: str, element: str) -> bool: ...
-    async def set_number(self, device: str, prop: str, element: str, value: float) -> None: ...
-    async def set_text(self, device: str, prop: str, element: str, value: str) -> None: ...
-    async def set_switch(self, device: str, prop: str, element: str, on: bool) -> None: ...
-    async def send_property(self, device: str, prop: str) -> None: ...
 
 
 def record_file_name(stem: str) -> str:
@@ -119,7 +105,7 @@ class IndiStreamRecorder:
 
     def __init__(
         self,
-        client: Callable[[], IndiClient],
+        client: Callable[[], EkosClient],
         camera: str,
         *,
         timeout_s: float = 10.0,
@@ -146,7 +132,7 @@ class IndiStreamRecorder:
                 f"The camera {self.camera} did not answer {what} within {self.timeout_s:g} s."
             ) from exc
 
-    async def _require_camera(self, what: str) -> IndiClient:
+    async def _require_camera(self, what: str) -> EkosClient:
         client = self._client()
         try:
             connected = await client.is_device_connected(self.camera)
@@ -157,7 +143,7 @@ class IndiStreamRecorder:
         return client
 
     async def _send(
-        self, client: IndiClient, prop: str, setters: list[Callable[[], Awaitable[None]]]
+        self, client: EkosClient, prop: str, setters: list[Callable[[], Awaitable[None]]]
     ) -> None:
         try:
             for set_value in setters:
@@ -240,7 +226,7 @@ class IndiStreamRecorder:
             ],
         )
 
-    async def _full_frame(self, c: IndiClient) -> tuple[int, int, int, int]:
+    async def _full_frame(self, c: EkosClient) -> tuple[int, int, int, int]:
         width = int(await c.get_number(self.camera, "CCD_INFO", "CCD_MAX_X"))
         height = int(await c.get_number(self.camera, "CCD_INFO", "CCD_MAX_Y"))
         return 0, 0, width, height

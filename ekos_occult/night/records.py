@@ -8,7 +8,7 @@ Pure data, no I/O. The rules that move a :class:`Job` from state to state are in
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from datetime import datetime
 from enum import Enum
 from pathlib import Path
@@ -160,15 +160,11 @@ class PortResult:
 
 
 @dataclass(frozen=True)
-class Limits:
-    """Timing and safety limits; the first five come from ``Settings.run``.
+class Limits(RunSettings):
+    """Timing and safety limits: the ``[run]`` settings (:class:`~ekos_occult.settings.RunSettings`,
+    inherited, so their defaults live in one place) plus the supervisor's fixed ones.
 
     Attributes:
-        stream_preroll_s: start the stream this long before record_start.
-        late_start_s: give up on an event not armed this long after record_start.
-        job_timeout_s: an Ekos job not finished this long after it was started has failed.
-        disk_margin_bytes: free space kept beyond the estimated recording size.
-        timestamp_tolerance_s: slack when checking the SER stamps (and flagging a late record).
         poll_s: how often job progress, rig and recording state are polled.
         idle_wait_s: how long a stopped scheduler may take to become idle.
         start_grace_s: how long a recording may take to start after the record command.
@@ -177,11 +173,6 @@ class Limits:
         pointing_tolerance_deg: mount further than this from the star is flagged.
     """
 
-    stream_preroll_s: float = 3.0
-    late_start_s: float = 10.0
-    job_timeout_s: float = 240.0
-    disk_margin_bytes: int = 512 * 1024 * 1024
-    timestamp_tolerance_s: float = 0.25
     poll_s: float = 1.0
     idle_wait_s: float = 30.0
     start_grace_s: float = 5.0
@@ -191,14 +182,8 @@ class Limits:
 
     @classmethod
     def from_settings(cls, run: RunSettings) -> Limits:
-        """Limits from ``Settings.run``; the others keep their defaults."""
-        return cls(
-            stream_preroll_s=run.stream_preroll_s,
-            late_start_s=run.late_start_s,
-            job_timeout_s=run.job_timeout_s,
-            disk_margin_bytes=run.disk_margin_bytes,
-            timestamp_tolerance_s=run.record_timestamp_tolerance_s,
-        )
+        """Limits from ``Settings.run``; the supervisor's own ones keep their defaults."""
+        return cls(**{f.name: getattr(run, f.name) for f in fields(RunSettings)})
 
 
 @dataclass(frozen=True)

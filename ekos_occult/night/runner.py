@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from ekos_occult.clock import Clock
 from ekos_occult.ekosfiles.naming import sanitize_component
 from ekos_occult.errors import (
     DeviceLost,
@@ -28,7 +29,6 @@ from ekos_occult.errors import (
 from ekos_occult.model import Plan, PlannedEvent
 from ekos_occult.night.journal import event_key, finished_events, to_json
 from ekos_occult.night.ports import (
-    Clock,
     EkosPort,
     JobPhase,
     JournalSink,
@@ -36,7 +36,7 @@ from ekos_occult.night.ports import (
     RecordingRequest,
     RecordingState,
 )
-from ekos_occult.night.supervisor import (
+from ekos_occult.night.records import (
     Act,
     Action,
     Failure,
@@ -47,9 +47,8 @@ from ekos_occult.night.supervisor import (
     PortResult,
     Reason,
     RigStatus,
-    cleanup_for,
-    transition,
 )
+from ekos_occult.night.supervisor import cleanup_for, transition
 from ekos_occult.video.serverify import SerExpectation, verify_ser
 
 __all__ = ["JobFiles", "EventResult", "NightRunner", "make_job", "recording_request"]
@@ -175,11 +174,26 @@ class NightRunner:
             await self._interrupted()
             raise
         else:
+            await self._park()
             self._emit("night", what="end", summary=_summary(results))
         finally:
             for sink in self._sinks:
                 sink.close()
         return results
+
+    async def _park(self) -> None:
+        """Park the mount at the end of the night (``[run] park_at_end``), journaled.
+
+        A refusal or a KStars that is gone is journaled and changes no event's outcome.
+        """
+        if not self.limits.park_at_end:
+            return
+        try:
+            await self.ekos.park_mount()
+        except EkosError as exc:
+            self._emit("night", what="park failed", detail=str(exc))
+        else:
+            self._emit("night", what="park", detail="the mount was sent to park")
 
     def _job_file(self, ev: PlannedEvent) -> Path | None:
         if callable(self._job_files):
@@ -421,7 +435,7 @@ class NightRunner:
             record_start=start,
             record_end=start + timedelta(seconds=job.duration_s),
             exposure_s=job.exposure_s,
-            tolerance_s=self.limits.timestamp_tolerance_s,
+            tolerance_s=self.limits.record_timestamp_tolerance_s,
         )
         return PortResult(action.kind, check=verify_ser(path, expect), file=path)
 

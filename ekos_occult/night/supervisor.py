@@ -65,17 +65,6 @@ from ekos_occult.night.records import (
 from ekos_occult.video.diskspace import estimate_recording_bytes, judge_space
 
 __all__ = [
-    "JobState",
-    "Outcome",
-    "Reason",
-    "Act",
-    "Action",
-    "Failure",
-    "RigStatus",
-    "PortResult",
-    "Limits",
-    "Job",
-    "Transition",
     "transition",
     "cleanup_for",
     "finish_by",
@@ -298,7 +287,7 @@ def _arming(now: datetime, job: Job, r: PortResult | None, lim: Limits) -> Trans
     if r is not None and r.kind is Act.RECORD:
         job = replace(job, record_sent_at=now)
         late = (now - job.record_start).total_seconds()
-        if late > lim.timestamp_tolerance_s:
+        if late > lim.record_timestamp_tolerance_s:
             job = job.flag(f"record command sent {late:.2f} s late")
         return _go(_R, job, Action(Act.CHECK_RIG))
     if now > _deadline(job, lim):

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import math
 import shutil
-from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,9 +19,7 @@ __all__ = [
     "SER_OVERHEAD_BYTES",
     "DiskVerdict",
     "estimate_recording_bytes",
-    "estimate_night_bytes",
     "judge_space",
-    "check_space",
     "free_bytes",
     "format_bytes",
 ]
@@ -42,11 +39,6 @@ def estimate_recording_bytes(geometry: FrameGeometry, exposure_s: float, duratio
         raise ValueError(f"exposure ({exposure_s}) and duration ({duration_s}) must be positive.")
     frames = math.ceil(duration_s / exposure_s * SAFETY_FRAMES) + 1
     return SER_OVERHEAD_BYTES + frames * (geometry.frame_bytes + 8)
-
-
-def estimate_night_bytes(geometry: FrameGeometry, recordings: Iterable[tuple[float, float]]) -> int:
-    """Total size of the night's recordings, from ``(exposure_s, duration_s)`` pairs."""
-    return sum(estimate_recording_bytes(geometry, e, d) for e, d in recordings)
 
 
 @dataclass(frozen=True)
@@ -82,17 +74,6 @@ class DiskVerdict:
 def judge_space(needed_bytes: int, free: int, margin_bytes: int) -> DiskVerdict:
     """The verdict for a recording of ``needed_bytes`` with ``free`` bytes available (pure)."""
     return DiskVerdict(needed_bytes=needed_bytes, margin_bytes=margin_bytes, free_bytes=free)
-
-
-def check_space(needed_bytes: int, free: int, margin_bytes: int, where: Path) -> None:
-    """Raise when the recording does not fit.
-
-    Raises:
-        RecordingError: naming ``where`` and the sizes.
-    """
-    verdict = judge_space(needed_bytes, free, margin_bytes)
-    if not verdict.is_enough:
-        raise RecordingError(f"{where}: {verdict.reason}.")
 
 
 def free_bytes(directory: Path) -> int:

@@ -12,16 +12,15 @@ import jinja2
 import pytest
 from lxml import etree
 
+from ekos_occult.ekosfiles.jobs import VERSIONS
 from ekos_occult.ekosfiles.render import (
-    VERSIONS,
-    RenderedNight,
-    check_rendered,
-    is_valid_rendered,
     lilxml_escape,
     render_night,
     render_single_job,
     template_environment,
 )
+from ekos_occult.ekosfiles.render_check import check_rendered, is_valid_rendered
+from ekos_occult.ekosfiles.rendered import RenderedNight
 from ekos_occult.errors import RenderError
 from ekos_occult.model import Status
 from ekos_occult.settings import CaptureSettings, EkosSettings, Settings

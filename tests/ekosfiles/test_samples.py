@@ -12,7 +12,7 @@ import pytest
 from lxml import etree
 
 from ekos_occult.ekosfiles.jobs import VERSIONS
-from ekos_occult.ekosfiles.render import RenderedNight, check_rendered
+from ekos_occult.ekosfiles.render_check import check_rendered
 from ekos_occult.ekosfiles.render_samples import (
     SAMPLE_CONFIG,
     SAMPLE_CSV,
@@ -20,6 +20,7 @@ from ekos_occult.ekosfiles.render_samples import (
     output_dir,
     render_samples,
 )
+from ekos_occult.ekosfiles.rendered import RenderedNight
 from ekos_occult.settings import load_settings
 
 REGENERATE = (

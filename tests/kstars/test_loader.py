@@ -19,7 +19,8 @@ import pytest
 from fakes import FakeClock
 from render_helpers import three_event_plan
 
-from ekos_occult.ekosfiles.render import RenderedNight, render_night
+from ekos_occult.ekosfiles.render import render_night
+from ekos_occult.ekosfiles.rendered import RenderedNight
 from ekos_occult.errors import (
     ConfigError,
     EkosCommandFailed,

@@ -38,8 +38,8 @@ from ekos_occult.night.ekosport import (
 from ekos_occult.night.journal import MemoryJournal
 from ekos_occult.night.ports import JobPhase, RecordingRequest, RecordingState
 from ekos_occult.night.recorder import IndiStreamRecorder
+from ekos_occult.night.records import Limits, Outcome, Reason, separation_deg
 from ekos_occult.night.runner import NightRunner
-from ekos_occult.night.supervisor import Limits, Outcome, Reason, separation_deg
 
 CAM = "CCD Simulator"
 NAME = "Deneb 2026-11-21"
@@ -246,6 +246,13 @@ class FakeCapture(ServiceInterface):
 class FakeMount(ServiceInterface):
     def __init__(self) -> None:
         super().__init__("org.kde.kstars.Ekos.Mount")
+        self.parks = 0
+        self.refuse_park = False
+
+    @method()
+    def park(self) -> "b":
+        self.parks += 1
+        return not self.refuse_park
 
     @dbus_property(access=PropertyAccess.READ)
     def status(self) -> "i":
@@ -344,13 +351,14 @@ class FakeKStars:
     def __init__(self, address: str, rig: Rig) -> None:
         self.address, self.rig = address, rig
         self.bus: MessageBus | None = None
+        self.mount = FakeMount()
 
     async def start(self) -> None:
         self.bus = await MessageBus(bus_address=self.address).connect()
         for path, iface in (
             ("/KStars/Ekos/Scheduler", FakeScheduler(self.rig)),
             ("/KStars/Ekos/Capture", FakeCapture()),
-            ("/KStars/Ekos/Mount", FakeMount()),
+            ("/KStars/Ekos/Mount", self.mount),
             ("/KStars/INDI", FakeIndi(self.rig)),
         ):
             self.bus.export(path, iface)
@@ -410,6 +418,21 @@ def test_a_call_that_hangs_raises_ekos_timeout(bus_address: str, tmp_path: Path)
             with pytest.raises(EkosTimeout):
                 await call
             assert loop.time() - t < 2.0
+
+    asyncio.run(_with_port(bus_address, rig, scenario))
+
+
+def test_park_mount_calls_ekos_mount_park_and_reports_a_refusal(
+    bus_address: str, tmp_path: Path
+) -> None:
+    rig = Rig(FakeClock(T0))
+
+    async def scenario(kstars, link, port):  # type: ignore[no-untyped-def]
+        await port.park_mount()
+        assert kstars.mount.parks == 1
+        kstars.mount.refuse_park = True
+        with pytest.raises(EkosCommandFailed, match="refused to park"):
+            await port.park_mount()
 
     asyncio.run(_with_port(bus_address, rig, scenario))
 

@@ -19,8 +19,8 @@ from ekos_occult.errors import EkosCommandFailed
 from ekos_occult.model import Plan
 from ekos_occult.night.journal import Journal, read_journal
 from ekos_occult.night.ports import JobPhase, SchedulerState
+from ekos_occult.night.records import Limits, Outcome, Reason
 from ekos_occult.night.runner import EventResult, NightRunner
-from ekos_occult.night.supervisor import Limits, Outcome, Reason
 from ekos_occult.video.serverify import SerExpectation, verify_ser
 
 
@@ -400,6 +400,42 @@ def test_ctrl_c_mid_recording_stops_cleanly_and_closes_the_journal(tmp_path: Pat
     last = night.entries()[-1]
     assert (last["type"], last["what"]) == ("night", "interrupted")
     assert night.rig.count("load_job") == 1  # B never started
+
+
+def test_the_mount_is_parked_once_after_the_last_event_and_journaled(tmp_path: Path) -> None:
+    night = Night(tmp_path, make_plan(planned("A", 6), planned("B", 20)))
+    results = night.run()
+    assert [r.outcome for r in results.values()] == [Outcome.RECORDED] * 2
+    assert night.rig.count("park_mount") == 1
+    assert night.rig.calls[-1][2:] == ("park_mount",)  # after everything B did
+    assert night.rig.times("park_mount")[0] >= night.ev("B").event.record_end
+    assert night.rig.ekos.mount.status.value == "parking"
+    said = [e["what"] for e in night.entries("night")]
+    assert said == ["start", "park", "end"]
+
+
+def test_park_at_end_false_leaves_the_mount_alone(tmp_path: Path) -> None:
+    night = Night(tmp_path, make_plan(planned("A", 6)), limits=Limits(park_at_end=False))
+    night.run()
+    assert night.rig.count("park_mount") == 0
+    assert [e["what"] for e in night.entries("night")] == ["start", "end"]
+
+
+def test_a_refused_park_is_journaled_and_changes_no_outcome(tmp_path: Path) -> None:
+    night = Night(tmp_path, make_plan(planned("A", 6)))
+    night.rig.faults.fail_on["park_mount"] = {1: EkosCommandFailed("The mount refused to park")}
+    results = night.run()
+    assert results["A"].outcome is Outcome.RECORDED
+    failed = [e for e in night.entries("night") if e["what"] == "park failed"]
+    assert len(failed) == 1 and "refused to park" in failed[0]["detail"]
+    assert night.entries()[-1]["what"] == "end"
+
+
+def test_ctrl_c_does_not_park(tmp_path: Path) -> None:
+    night = Night(tmp_path, make_plan(planned("A", 6), planned("B", 20)))
+    rec = night.rig.recorder
+    asyncio.run(_cancel_when(night, night.runner(), lambda: rec.state.value == "busy"))
+    assert night.rig.count("park_mount") == 0
 
 
 def test_restart_skips_what_is_recorded_and_carries_on(tmp_path: Path) -> None:

@@ -18,8 +18,7 @@ from ekos_occult.night.ports import (
     RecordingState,
     SchedulerState,
 )
-from ekos_occult.night.runner import make_job
-from ekos_occult.night.supervisor import (
+from ekos_occult.night.records import (
     Act,
     Action,
     Failure,
@@ -29,8 +28,9 @@ from ekos_occult.night.supervisor import (
     PortResult,
     Reason,
     RigStatus,
-    transition,
 )
+from ekos_occult.night.runner import make_job
+from ekos_occult.night.supervisor import transition
 from ekos_occult.video.serverify import SerCheck
 
 S = JobState

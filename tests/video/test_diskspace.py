@@ -6,11 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from ekos_occult.errors import RecordingError
 from ekos_occult.night.ports import FrameGeometry
 from ekos_occult.video.diskspace import (
-    check_space,
-    estimate_night_bytes,
     estimate_recording_bytes,
     format_bytes,
     free_bytes,
@@ -34,13 +31,6 @@ def test_estimate_rejects_nonsense() -> None:
         estimate_recording_bytes(SIM, 0.0, 10.0)
 
 
-def test_night_total_sums_recordings() -> None:
-    pairs = [(0.1, 10.0), (0.5, 60.0)]
-    assert estimate_night_bytes(SIM, pairs) == sum(
-        estimate_recording_bytes(SIM, e, d) for e, d in pairs
-    )
-
-
 def test_verdict_needs_the_margin_too() -> None:
     assert judge_space(1000, 1500, 500).is_enough
     short = judge_space(1000, 1499, 500)
@@ -50,12 +40,6 @@ def test_verdict_needs_the_margin_too() -> None:
         "1.5 KiB free; free some space or use a smaller ROI"
     )
     assert judge_space(1, 10**9, 0).reason == ""
-
-
-def test_check_space_raises_naming_the_folder(tmp_path: Path) -> None:
-    check_space(10, 100, 10, tmp_path)
-    with pytest.raises(RecordingError, match=str(tmp_path) + ": not enough free disk"):
-        check_space(10**12, 100, 10, tmp_path)
 
 
 def test_free_bytes_asks_the_nearest_existing_folder(tmp_path: Path) -> None:

@@ -1,0 +1,130 @@
+"""Calls to KStars' INDI interface (``/KStars/INDI``): devices and their properties.
+
+Values are set on KStars' side with ``set_*`` and sent to the driver with
+:meth:`IndiCalls.send_property`, which talks to Ekos' local INDI server directly
+(:mod:`ekos_occult.kstars.indiwire`) when it can: KStars 3.6.2's own ``sendProperty`` can crash
+KStars.
+"""
+
+from __future__ import annotations
+
+import math
+
+from ekos_occult.errors import EkosCommandFailed, EkosUnavailable
+from ekos_occult.kstars import indiwire
+from ekos_occult.kstars.bus import EKOS_OBJ, INDI_OBJ, KStarsBus, require
+from ekos_occult.kstars.states import PropertyState
+
+__all__ = ["IndiCalls"]
+
+
+class IndiCalls(KStarsBus):
+    """INDI devices as KStars knows them: list, connection, read, set and send properties."""
+
+    async def devices(self) -> list[str]:
+        """The INDI device names KStars knows."""
+        (names,) = await self.call(INDI_OBJ, "getDevices")
+        return [str(n) for n in names]
+
+    async def device_properties(self, device: str) -> list[str]:
+        """A device's properties as ``"device.PROPERTY.ELEMENT"`` strings."""
+        (names,) = await self.call(INDI_OBJ, "getProperties", device)
+        return [str(n) for n in names]
+
+    async def is_device_connected(self, device: str) -> bool:
+        """Whether an INDI device is connected (its ``CONNECTION.CONNECT`` switch is On)."""
+        return await self.get_switch(device, "CONNECTION", "CONNECT")
+
+    async def property_state(self, device: str, prop: str) -> PropertyState:
+        """The state light of a property; ``INVALID`` also for an unknown device/property."""
+        (text,) = await self.call(INDI_OBJ, "getPropertyState", device, prop)
+        try:
+            return PropertyState(str(text).lower())
+        except ValueError:
+            return PropertyState.INVALID
+
+    async def get_number(self, device: str, prop: str, element: str) -> float:
+        """An INDI number. Raises EkosCommandFailed when the element does not exist."""
+        (value,) = await self.call(INDI_OBJ, "getNumber", device, prop, element)
+        if isinstance(value, float) and math.isnan(value):
+            raise EkosCommandFailed(f"INDI number {device} {prop}.{element} does not exist.")
+        return float(value)
+
+    async def get_text(self, device: str, prop: str, element: str) -> str:
+        """An INDI text element. Raises EkosCommandFailed when it does not exist.
+
+        KStars answers the word "Invalid" for an unknown device, property or element.
+        """
+        (value,) = await self.call(INDI_OBJ, "getText", device, prop, element)
+        if value == "Invalid":
+            raise EkosCommandFailed(f"INDI text {device} {prop}.{element} does not exist.")
+        return str(value)
+
+    async def get_switch(self, device: str, prop: str, element: str) -> bool:
+        """An INDI switch: True when On. Raises EkosCommandFailed for an unknown switch."""
+        (value,) = await self.call(INDI_OBJ, "getSwitch", device, prop, element)
+        if value not in ("On", "Off"):
+            raise EkosCommandFailed(
+                f"INDI switch {device} {prop}.{element} does not exist (KStars said {value!r})."
+            )
+        return bool(value == "On")
+
+    async def set_number(self, device: str, prop: str, element: str, value: float) -> None:
+        """Set an INDI number on KStars' side; :meth:`send_property` sends it to the driver."""
+        (ok,) = await self.call(INDI_OBJ, "setNumber", device, prop, element, float(value))
+        require(ok, f"Cannot set INDI number {device} {prop}.{element}")
+
+    async def set_text(self, device: str, prop: str, element: str, value: str) -> None:
+        """Set an INDI text on KStars' side; :meth:`send_property` sends it to the driver."""
+        (ok,) = await self.call(INDI_OBJ, "setText", device, prop, element, value)
+        require(ok, f"Cannot set INDI text {device} {prop}.{element}")
+
+    async def set_switch(self, device: str, prop: str, element: str, on: bool) -> None:
+        """Set an INDI switch on KStars' side; :meth:`send_property` sends it to the driver."""
+        (ok,) = await self.call(INDI_OBJ, "setSwitch", device, prop, element, "On" if on else "Off")
+        require(ok, f"Cannot set INDI switch {device} {prop}.{element}")
+
+    async def send_property(self, device: str, prop: str) -> None:
+        """Send a property (after ``set_*``) to the INDI driver.
+
+        When Ekos logged its local INDI server's port, the values KStars holds are sent to that
+        server directly (:mod:`ekos_occult.kstars.indiwire`): KStars 3.6.2's own ``sendProperty``
+        can crash KStars. Otherwise (a remote INDI server) KStars sends it.
+        """
+        port = await self._indi_port()
+        if port is None:
+            (ok,) = await self.call(INDI_OBJ, "sendProperty", device, prop)
+            require(ok, f"Cannot send INDI property {device} {prop}")
+            return
+        kind, values = await self._property_values(device, prop)
+        message = indiwire.new_vector_xml(device, prop, kind, values)
+        await indiwire.send_xml("127.0.0.1", port, message, self.timeout_s)
+
+    async def _indi_port(self) -> int | None:
+        if self._indi_port_cache is None:
+            try:
+                log = [str(s) for s in await self.get_property(EKOS_OBJ, "logText")]
+            except (EkosUnavailable, EkosCommandFailed):
+                return None  # no Ekos object to ask: let KStars send it (and fail if it is gone)
+            self._indi_port_cache = indiwire.server_port_from_log(log)
+        return self._indi_port_cache
+
+    async def _property_values(self, device: str, prop: str) -> tuple[str, list[tuple[str, str]]]:
+        """The property's kind and its elements' values as KStars holds them."""
+        prefix = f"{device}.{prop}."
+        names = [
+            n[len(prefix) :] for n in await self.device_properties(device) if n.startswith(prefix)
+        ]
+        if not names:
+            raise EkosCommandFailed(f"Cannot send INDI property {device} {prop}: no such property.")
+        (first,) = await self.call(INDI_OBJ, "getSwitch", device, prop, names[0])
+        if str(first) in ("On", "Off"):
+            states = [await self.get_switch(device, prop, n) for n in names]
+            return "switch", [
+                (n, "On" if on else "Off") for n, on in zip(names, states, strict=True)
+            ]
+        (number,) = await self.call(INDI_OBJ, "getNumber", device, prop, names[0])
+        if not math.isnan(float(number)):
+            nums = [await self.get_number(device, prop, n) for n in names]
+            return "number", [(n, repr(float(v))) for n, v in zip(names, nums, strict=True)]
+        return "text", [(n, await self.get_text(device, prop, n)) for n in names]

@@ -1,0 +1,49 @@
+"""Calls to the Ekos scheduler (``/KStars/Ekos/Scheduler``): state, load, start, stop, log."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ekos_occult.kstars.bus import SCHEDULER_OBJ, KStarsBus
+from ekos_occult.kstars.states import SchedulerState, state_from_code
+
+__all__ = ["SchedulerCalls"]
+
+
+class SchedulerCalls(KStarsBus):
+    """The Ekos scheduler's queue and state."""
+
+    async def scheduler_status(self) -> SchedulerState:
+        """The scheduler's state."""
+        return state_from_code(
+            SchedulerState, await self.get_property(SCHEDULER_OBJ, "status"), self.version
+        )
+
+    async def load_schedule(self, path: Path) -> bool:
+        """Load an ``.esl`` file into the scheduler (replacing its jobs).
+
+        KStars answers true for almost any file and reports problems in its log only; false
+        means the file was unreadable or not XML. Stop the scheduler first: loading while it
+        runs corrupts the queue.
+
+        Args:
+            path: the file; made absolute here because KStars resolves it on its side.
+        """
+        (ok,) = await self.call(SCHEDULER_OBJ, "loadScheduler", str(Path(path).absolute()))
+        return bool(ok)
+
+    async def start_scheduler(self) -> None:
+        """Start (or wake) the scheduler."""
+        await self.call(SCHEDULER_OBJ, "start")
+
+    async def stop_scheduler(self) -> None:
+        """Stop the scheduler; pending jobs are marked aborted."""
+        await self.call(SCHEDULER_OBJ, "stop")
+
+    async def remove_all_jobs(self) -> None:
+        """Remove every job from the scheduler queue."""
+        await self.call(SCHEDULER_OBJ, "removeAllJobs")
+
+    async def scheduler_log(self) -> list[str]:
+        """The scheduler's log lines, newest first (``yyyy-MM-ddThh:mm:ss text``)."""
+        return [str(s) for s in await self.get_property(SCHEDULER_OBJ, "logText")]
