@@ -2,7 +2,11 @@
 
 This is the only module that catches :class:`~ekos_occult.errors.OccultError` (input errors exit
 2, run errors 1; ``--debug`` shows the traceback), sets up logging and applies the astropy
-offline policy (no IERS download, ever).
+offline policy (no IERS download, ever) for the commands that use astropy's Earth orientation.
+
+Start-up is kept short (a Raspberry Pi is 5-10x slower than a desktop): importing this module
+and building the parser loads no numpy, astropy, asyncio or D-Bus code; each command imports
+what it needs inside ``run``. Planning uses ERFA without astropy (``plan/earthsky``).
 """
 
 from __future__ import annotations
@@ -27,6 +31,11 @@ __all__ = ["main", "build_parser", "configure_astropy_offline", "default_config_
 # ``run(args, settings) -> int``, imports heavy libraries lazily inside ``run`` (so ``--help`` and
 # light commands start fast) and does no work at import.
 COMMANDS = ("sandbox", "plan", "render", "load", "run", "check", "reduce", "predictions")
+
+# The commands whose code reaches astropy's time scales or Earth orientation (``run``: Ekos' JNow
+# position → J2000 in night.ekosport). Importing ``astropy.utils.iers`` costs ~0.3 s (seconds on a
+# Pi), so the others do not pay for the offline policy they would not need.
+ASTROPY_COMMANDS = frozenset({"run"})
 
 log = logging.getLogger(__name__)
 
@@ -116,7 +125,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     _setup_logging(args.debug)
     try:
-        configure_astropy_offline()
+        if args.command in ASTROPY_COMMANDS:
+            configure_astropy_offline()
         settings: Settings = load_settings(
             args.config, default_config=default_config_path(), overrides=_overrides(args)
         )

@@ -10,7 +10,6 @@ is not an error: the command says so, exits 0 and leaves Ekos alone.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import os
 import sys
@@ -271,6 +270,8 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         EkosCommandFailed: the scheduler is busy (without --force), or Ekos refused the file.
         EkosTimeout: Ekos did not answer in time.
     """
+    import asyncio  # here, not at the top: only a load that talks to KStars needs it
+
     from ekos_occult.ekosfiles.render import night_label
     from ekos_occult.kstars.sandbox import resolve_bus_address
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import os
 import shlex
 import sys
@@ -79,6 +78,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _start(args: argparse.Namespace, settings: Settings, state_dir: os.PathLike[str]) -> int:
+    import asyncio  # here, not at the top: --help and the other commands do not need it
     from pathlib import Path
 
     from ekos_occult.kstars import sandbox
@@ -119,6 +119,7 @@ def _start(args: argparse.Namespace, settings: Settings, state_dir: os.PathLike[
 
 
 def _status(state_dir: os.PathLike[str]) -> int:
+    import asyncio
     from pathlib import Path
 
     from ekos_occult.kstars import sandbox

@@ -18,7 +18,8 @@ from matplotlib.dates import DateFormatter, HourLocator, date2num
 from matplotlib.figure import Figure
 
 from ekos_occult.model import Plan, PlannedEvent
-from ekos_occult.plan.visibility import observer_for, star_altaz, sun_altitude_deg, to_unix
+from ekos_occult.plan.earthsky import horizontal, local_era_rad, star_cirs, sun_altitude_deg
+from ekos_occult.plan.visibility import to_unix
 
 __all__ = ["altitude_chart_png", "TWILIGHT_BANDS"]
 
@@ -98,8 +99,7 @@ def altitude_chart_png(plan: Plan, *, dpi: int = 100) -> bytes:
     start, end = _span(plan)
     grid = _grid(start, end)
     x = np.array([_num(datetime.fromtimestamp(float(t), tz=timezone.utc)) for t in grid])
-    observer = observer_for(plan.site)
-    sun = sun_altitude_deg(observer, grid)
+    sun = sun_altitude_deg(plan.site, grid)
     fig = Figure(figsize=(11, 6), layout="constrained")
     FigureCanvasAgg(fig)
     ax = fig.add_subplot()
@@ -108,7 +108,8 @@ def altitude_chart_png(plan: Plan, *, dpi: int = 100) -> bytes:
     if scheduled:
         ra = np.array([[p.event.ra_deg] for p in scheduled])
         dec = np.array([[p.event.dec_deg] for p in scheduled])
-        alt, _ = star_altaz(observer, ra, dec, grid)
+        ri, di = star_cirs(ra, dec, np.array([[float(np.median(grid))]]))  # once per star
+        alt, _ = horizontal(plan.site, local_era_rad(plan.site, grid) - ri, di)
         for i, p in enumerate(scheduled):
             _draw_event(ax, p, x, alt[i], labelled=i < _MAX_LABELLED)
     else:

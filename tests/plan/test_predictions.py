@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from ekos_occult.model import Site
+from ekos_occult.model import Site, Status
 from ekos_occult.plan.geometry import km_per_arcsec
 from ekos_occult.plan.occelmnt import Prediction, read_occelmnt
 from ekos_occult.plan.planner import exposure_for
@@ -145,3 +145,46 @@ def test_jwst_prediction_is_not_planned() -> None:
     (item,) = result.items
     assert not item.kept and item.event is None and result.events == ()
     assert any("James Webb Space Telescope" in w for w in result.warnings)
+
+
+def _year_feed(n: int) -> list[Prediction]:
+    """The real event moved to n dates over a year and n stars over the sky, the Star element cut
+    to its 9 old fields so the geometry computes the apparent place itself."""
+    event = REAL.read_text().split("<Event>", 1)[1].split("</Event>", 1)[0]
+    star = event.split("<Star>", 1)[1].split("</Star>", 1)[0]
+    parts = []
+    for i in range(n):
+        month, day, hour = 1 + i % 12, 1 + (i * 7) % 28, (i * 2.37) % 24
+        ra_h, dec = (i * 1.731) % 24, -70 + (i * 11.3) % 140
+        text = event.replace("2026,2,9,21.9517108", f"2026,{month},{day},{hour:.7f}")
+        text = text.replace(star, f"J{i:06d},{ra_h:.8f},{dec:.7f},11.87,11.37,10.71,0.0,0,")
+        text = text.replace("20260209_4855.6", f"year_{i:03d}")
+        parts.append(f"<Event>{text}</Event>")
+    feed = "<Occultations>" + "\n".join(parts) + "</Occultations>"
+    return list(read_occelmnt(feed, "year.xml").predictions)
+
+
+def test_geometry_and_planner_agree_on_altitudes_over_a_year() -> None:
+    """Occelmnt events get star and Sun altitudes twice: from the station geometry (the apparent
+    place, GAST, at the local central time) and from the planner's visibility (ICRS → CIRS once
+    per event, the Earth rotation angle, over the window centred on that time). Both must agree
+    within 0.01° (they share the Sun and the horizontal transform; the star's place of date and
+    the sidereal angle come by two routes)."""
+    from ekos_occult.model import PlanRules
+    from ekos_occult.plan.planner import make_plan
+
+    predictions = real() + _year_feed(120)
+    predicted = events_from_predictions(predictions, PORTUGAL)
+    geometry = {i.prediction.event_id: i.geometry for i in predicted.items}
+    first = min(e.record_start for e in predicted.events)
+    plan = make_plan(predicted.events, PORTUGAL, first - timedelta(days=1), PlanRules())
+    assert len(plan.events) == len(predictions) == 121
+    star, sun = [], []
+    for p in plan.events:
+        assert p.event.event_id is not None and p.visibility is not None
+        g = geometry[p.event.event_id]
+        star.append(p.visibility.altitude_deg - g.star_alt_deg)
+        sun.append(p.visibility.sun_altitude_deg - g.sun_alt_deg)
+    assert max(map(abs, star)) < 0.01
+    assert max(map(abs, sun)) < 0.01
+    assert {p.status for p in plan.events} == {Status.SCHEDULED, Status.SKIPPED}
