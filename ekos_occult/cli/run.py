@@ -210,8 +210,11 @@ async def _night(
     link: KStarsLink,
     csv: Path,
     night: Path,
-) -> list[EventResult]:
-    """Everything that needs Ekos: readiness, job files, the supervised night."""
+) -> tuple[list[EventResult], str | None]:
+    """Everything that needs Ekos: readiness, job files, the supervised night.
+
+    Returns how each event ended and what failed writing the journal (None: nothing).
+    """
     from ekos_occult.clock import SystemClock
     from ekos_occult.night.ekosport import DBusEkosPort
     from ekos_occult.night.journal import JOURNAL_NAME, Journal, read_journal
@@ -233,13 +236,14 @@ async def _night(
     recorder = IndiStreamRecorder(
         lambda: link.client, report.camera, timeout_s=settings.ekos.call_timeout_s
     )
+    journal = Journal(night / JOURNAL_NAME, now=clock.now).open()  # cuts off a torn tail
     previous = read_journal(night / JOURNAL_NAME)
     runner = NightRunner(
         plan,
         ekos=port,
         recorder=recorder,
         clock=clock,
-        journal=Journal(night / JOURNAL_NAME).open(),
+        journal=journal,
         job_files=job_files,
         recordings_dir=night / RECORDINGS,
         limits=Limits.from_settings(settings.run),
@@ -248,8 +252,9 @@ async def _night(
         observers=_sinks(args, clock.now),
     )
     try:
-        return await _cancellable(runner.run())
+        return await _cancellable(runner.run()), journal.failure
     finally:
+        journal.close()  # never raises; the runner closed it already unless it crashed
         await port.close()
 
 
@@ -331,7 +336,8 @@ def _steps(
     ]
 
 
-def _report(results: Sequence[EventResult], night: Path) -> int:
+def _report(outcome: tuple[Sequence[EventResult], str | None], night: Path) -> int:
+    results, journal_failure = outcome
     failed = [r for r in results if r.outcome.value == "failed"]
     print(
         f"Night done: {len(results)} event(s), {len(failed)} failed; journal "
@@ -344,7 +350,9 @@ def _report(results: Sequence[EventResult], night: Path) -> int:
             f"  {r.name}: {r.outcome.value}{why}" + (f" -> {r.file}" if r.file else ""),
             file=sys.stderr,
         )
-    return 1 if failed else 0
+    if journal_failure:
+        print(f"ekos-occult run: error: {journal_failure}", file=sys.stderr)
+    return 1 if failed or journal_failure else 0
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
@@ -376,7 +384,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     _refuse_night_enders(args, settings, bus)
     link = KStarsLink(bus, timeout_s=settings.ekos.call_timeout_s)
 
-    async def night_main() -> list[EventResult]:
+    async def night_main() -> tuple[list[EventResult], str | None]:
         try:
             return await _night(args, settings, plan, link, csv, night)
         finally:

@@ -9,33 +9,46 @@ Each line is one JSON object with a ``type``:
   ``first_frame_utc``, ``last_frame_utc``, ``record_start`` (planned), ``timestamp_source`` and
   ``steps`` (planned and actual time of each step).
 
-A power cut can cost at most the line being written: :func:`read_journal` ignores a torn last
-line, so a restarted ``run`` can read back what is done (:func:`finished_events`).
+A power cut can cost at most the line being written. Opening a journal whose end is torn (no
+final newline, or unparsable last lines, e.g. the zeros a crash can leave) copies that tail to
+``journal.jsonl.torn``, cuts it off and journals a ``"journal"`` line saying so, so the next
+entry starts on a line of its own and every acknowledged (fsynced) entry stays readable however
+many times the night is restarted. :func:`read_journal` ignores a torn tail too, so a restarted
+``run`` can read back what is done (:func:`finished_events`).
+
+A write that fails during the night (disk full, I/O error) does not stop the night: the entry is
+kept in memory and printed on stderr, every later append (and :meth:`Journal.close`) tries
+again to write what is pending, and :attr:`Journal.failure` says what failed at the end.
 """
 
 from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterable, Mapping
+import sys
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime, timezone
 from enum import Enum
 from pathlib import Path
-from typing import IO, Any
+from typing import Any, TextIO
 
 from ekos_occult.errors import RecordingError
 
 __all__ = [
     "JOURNAL_NAME",
+    "TORN_SUFFIX",
     "Journal",
     "MemoryJournal",
     "to_json",
     "read_journal",
+    "intact_length",
     "finished_events",
     "event_key",
 ]
 
 JOURNAL_NAME = "journal.jsonl"
+TORN_SUFFIX = ".torn"
+"""Torn tails cut off a journal are kept in ``<journal>.torn`` (appended, one per line)."""
 
 
 def event_key(name: str, record_start: datetime | str) -> str:
@@ -68,62 +81,217 @@ def to_json(entry: Mapping[str, object]) -> str:
 class Journal:
     """A durable :class:`~ekos_occult.night.ports.JournalSink` writing ``journal.jsonl``.
 
-    Opening appends to an existing journal (a restarted night carries on in the same file).
-    Each :meth:`append` writes one line, flushes and fsyncs before returning.
+    Opening appends to an existing journal (a restarted night carries on in the same file)
+    after cutting off a torn tail (see the module docstring). Each :meth:`append` writes one
+    line, then fsyncs, before returning.
+
+    Args:
+        path: the journal file.
+        now: the clock for the ``at`` of the journal's own lines (none without it).
+        stderr: where entries that cannot be written are printed (default ``sys.stderr``).
     """
 
-    def __init__(self, path: Path) -> None:
+    def __init__(
+        self,
+        path: Path,
+        now: Callable[[], datetime] | None = None,
+        stderr: TextIO | None = None,
+    ) -> None:
         self.path = path
-        self._fh: IO[str] | None = None
+        self._now = now
+        self._stderr = stderr
+        self._fd: int | None = None
+        self._size = 0  # bytes of acknowledged entries: the file is cut back to this
+        self._pending: list[bytes] = []  # lines not written yet (oldest first)
+        self._errors: list[str] = []
+        self._failed_entries = 0
 
     def open(self) -> Journal:
-        """Open (create) the file for appending.
+        """Open (create) the file for appending; cut off and keep aside a torn tail.
 
         Raises:
-            RecordingError: the file cannot be opened.
+            RecordingError: the file cannot be opened or repaired.
         """
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._fh = self.path.open("a", encoding="utf-8")
-            _fsync_dir(self.path.parent)
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o666)
         except OSError as exc:
             raise RecordingError(
                 f"Cannot open the night journal {self.path}: {exc.strerror}. "
                 "Check that --out names a writable folder."
             ) from exc
+        try:
+            data = _read_fd(fd)
+            good = intact_length(data)
+            if good < len(data):
+                self._keep_torn(data[good:])
+                os.ftruncate(fd, good)
+                os.fsync(fd)
+            _fsync_dir(self.path.parent)
+        except OSError as exc:
+            os.close(fd)
+            raise RecordingError(
+                f"Cannot repair the night journal {self.path}: {exc.strerror or exc}. "
+                "Free some space, or move the file aside to start a fresh journal."
+            ) from exc
+        self._fd, self._size = fd, good
+        if good < len(data):
+            note: dict[str, object] = {"type": "journal", "what": "torn tail"}
+            if self._now is not None:
+                note["at"] = self._now()
+            note |= {
+                "bytes": len(data) - good,
+                "offset": good,
+                "kept_in": str(self._torn_path()),
+                "detail": "the last line was cut short (a crash or a full disk); it was "
+                "moved aside and the journal goes on from the last complete entry.",
+            }
+            self.append(note)
         return self
 
+    def _torn_path(self) -> Path:
+        return self.path.with_name(self.path.name + TORN_SUFFIX)
+
+    def _keep_torn(self, tail: bytes) -> None:
+        fd = os.open(self._torn_path(), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o666)
+        try:
+            _write_all(fd, tail if tail.endswith(b"\n") else tail + b"\n")
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
     def append(self, entry: Mapping[str, object]) -> None:
-        """Write one entry and make it durable.
+        """Write one entry and make it durable; if that fails, keep it to write later.
+
+        A failed write (disk full, ...) is cut back off the file, the entry printed on stderr
+        and kept in memory; the next append (or :meth:`close`) writes it first. See
+        :attr:`failure`.
 
         Raises:
-            RecordingError: the journal is closed or cannot be written (disk full, ...).
+            RecordingError: the journal is not open.
+            TypeError: a value the journal cannot store.
         """
-        if self._fh is None:
+        if self._fd is None:
             raise RecordingError(f"The night journal {self.path} is not open.")
-        line = to_json(entry) + "\n"
+        line = (to_json(entry) + "\n").encode("utf-8")
+        self._pending.append(line)
+        if not self._flush():
+            self._failed_entries += 1
+            err = self._stderr if self._stderr is not None else sys.stderr
+            try:
+                print(
+                    f"ekos-occult: journal entry not written yet ({self._errors[-1]}): "
+                    f"{line.decode('utf-8').rstrip()}",
+                    file=err,
+                    flush=True,
+                )
+            except (OSError, ValueError):  # stderr gone too: the entry is still in memory
+                pass
+
+    def _flush(self) -> bool:
+        """Write the pending lines after the acknowledged ones; True when none is left."""
+        if not self._pending or self._fd is None:
+            return not self._pending
+        data = b"".join(self._pending)
         try:
-            self._fh.write(line)
-            self._fh.flush()
-            os.fsync(self._fh.fileno())
+            os.ftruncate(self._fd, self._size)  # drop what a failed write left half-written
+            _write_all(self._fd, data, self._size)
+            os.fsync(self._fd)
         except OSError as exc:
-            raise RecordingError(f"Cannot write the night journal {self.path}: {exc}.") from exc
+            self._errors.append(exc.strerror or str(exc))
+            try:  # leave only whole entries on disk (shrinking needs no space)
+                os.ftruncate(self._fd, self._size)
+            except OSError:
+                pass
+            return False
+        self._size += len(data)
+        self._pending.clear()
+        return True
+
+    @property
+    def unwritten(self) -> tuple[str, ...]:
+        """The entries (JSON lines) not on disk yet."""
+        return tuple(line.decode("utf-8").rstrip("\n") for line in self._pending)
+
+    @property
+    def failure(self) -> str | None:
+        """What went wrong writing the journal, in words for the user; None when nothing did."""
+        if not self._errors:
+            return None
+        reasons = ", ".join(dict.fromkeys(self._errors))
+        left = len(self._pending)
+        if left:
+            return (
+                f"{left} journal entries could not be written to {self.path} ({reasons}); "
+                "they were printed on stderr."
+            )
+        return (
+            f"writing the journal {self.path} failed {len(self._errors)} time(s) ({reasons}); "
+            f"the {self._failed_entries} entries concerned were written later."
+        )
 
     def close(self) -> None:
-        """Close the file (idempotent)."""
-        if self._fh is not None:
-            self._fh.close()
-            self._fh = None
+        """Write what is pending (one more try), then close the file. Idempotent; never raises:
+        see :attr:`failure` and :attr:`unwritten`."""
+        if self._fd is None:
+            return
+        self._flush()
+        try:
+            os.close(self._fd)
+        except OSError as exc:  # pragma: no cover - close after fsync rarely fails
+            self._errors.append(exc.strerror or str(exc))
+        self._fd = None
 
     @property
     def is_open(self) -> bool:
-        return self._fh is not None
+        return self._fd is not None
 
     def __enter__(self) -> Journal:
         return self if self.is_open else self.open()
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _read_fd(fd: int) -> bytes:
+    chunks = []
+    while chunk := os.read(fd, 1 << 20):
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _write_all(fd: int, data: bytes, offset: int | None = None) -> None:
+    view = memoryview(data)
+    while view:
+        done = os.write(fd, view) if offset is None else os.pwrite(fd, view, offset)
+        if offset is not None:
+            offset += done
+        view = view[done:]
+
+
+def _is_json(line: bytes) -> bool:
+    try:
+        json.loads(line)
+    except (ValueError, UnicodeDecodeError):
+        return False
+    return True
+
+
+def intact_length(data: bytes) -> int:
+    """How many leading bytes of a journal are whole entries: a torn tail is what follows.
+
+    The tail is the part after the last newline (a line cut short) plus any last complete
+    lines that are not JSON (the zeros or garbage a crash can leave); blank lines
+    are whole.
+    """
+    good = data.rfind(b"\n") + 1
+    while good > 0:
+        start = data.rfind(b"\n", 0, good - 1) + 1
+        line = data[start : good - 1]
+        if not line.strip() or _is_json(line):
+            break
+        good = start
+    return good
 
 
 class MemoryJournal:
@@ -152,29 +320,28 @@ def _fsync_dir(directory: Path) -> None:
 def read_journal(path: Path) -> list[dict[str, Any]]:
     """Read a journal back; a missing file is an empty journal.
 
-    A last line cut short by a crash is ignored; a broken line anywhere else is an error.
+    A torn tail (see :func:`intact_length`) is ignored; a broken line anywhere else is an error.
 
     Raises:
         RecordingError: the file cannot be read or a complete line is not a JSON object.
     """
     try:
-        text = path.read_text(encoding="utf-8")
+        data = path.read_bytes()
     except FileNotFoundError:
         return []
     except OSError as exc:
         raise RecordingError(f"Cannot read the night journal {path}: {exc.strerror}.") from exc
-    lines = text.split("\n")
+    lines = data[: intact_length(data)].split(b"\n")  # a torn tail: the crash case
     entries: list[dict[str, Any]] = []
     for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
         try:
             entry = json.loads(line)
-        except json.JSONDecodeError as exc:
-            if number == len(lines):  # torn final line (no newline yet): the crash case
-                break
+        except (ValueError, UnicodeDecodeError) as exc:
+            msg = exc.msg if isinstance(exc, json.JSONDecodeError) else "not UTF-8"
             raise RecordingError(
-                f"{path}:{number}: not a journal line ({exc.msg}). Move the file aside to start "
+                f"{path}:{number}: not a journal line ({msg}). Move the file aside to start "
                 "a fresh journal."
             ) from exc
         if not isinstance(entry, dict):

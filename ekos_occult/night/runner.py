@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sys
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -157,7 +158,25 @@ class NightRunner:
         # Every sink gets plain JSON values: the live view sees exactly what the journal keeps.
         entry = json.loads(to_json({"type": kind, "at": self.clock.now(), **fields}))
         for sink in self._sinks:
-            sink.append(entry)
+            try:
+                sink.append(entry)
+            except OSError as exc:  # a live view on a full disk or a closed pipe: go on
+                self._drop(sink, exc)
+
+    def _drop(self, sink: JournalSink, exc: OSError) -> None:
+        """Stop feeding a sink whose writes fail (the journal itself never raises OSError)."""
+        self._sinks = tuple(s for s in self._sinks if s is not sink)
+        try:
+            print(f"ekos-occult run: a night view stopped: {exc}", file=sys.stderr)
+        except (OSError, ValueError):
+            pass
+
+    def _close_sinks(self) -> None:
+        for sink in self._sinks:
+            try:
+                sink.close()
+            except OSError as exc:  # never hide the night's own error behind a close
+                self._drop(sink, exc)
 
     async def run(self) -> list[EventResult]:
         """Supervise every event of the plan in order; return how each ended.
@@ -177,8 +196,7 @@ class NightRunner:
             await self._park()
             self._emit("night", what="end", summary=_summary(results))
         finally:
-            for sink in self._sinks:
-                sink.close()
+            self._close_sinks()
         return results
 
     async def _park(self) -> None:

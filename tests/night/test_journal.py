@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import errno
+import io
 import json
 import os
 from datetime import datetime, timedelta, timezone
@@ -9,7 +11,10 @@ from enum import Enum
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
+import ekos_occult.night.journal as journal_module
 from ekos_occult.errors import RecordingError
 from ekos_occult.night.journal import (
     Journal,
@@ -136,3 +141,128 @@ def test_unknown_values_are_refused() -> None:
 
 def to_iso(t: datetime) -> str:
     return json.loads(to_json({"t": t}))["t"]
+
+
+# --- torn tails, restarts, full disks -----------------------------------------------------------
+
+
+def test_a_torn_tail_is_cut_off_kept_aside_and_journaled(tmp_path: Path) -> None:
+    path = tmp_path / "journal.jsonl"
+    path.write_bytes(b'{"n": 1}\n{"n": 2}\n{"n": 3, "na')
+    with Journal(path, now=lambda: T) as j:
+        j.append({"n": 4})
+    entries = read_journal(path)
+    assert [e.get("n") for e in entries] == [1, 2, None, 4]
+    note = entries[2]
+    assert note["type"] == "journal" and note["what"] == "torn tail"
+    assert note["bytes"] == len(b'{"n": 3, "na') and note["at"] == "2026-11-21T20:06:00.123456Z"
+    assert note["kept_in"] == str(tmp_path / "journal.jsonl.torn")
+    assert (tmp_path / "journal.jsonl.torn").read_bytes() == b'{"n": 3, "na\n'
+    # The second restart (the one that used to refuse the journal) reads it all.
+    with Journal(path) as j:
+        j.append({"n": 5})
+    assert [e.get("n") for e in read_journal(path)] == [1, 2, None, 4, 5]
+
+
+def test_zeros_left_by_a_crash_are_a_torn_tail(tmp_path: Path) -> None:
+    path = tmp_path / "journal.jsonl"
+    path.write_bytes(b'{"n": 1}\n' + bytes(100) + b"\n" + bytes(50))
+    assert [e["n"] for e in read_journal(path)] == [1]
+    with Journal(path) as j:
+        j.append({"n": 2})
+    assert [e.get("n") for e in read_journal(path)] == [1, None, 2]
+
+
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    runs=st.lists(
+        st.tuples(
+            st.integers(0, 4),  # entries acknowledged in this run
+            st.one_of(st.none(), st.floats(0, 1), st.binary(max_size=40)),  # how it ended
+        ),
+        min_size=1,
+        max_size=8,
+    )
+)
+def test_every_acknowledged_entry_survives_any_number_of_crashes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, runs: list[tuple[int, float | bytes | None]]
+) -> None:
+    monkeypatch.setattr(os, "fsync", lambda fd: None)  # content, not durability, is tested here
+    folder = tmp_path / f"j{len(list(tmp_path.iterdir()))}"
+    path = folder / "journal.jsonl"
+    acknowledged: list[int] = []
+    n = 0
+    for count, crash in runs:
+        with Journal(path) as j:
+            for _ in range(count):
+                n += 1
+                j.append({"n": n, "text": "é ✓ " * (n % 3)})
+                acknowledged.append(n)
+        if isinstance(crash, float):  # cut off while writing the next line
+            line = to_json({"n": -1, "text": "cut"}).encode()
+            with path.open("ab") as fh:
+                fh.write(line[: int(crash * (len(line) - 1))])
+        elif isinstance(crash, bytes):  # whatever a crash left on the disk
+            with path.open("ab") as fh:
+                fh.write(crash)
+        got = [e["n"] for e in read_journal(path) if e.get("type") != "journal"]
+        assert got[: len(acknowledged)] == acknowledged
+    with Journal(path) as j:  # one more restart always works, and appends cleanly
+        j.append({"n": "last"})
+    got = [e["n"] for e in read_journal(path) if e.get("type") != "journal"]
+    assert [g for g in got if g != -1] == [*acknowledged, "last"]
+
+
+class DiskFull:
+    """Replaces the journal's writer: writes half the bytes and raises ENOSPC while ``full``."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.full = False
+        self.real = journal_module._write_all
+        monkeypatch.setattr(journal_module, "_write_all", self)
+
+    def __call__(self, fd: int, data: bytes, offset: int | None = None) -> None:
+        if self.full:
+            self.real(fd, data[: len(data) // 2], offset)
+            raise OSError(errno.ENOSPC, "No space left on device")
+        self.real(fd, data, offset)
+
+
+def test_a_full_disk_keeps_entries_in_memory_and_writes_them_later(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "journal.jsonl"
+    disk, err = DiskFull(monkeypatch), io.StringIO()
+    j = Journal(path, stderr=err).open()
+    j.append({"n": 1})
+    disk.full = True
+    j.append({"n": 2})  # no exception: the night goes on
+    j.append({"n": 3})
+    assert [e["n"] for e in read_journal(path)] == [1]  # the half-written line is not kept
+    assert j.unwritten == ('{"n": 2}', '{"n": 3}')
+    assert err.getvalue().count("No space left on device") == 2 and '{"n": 3}' in err.getvalue()
+    disk.full = False
+    j.append({"n": 4})
+    assert [e["n"] for e in read_journal(path)] == [1, 2, 3, 4]
+    j.close()
+    assert j.failure is not None and "written later" in j.failure
+
+
+def test_entries_still_unwritten_at_close_are_said_and_close_does_not_raise(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "journal.jsonl"
+    disk = DiskFull(monkeypatch)
+    j = Journal(path, stderr=io.StringIO()).open()
+    j.append({"n": 1})
+    disk.full = True
+    j.append({"n": 2})
+    j.close()  # tries once more, fails, does not raise
+    assert not j.is_open and j.unwritten == ('{"n": 2}',)
+    assert j.failure == (
+        f"1 journal entries could not be written to {path} (No space left on device); "
+        "they were printed on stderr."
+    )
+    assert path.read_bytes() == b'{"n": 1}\n'  # readable, only whole entries

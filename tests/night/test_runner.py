@@ -7,6 +7,8 @@ and real (tiny) SER files that the supervisor verifies.
 from __future__ import annotations
 
 import asyncio
+import errno
+import json
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -451,3 +453,76 @@ def test_restart_skips_what_is_recorded_and_carries_on(tmp_path: Path) -> None:
     assert [p.stem for p in loads] == ["A", "B", "B"]  # A was not run again
     assert [e["outcome"] for e in night.entries("event") if e["name"] == "A"] == ["recorded"]
     assert night.final("B")["outcome"] == "recorded"
+
+
+# --- a full disk during the night ---------------------------------------------------------------
+
+
+class _FillingDisk:
+    """The journal's writer on a disk that is full between two moments of the night."""
+
+    def __init__(self, clock: FakeClock, full_from: datetime, full_until: datetime) -> None:
+        import ekos_occult.night.journal as journal_module
+
+        self.clock, self.span = clock, (full_from, full_until)
+        self.real = journal_module._write_all
+
+    def __call__(self, fd: int, data: bytes, offset: int | None = None) -> None:
+        if self.span[0] <= self.clock.now() < self.span[1]:
+            self.real(fd, data[: len(data) // 3], offset)
+            raise OSError(errno.ENOSPC, "No space left on device")
+        self.real(fd, data, offset)
+
+
+@pytest.mark.parametrize("frees_up", [True, False])
+def test_a_full_disk_for_the_journal_does_not_end_the_night(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    frees_up: bool,
+) -> None:
+    import ekos_occult.night.journal as journal_module
+
+    night = Night(tmp_path, make_plan(planned("A", 6), planned("B", 20)))
+    until = T0 + timedelta(minutes=17 if frees_up else 600)  # A records at 6 min, B at 20
+    disk = _FillingDisk(night.clock, T0 + timedelta(minutes=5.5), until)
+    monkeypatch.setattr(journal_module, "_write_all", disk)
+    results = night.run()  # no OSError out of append or close
+    assert [r.outcome for r in results.values()] == [Outcome.RECORDED, Outcome.RECORDED]
+    j = night.journal
+    assert j is not None and not j.is_open and j.failure is not None
+    err = capsys.readouterr().err
+    assert "No space left on device" in err
+    on_disk = night.entries()  # only whole entries, readable
+    if frees_up:  # every entry reached the disk in the end, in order
+        assert not j.unwritten and "written later" in j.failure
+        assert_one_final_line_per_event(night)
+        assert on_disk[-1]["type"] == "night" and on_disk[-1]["what"] == "end"
+    else:  # what could not be written was printed on stderr, nothing lost silently
+        assert j.unwritten and "could not be written" in j.failure
+        for line in j.unwritten:
+            assert line in err
+        lost = [json.loads(line) for line in j.unwritten]
+        assert [e["name"] for e in on_disk + lost if e["type"] == "event"] == ["A", "B"]
+
+
+def test_a_failing_live_view_is_dropped_and_the_night_goes_on(tmp_path: Path) -> None:
+    class BrokenPipe:
+        def __init__(self) -> None:
+            self.calls = 0
+
+        def append(self, entry: Mapping[str, object]) -> None:
+            self.calls += 1
+            if self.calls > 3:
+                raise BrokenPipeError(errno.EPIPE, "Broken pipe")
+
+        def close(self) -> None:
+            raise OSError(errno.EIO, "I/O error")
+
+    night = Night(tmp_path, make_plan(planned("A", 6)))
+    view = BrokenPipe()
+    runner = night.runner()
+    runner._sinks = (*runner._sinks, view)
+    results = asyncio.run(runner.run())
+    assert [r.outcome for r in results] == [Outcome.RECORDED]
+    assert view.calls == 4 and night.entries()[-1]["what"] == "end"
