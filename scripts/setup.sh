@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
 # Set up everything ekos-occult needs on Debian 12 / Ubuntu 22.04+, idempotently:
-#   - the apt packages (KStars, INDI with its simulators, a virtual X server, D-Bus tools),
+#   - the apt packages (KStars, INDI with its simulators, a virtual X server, D-Bus tools,
+#     astrometry.net's Tycho-2 index files for plate solving and the sandbox's stars),
 #   - a virtualenv in .venv with ekos-occult installed in editable mode plus the test tools.
 # Run from anywhere: bash scripts/setup.sh
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="${EKOS_OCCULT_VENV:-$ROOT/.venv}"
-PACKAGES=(kstars indi-bin xvfb xauth dbus-x11 locales python3-venv python3-pip)
+# Tycho-2 index files (series 08/09, 117 MB): the plate solver's index and the sandbox's stars.
+PACKAGES=(kstars indi-bin xvfb xauth dbus-x11 locales python3-venv python3-pip
+    astrometry-data-tycho2-08-littleendian astrometry-data-tycho2-09-littleendian)
 # Locales generated for `ekos-occult sandbox start --lang de` (KStars in German; kstars-data ships
 # the translations).
 LOCALES=(de_DE.UTF-8)

@@ -1,15 +1,22 @@
-"""``ekos-occult sandbox start|status|stop``: a headless KStars/Ekos with the INDI simulators."""
+"""``ekos-occult sandbox start|status|stop|occult``: a headless KStars/Ekos with the INDI
+simulators, real stars in its camera (``--no-sky``: noise) and simulated occultations."""
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shlex
 import sys
 import time
+from typing import TYPE_CHECKING, Any
 
 from ekos_occult.cli.options import add_site_option
 from ekos_occult.settings import Settings
+
+if TYPE_CHECKING:
+    from ekos_occult.kstars.sandbox import SandboxStatus
+    from ekos_occult.kstars.sky import Occultation
 
 NAME = "sandbox"
 HELP = "start, inspect or stop a headless KStars/Ekos with the INDI simulators (to try, to test)"
@@ -24,6 +31,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         ("start", "start the sandbox (or report the one running) and print its bus address"),
         ("status", "show the sandbox's processes, devices and Ekos state"),
         ("stop", "stop every process of the sandbox and remove its sockets"),
+        ("occult", "simulate an occultation: dim a star in the CCD Simulator from D to R"),
     ):
         p = sub.add_parser(name, help=text, description=text)
         p.add_argument(
@@ -33,8 +41,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
             help="sandbox directory (default: the per-user state dir, "
             "e.g. ~/.local/state/ekos-occult/sandbox)",
         )
+        if name == "status":
+            p.add_argument(
+                "--json",
+                action="store_true",
+                help="one JSON object: processes, devices, Ekos state and sky.occultations "
+                "(the simulated truth: name, ra, dec, D, R, drop_mag)",
+            )
+        if name == "occult":
+            _add_occult_arguments(p)
         if name == "start":
             add_site_option(p)
+            p.add_argument(
+                "--no-sky",
+                action="store_true",
+                dest="no_sky",
+                help="the CCD Simulator draws noise instead of Tycho-2 stars (no plate solving)",
+            )
             p.add_argument(
                 "--print-env",
                 action="store_true",
@@ -56,6 +79,30 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
             )
 
 
+def _add_occult_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--name", default="occultation", help="a name for the report")
+    p.add_argument("--ra", type=float, metavar="DEG", help="the star's RA, J2000 degrees")
+    p.add_argument("--dec", type=float, metavar="DEG", help="the star's Dec, J2000 degrees")
+    p.add_argument("--D", dest="d_utc", metavar="UTC", help="disappearance, ISO UTC")
+    p.add_argument("--R", dest="r_utc", metavar="UTC", help="reappearance, ISO UTC")
+    p.add_argument(
+        "--drop",
+        type=float,
+        metavar="MAG",
+        help="magnitudes lost (default: a full drop, the star vanishes)",
+    )
+    p.add_argument(
+        "--mag",
+        type=float,
+        default=9.0,
+        metavar="MAG",
+        help="the star's magnitude when the catalogue has no star there (default 9)",
+    )
+    p.add_argument(
+        "--clear", action="store_true", help="remove every simulated occultation instead"
+    )
+
+
 def _say(text: str) -> None:
     print(text, file=sys.stderr, flush=True)
 
@@ -68,7 +115,9 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     if args.action == "start":
         return _start(args, settings, state_dir)
     if args.action == "status":
-        return _status(state_dir)
+        return _status(state_dir, args.json)
+    if args.action == "occult":
+        return _occult(args, state_dir)
     ended = sandbox.stop(state_dir)
     if not ended:
         print(f"No sandbox recorded in {state_dir}.")
@@ -94,6 +143,7 @@ def _start(args: argparse.Namespace, settings: Settings, state_dir: os.PathLike[
             timeout_s=args.timeout,
             progress=_say,
             lang=args.lang,
+            sky=not args.no_sky,
         )
     )
     if args.print_env:
@@ -118,13 +168,78 @@ def _start(args: argparse.Namespace, settings: Settings, state_dir: os.PathLike[
     return 0
 
 
-def _status(state_dir: os.PathLike[str]) -> int:
+def _occult(args: argparse.Namespace, state_dir: os.PathLike[str]) -> int:
+    from pathlib import Path
+
+    from ekos_occult.errors import ConfigError
+    from ekos_occult.kstars import sandbox, sky
+
+    state = sandbox.read_state(Path(state_dir))
+    if state is None or not state.is_running():
+        raise ConfigError(f"No sandbox is running in {state_dir}: `ekos-occult sandbox start`.")
+    if not state.sky:
+        raise ConfigError(
+            f"The sandbox in {state_dir} was started with --no-sky: its camera draws noise, "
+            "so no star can be dimmed. Restart it without --no-sky."
+        )
+    if args.clear:
+        sky.write_occultations(state.sky_files, [])
+        print("No simulated occultation left.")
+        return 0
+    occ = _occultation(args)
+    current = sky.read_occultations(state.sky_files)
+    sky.write_occultations(state.sky_files, [*current, occ])
+    print(json.dumps(occ.to_json()))
+    return 0
+
+
+def _occultation(args: argparse.Namespace) -> Occultation:
+    from datetime import datetime, timezone
+
+    from ekos_occult.errors import ConfigError
+    from ekos_occult.kstars.sky import FULL_DROP_MAG, Occultation
+
+    missing = [
+        f
+        for f, v in (
+            ("--ra", args.ra),
+            ("--dec", args.dec),
+            ("--D", args.d_utc),
+            ("--R", args.r_utc),
+        )
+        if v is None
+    ]
+    if missing:
+        raise ConfigError(f"sandbox occult: give {', '.join(missing)} (or --clear).")
+    times = []
+    for flag, text in (("--D", args.d_utc), ("--R", args.r_utc)):
+        try:
+            t = datetime.fromisoformat(str(text).replace("Z", "+00:00"))
+        except ValueError as exc:
+            raise ConfigError(
+                f"{flag} {text}: not an ISO date-time (e.g. 2026-01-31T21:04:05.2Z)."
+            ) from exc
+        times.append(t if t.tzinfo else t.replace(tzinfo=timezone.utc))
+    if not times[0] < times[1]:
+        raise ConfigError(f"--D {args.d_utc} must come before --R {args.r_utc}.")
+    if not (0.0 <= args.ra < 360.0 and -90.0 <= args.dec <= 90.0):
+        raise ConfigError(f"--ra {args.ra} --dec {args.dec}: RA in [0, 360), Dec in [-90, 90].")
+    drop = FULL_DROP_MAG if args.drop is None else args.drop
+    if drop <= 0:
+        raise ConfigError(f"--drop {args.drop}: must be > 0 magnitudes.")
+    return Occultation(args.name, args.ra, args.dec, times[0], times[1], drop, args.mag)
+
+
+def _status(state_dir: os.PathLike[str], as_json: bool = False) -> int:
     import asyncio
     from pathlib import Path
 
     from ekos_occult.kstars import sandbox
 
     st = asyncio.run(sandbox.status(Path(state_dir)))
+    if as_json:
+        print(json.dumps(_status_json(st, state_dir), indent=2))
+        return 0 if st is not None and not st.error else 1
     if st is None:
         print(f"No sandbox recorded in {state_dir}.")
         return 1
@@ -144,3 +259,30 @@ def _status(state_dir: os.PathLike[str]) -> int:
         print(f"Device: {d} ({'connected' if st.connected.get(d) else 'disconnected'})")
     print(f"Ekos: {st.ekos}; INDI: {st.indi}; scheduler: {st.scheduler}")
     return 0
+
+
+def _status_json(st: SandboxStatus | None, state_dir: os.PathLike[str]) -> dict[str, Any]:
+    from ekos_occult.kstars import sky
+
+    if st is None:
+        return {"state_dir": str(state_dir), "running": False, "error": "no sandbox recorded"}
+    s = st.state
+    procs = [r for r in (s.kstars, s.dbus, s.xvfb) if r is not None] + list(s.children)
+    occs = sky.read_occultations(s.sky_files) if s.sky else []
+    return {
+        "state_dir": str(s.state_dir),
+        "running": s.is_running(),
+        "bus": s.bus_address,
+        "display": s.display,
+        "site": {"lat": s.site.lat_deg, "lon": s.site.lon_deg, "elevation_m": s.site.elevation_m},
+        "tz_hours": s.tz_hours,
+        "processes": [
+            {"name": r.name, "pid": r.pid, "alive": bool(st.alive.get(r.pid))} for r in procs
+        ],
+        "devices": {d: bool(st.connected.get(d)) for d in st.devices},
+        "ekos": st.ekos,
+        "indi": st.indi,
+        "scheduler": st.scheduler,
+        "error": st.error,
+        "sky": {"stars": s.sky, "occultations": [o.to_json() for o in occs]},
+    }

@@ -24,6 +24,7 @@ from typing import Any
 from ekos_occult.errors import EkosError, EkosUnavailable, SandboxError
 from ekos_occult.kstars import procs as _procs
 from ekos_occult.kstars import sandbox_setup as _sandbox_setup
+from ekos_occult.kstars import sky as _sky
 from ekos_occult.kstars.procs import ProcessRecord
 from ekos_occult.kstars.sandbox_setup import SandboxState
 from ekos_occult.model import Site
@@ -148,6 +149,7 @@ def read_state(state_dir: Path) -> SandboxState | None:
             devices=tuple(str(d) for d in data.get("devices", ())),
             tz_hours=float(data.get("tz_hours", 0.0)),
             lang=str(data.get("lang", "")),
+            sky=bool(data.get("sky", False)),
         )
     except FileNotFoundError:
         return None
@@ -171,6 +173,7 @@ def _write_state(state: SandboxState) -> None:
         "devices": list(state.devices),
         "tz_hours": state.tz_hours,
         "lang": state.lang,
+        "sky": state.sky,
     }
     _sandbox_setup.write_atomic(_state_path(state.state_dir), json.dumps(data, indent=2) + "\n")
 
@@ -184,6 +187,7 @@ async def start(
     timeout_s: float = 180.0,
     progress: Progress | None = None,
     lang: str = "",
+    sky: bool = True,
 ) -> tuple[SandboxState, bool]:
     """Start the sandbox in ``state_dir``, or find the one already running there.
 
@@ -197,16 +201,21 @@ async def start(
         progress: called with one line per step.
         lang: KStars' interface language (e.g. ``"de"``: German log lines, as a German user's
             KStars writes them); empty for the untranslated English.
+        sky: real stars in the CCD Simulator's frames (a ``gsc`` on the drivers' PATH backed
+            by the Tycho-2 index files, see :mod:`ekos_occult.kstars.sky`), so Ekos' Align can
+            solve them and occultations can be simulated; False: the simulator's noise.
 
     Returns:
         (state, already_running).
 
     Raises:
-        SandboxError: a program is missing, or KStars/Ekos did not come up (everything that was
-            started is stopped again; the message names the log to read).
+        SandboxError: a program is missing (or, with ``sky``, the Tycho-2 index files), or
+            KStars/Ekos did not come up (everything that was started is stopped again; the
+            message names the log to read).
     """
     say = progress or (lambda _msg: None)
     binaries = check_binaries(env)
+    table = _sky.ensure_star_table() if sky else None
     old = read_state(state_dir)
     if old is not None:
         if old.is_running():
@@ -217,8 +226,9 @@ async def start(
     if lang:
         _sandbox_setup.locale_for(lang)  # refuse a language this machine cannot show first
     layout = _sandbox_setup.prepare_dirs(state_dir)
+    _sandbox_setup.set_sky(layout, table)
     state = _sandbox_setup.start_display_and_bus(layout, binaries, site, profile)
-    state = dataclasses.replace(state, lang=lang)
+    state = dataclasses.replace(state, lang=lang, sky=table is not None)
     _write_state(state)
     try:
         say(f"Xvfb on display {state.display}, private bus {state.bus_address}.")

@@ -7,6 +7,7 @@ small.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import re
 import secrets
@@ -23,6 +24,7 @@ from pathlib import Path
 from ekos_occult.errors import SandboxError
 from ekos_occult.kstars import procs as _procs
 from ekos_occult.kstars.procs import ProcessRecord
+from ekos_occult.kstars.sky import SkyFiles
 from ekos_occult.model import Site
 
 __all__ = [
@@ -88,6 +90,12 @@ class SandboxState:
     devices: tuple[str, ...] = ()
     tz_hours: float = 0.0  # the UTC offset KStars uses at the site (its "local time")
     lang: str = ""  # KStars' interface language ("de"); empty: untranslated (C.UTF-8)
+    sky: bool = False  # real stars (our gsc on the drivers' PATH) rather than noise
+
+    @property
+    def sky_files(self) -> SkyFiles:
+        """Where the simulated occultations are kept."""
+        return SkyFiles(self.state_dir / "sky")
 
     @property
     def roots(self) -> tuple[ProcessRecord, ...]:
@@ -242,6 +250,25 @@ def _private_indi(layout: Layout, indiserver: str) -> None:
     kstarsrc = layout.home / ".config" / "kstarsrc"
     text = kstarsrc.read_text(encoding="utf-8")
     write_atomic(kstarsrc, with_private_indi(text, _free_port(), str(wrapper)))
+
+
+def set_sky(layout: Layout, table: Path | None) -> None:
+    """Put our ``gsc`` (real stars, see :mod:`ekos_occult.kstars.sky`) on the drivers' PATH.
+
+    KStars runs ``indiserver`` with its own environment, so the drivers find ``gsc`` in the
+    sandbox's ``bin`` (first on KStars' PATH). ``table`` None removes it: the CCD Simulator
+    then draws noise. The occultation file starts empty (no star dimmed).
+    """
+    from ekos_occult.kstars import sky
+
+    bindir = layout.home / "bin"
+    bindir.mkdir(parents=True, exist_ok=True)
+    files = sky.SkyFiles(layout.state_dir / "sky")
+    if table is None:
+        (bindir / "gsc").unlink(missing_ok=True)
+        return
+    sky.install_gsc(bindir, table, files)
+    sky.write_occultations(files, [])
 
 
 def _read_line(fd: int, timeout_s: float, what: str) -> str:
@@ -431,17 +458,60 @@ def start_kstars(
     return _procs.spawn([binaries["kstars"]], kstars_env(layout, env, state), layout.kstars_log)
 
 
-def _copy_simulators_profile(db_path: Path) -> bool:
-    """Add a second profile, a copy of "Simulators", to KStars' user database.
+def _copy_simulators_profile(db_path: Path, profile: str = "Simulators") -> bool:
+    """Add a second profile, a copy of "Simulators", to KStars' user database, and give
+    ``profile``'s first driver a start-up delay (see :func:`delay_first_driver`).
 
     Ekos opens a modal profile wizard when it finds exactly one profile; on a headless display
     nobody closes it. Returns True when the database has more than one profile afterwards.
     """
     db = sqlite3.connect(str(db_path), timeout=5.0)
     try:
-        return _copy_profile_rows(db)
+        copied = _copy_profile_rows(db)
+        if copied:
+            delay_first_driver(db, profile)
+        return copied
     finally:
         db.close()
+
+
+FIRST_DRIVER_DELAY_S = 3
+"""Seconds KStars waits before starting a profile's first driver (its profile scripts)."""
+
+
+def delay_first_driver(db: sqlite3.Connection, profile: str) -> bool:
+    """Give ``profile``'s first driver a ``PreDelay`` in KStars' profile scripts.
+
+    KStars 3.6.2 starts ``indiserver`` and connects to it at once; when that first connect
+    fails (the log shows two "creating new connection" lines before "INDI services started on
+    port N"), the retry leaves the driver's client manager null for the whole session, and
+    Align's capture-and-solve or ``INDI.sendProperty`` later dereference it (SIGSEGV at 0x18 in
+    libindiclient, OBSERVED). With the profile's first driver started a few seconds late, the
+    server is up before KStars' client connects: one clean connect (OBSERVED). KStars keeps
+    profile scripts as a JSON array in ``profile.scripts``. Returns True when set.
+    """
+    with db:
+        row = db.execute("SELECT id FROM profile WHERE name = ?", (profile,)).fetchone()
+        if row is None:
+            return False
+        first = db.execute(
+            "SELECT label FROM driver WHERE profile = ? ORDER BY id LIMIT 1", (row[0],)
+        ).fetchone()
+        if first is None:
+            return False
+        rule = {
+            "Driver": str(first[0]),
+            "PreDelay": FIRST_DRIVER_DELAY_S,
+            "PreScript": "",
+            "PostDelay": 0,
+            "PostScript": "",
+            "StoppingDelay": 0,
+            "StoppingScript": "",
+            "StoppedDelay": 0,
+            "StoppedScript": "",
+        }
+        db.execute("UPDATE profile SET scripts = ? WHERE id = ?", (json.dumps([rule]), row[0]))
+    return True
 
 
 def _copy_profile_rows(db: sqlite3.Connection) -> bool:
@@ -470,11 +540,11 @@ def _copy_profile_rows(db: sqlite3.Connection) -> bool:
     return True
 
 
-async def _avoid_profile_wizard(layout: Layout, timeout_s: float) -> None:
+async def _avoid_profile_wizard(layout: Layout, timeout_s: float, profile: str) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         try:
-            if layout.userdb.exists() and _copy_simulators_profile(layout.userdb):
+            if layout.userdb.exists() and _copy_simulators_profile(layout.userdb, profile):
                 return
         except sqlite3.Error:
             pass  # KStars is still creating the database
@@ -507,7 +577,7 @@ async def bring_up_ekos(
         while not await ekos.is_main_window_ready():
             _check_alive(state.kstars, loop.time() > deadline, "finish starting")
             await asyncio.sleep(0.25)
-        await _avoid_profile_wizard(layout, 20.0)
+        await _avoid_profile_wizard(layout, 20.0, state.profile)
         await ekos.open_ekos_window(timeout_s=max(5.0, deadline - loop.time()))
         say("Ekos is open; starting the profile.")
         await ekos.set_profile(state.profile)
