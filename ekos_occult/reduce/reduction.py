@@ -31,6 +31,7 @@ from ekos_occult.reduce.lightcurve import (
     TimestampSource,
     check_cadence,
     read_lightcurve,
+    repair_times,
 )
 from ekos_occult.reduce.photometry import (
     Photometry,
@@ -312,14 +313,32 @@ def reduce_file(path: Path, opts: ReduceOptions) -> Reduction:
     """
     if not path.exists():
         raise ReductionError(f"{path}: no such file.")
+    try:
+        return _reduce(path, opts)
+    except ReductionError as exc:
+        if str(path) in str(exc):
+            raise
+        raise ReductionError(f"{path}: {exc}") from exc
+
+
+def _reduce(path: Path, opts: ReduceOptions) -> Reduction:
     if is_ser(path):
         lc, used = _from_ser(path, opts)
     else:
         lc, used = _from_csv(path, opts)
     apertures: list[Aperture] = list(lc.apertures[:used])
+    for a in apertures[1:]:
+        empty = np.flatnonzero(~np.isfinite(a.signal))
+        if empty.size:
+            raise ReductionError(
+                f"reference column {a.name!r} has {empty.size} empty values (first at frame "
+                f"{lc.frames[empty[0]]:g}); choose another reference."
+            )
     flux = normalised(apertures[0].signal, [a.signal for a in apertures[1:]])
     times, notes = _times(lc, opts)
-    cadence = check_cadence(times) if times is not None and times.size > 1 else None
+    cadence = check_cadence(times, lc.frames) if times is not None and times.size > 1 else None
+    if times is not None and cadence is not None and cadence.bad_stamps:
+        times = repair_times(times, lc.frames, cadence)
     exposure = cadence.cadence_s if cadence is not None else None
     timing = time_event(
         flux, trials=opts.trials, fe_trials=opts.fe_trials, threshold=opts.threshold, seed=opts.seed
@@ -393,6 +412,15 @@ def to_dict(red: Reduction) -> dict[str, Any]:
         "false_event_sigma": _round(t.false_event_sigma, 2),
         "frames": len(lc),
         "dropped_frames": red.cadence.dropped_frames if red.cadence else 0,
+        "dropped_before_frames": [
+            [_round(f, 4), n]
+            for f, (_, n) in zip(red.cadence.gap_frames, red.cadence.gaps, strict=False)
+        ]
+        if red.cadence
+        else [],
+        "bad_stamp_frames": [_round(f, 4) for f in red.cadence.bad_stamp_frames]
+        if red.cadence
+        else [],
         "cadence_s": _round(red.cadence.cadence_s, 7) if red.cadence else None,
         "cadence_irregular": red.cadence.irregular if red.cadence else False,
         "timestamp_source": lc.timestamp_source.value,

@@ -17,6 +17,7 @@ from ekos_occult.reduce.lightcurve import (
     format_pymovie_csv,
     parse_pymovie_csv,
     read_lightcurve,
+    repair_times,
 )
 
 DATA = Path("/work/shared/data/lightcurves")
@@ -144,3 +145,115 @@ def test_cadence_jitter_is_irregular() -> None:
     assert not regular.irregular and regular.describe() == []
     jittery = check_cadence(np.cumsum(0.04 + rng.normal(0, 0.008, 500)))
     assert jittery.irregular and jittery.jitter_s == pytest.approx(0.008, rel=0.3)
+
+
+# --- timestamp integrity (issue 14) and Tangra exports (issue 11) ---
+
+TANGRA = Path("/work/shared/data/field/tangra-adv-excerpt/tangra_v3.7_adv_excerpt.csv")
+
+
+def _issue_example() -> tuple[np.ndarray, np.ndarray]:
+    """12 readings 0.1 s apart: FrameNum 4 missing, frame 8 stamped 0.1 s early."""
+    frames = np.array([f for f in range(1, 14) if f != 4], dtype=float)
+    times = 0.1 * frames
+    times[list(frames).index(8)] -= 0.1
+    return frames, times
+
+
+def test_isolated_misread_is_one_bad_stamp_and_frame_numbers_place_the_drop() -> None:
+    frames, times = _issue_example()
+    rep = check_cadence(times, frames)
+    assert rep.dropped_frames == 1 and rep.gap_frames == (5.0,) and rep.gaps == ((3, 1),)
+    assert rep.bad_stamp_frames == (8.0,) and rep.bad_stamps == (6,)
+    assert rep.duplicates == 0 and rep.backwards == 0 and not rep.irregular
+    assert rep.describe()[0] == "1 dropped frame (1 before frame 5)."
+    assert rep.describe()[1].startswith("1 bad timestamp (frame 8)")
+    fixed = repair_times(times, frames, rep)
+    np.testing.assert_allclose(fixed, 0.1 * frames)
+
+
+def test_issue_example_through_the_csv_reader() -> None:
+    frames, times = _issue_example()
+    rows = [f"{f:.0f},[00:00:{t:06.3f}],{100 + f}" for f, t in zip(frames, times, strict=True)]
+    lc = parse_pymovie_csv("FrameNum,timeInfo,signal-a\n" + "\n".join(rows) + "\n", "t.csv")
+    assert lc.times_s is not None
+    rep = check_cadence(lc.times_s, lc.frames)
+    assert (rep.dropped_frames, rep.gap_frames, rep.bad_stamp_frames) == (1, (5.0,), (8.0,))
+
+
+def test_a_run_of_late_stamps_is_dropped_frames_not_bad_stamps() -> None:
+    t = np.delete(np.arange(60) * 0.04, [30, 31])  # a SER: frames numbered by position
+    rep = check_cadence(t)
+    assert rep.dropped_frames == 2 and rep.gaps == ((30, 2),) and rep.bad_stamps == ()
+
+
+def test_irregular_clock_is_not_called_misreads() -> None:
+    flagged = []
+    for seed in range(20):  # jitter 3/8 of a frame: a poor host clock, not OCR misreads
+        rng = np.random.default_rng(seed)
+        rep = check_cadence(np.cumsum(0.04 + rng.normal(0, 0.015, 400)))
+        assert rep.irregular
+        flagged.append(len(rep.bad_stamps))
+    assert sum(flagged) <= 0.01 * 20 * 400
+
+
+def test_untimed_frames_interpolated_between_timed_neighbours() -> None:
+    text = (
+        "Tangra v3.7.0.5\n\nFrameNo,Time (UT),Signal (1), Background (1)\n"
+        "10,[23:59:59.900],500,100\n"
+        + "".join(f"{f},[??:??:??.???],500,100\n" for f in range(11, 15))
+        + "15,[00:00:00.200],500,100\n"
+    )
+    lc = parse_pymovie_csv(text, "t.csv")
+    assert lc.timestamp_source is TimestampSource.CSV and lc.times_s is not None
+    np.testing.assert_allclose(lc.times_s - 86_400.0, np.arange(-0.1, 0.21, 0.06), atol=1e-9)
+    assert any("4 untimed frames" in n for n in lc.notes)
+
+
+def test_tangra_export_background_subtracted() -> None:
+    lc = read_lightcurve(TANGRA)
+    assert [a.name for a in lc.apertures] == [f"Signal ({k})" for k in range(1, 5)]
+    first = TANGRA.read_text().splitlines()[17].split(",")  # frame 7
+    assert first[0] == "7" and lc.frames[0] == 7.0
+    assert lc.target.signal[0] == float(first[2]) - float(first[3])  # 87877 - 44718
+    assert lc.apertures[3].signal[0] == float(first[8]) - float(first[9])
+    assert 36_000 < float(np.median(lc.target.signal)) < 45_000  # not ~85 000
+    assert lc.times_s is not None and lc.times_s[0] == pytest.approx(8 * 3600 + 48 * 60 + 48.666)
+    rep = check_cadence(lc.times_s, lc.frames)
+    assert rep.cadence_s == pytest.approx(0.060, abs=1e-3) and rep.describe() == []
+
+
+def test_tangra_already_subtracted_is_left_alone() -> None:
+    text = (
+        "Tangra v3.7\nSignalMinusBackground\nFrameNo,Time (UT),Signal (1), Background (1)\n"
+        "1,[01:00:00.00],500,100\n2,[01:00:00.04],510,100\n"
+    )
+    lc = parse_pymovie_csv(text, "t.csv")
+    assert list(lc.target.signal) == [500.0, 510.0]
+    assert [a.name for a in lc.apertures] == ["Signal (1)"]
+
+
+@pytest.mark.parametrize(
+    ("row", "message"),
+    [
+        ("1,[24:00:00.00],5", r"t.csv:3: column 'timeInfo': .* out of range"),
+        ("1,[12:61:00.00],5", r"t.csv:3: column 'timeInfo': .* out of range"),
+        ("1,[12:00:nan],5", r"t.csv:3: column 'timeInfo'"),
+        ("1,[12:00:1e3],5", r"t.csv:3: column 'timeInfo'"),
+        ("1,[aa:00:00.0],5", r"t.csv:3: column 'timeInfo': .* not \[HH:MM:SS.sss\]"),
+        ("1,[12:00],5", r"t.csv:3: column 'timeInfo'"),
+        ("inf,[12:00:00],5", r"t.csv:3: column 'FrameNum': 'inf' is not a finite number"),
+        ("1,[12:00:00],nan", r"t.csv:3: column 'signal-a': 'nan' is not a finite number"),
+        (",[12:00:00],5", r"t.csv:3: column 'FrameNum': no frame number"),
+    ],
+)
+def test_bad_time_or_number_named_by_line_and_column(row: str, message: str) -> None:
+    with pytest.raises(ReductionError, match=message):
+        parse_pymovie_csv(f"# x\nFrameNum,timeInfo,signal-a\n{row}\n", "t.csv")
+
+
+@pytest.mark.parametrize("date", ["2024-13-01", "0000-01-01", "2024-02-30", "2024-1x-01"])
+def test_bad_date_line_named(date: str) -> None:
+    text = f"# PyMovie\n# date at frame 0: {date}\nFrameNum,timeInfo,signal-a\n0,,1\n"
+    with pytest.raises(ReductionError, match=r"t.csv:2: field 'date at frame 0'"):
+        parse_pymovie_csv(text, "t.csv")
