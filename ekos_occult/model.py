@@ -6,6 +6,7 @@ No I/O and no clock here.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -13,6 +14,7 @@ from enum import Enum
 from types import MappingProxyType
 
 __all__ = [
+    "normalise_longitude",
     "Site",
     "OccultationEvent",
     "PredictionInfo",
@@ -24,6 +26,16 @@ __all__ = [
     "PlanRules",
     "Plan",
 ]
+
+
+def normalise_longitude(lon_deg: float) -> float:
+    """East-positive longitude in (-180, 180]: ``359.9`` and ``-0.1`` are the same place."""
+    lon = math.fmod(lon_deg, 360.0)
+    if lon > 180.0:
+        lon -= 360.0
+    elif lon <= -180.0:
+        lon += 360.0
+    return round(lon, 10) + 0.0  # 359.9 - 360 is -0.10000000000002274: keep it -0.1
 
 
 @dataclass(frozen=True)
@@ -39,6 +51,8 @@ class Site:
             raise ValueError(f"Latitude must be between -90 and 90 degrees, not {self.lat_deg}.")
         if not -180.0 <= self.lon_deg <= 360.0:
             raise ValueError(f"Longitude must be between -180 and 360 degrees, not {self.lon_deg}.")
+        # One longitude per place: 359.9 is stored as -0.1 (night dates depend on it).
+        object.__setattr__(self, "lon_deg", normalise_longitude(self.lon_deg))
         if not -500.0 <= self.elevation_m <= 9000.0:
             raise ValueError(f"Elevation must be between -500 and 9000 m, not {self.elevation_m}.")
 

@@ -12,6 +12,8 @@ echo "==> ruff (lint and format) and mypy --strict" >&2
 "$VENV/bin/ruff" check . || exit $?
 "$VENV/bin/ruff" format --check . || exit $?
 "$VENV/bin/mypy" || exit $?
+echo "==> ekos-occult --help (the first command a new user runs)" >&2
+"$VENV/bin/ekos-occult" --help >/dev/null || exit $?
 "$VENV/bin/python" -m pytest "$@"
 rc=$?
 if [ "$rc" -eq 5 ]; then

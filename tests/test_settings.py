@@ -59,7 +59,7 @@ def test_default_config_is_read_when_present(tmp_path: Path) -> None:
         ("[plan]\nlead_s = 'x'\n", "expected a number"),
         ("[site]\nlat = 95\nlon = 0\n", "Latitude"),
         ("[ekos]\nsteps = ['Align']\n", "must include Track"),
-        ("[ekos]\nsteps = ['Track', 'Dance']\n", "unknown ['Dance']"),
+        ("[ekos]\nsteps = ['Track', 'Dance']\n", "unknown step(s) ['Dance']"),
         ("[plan\n", "not valid TOML"),
     ],
 )

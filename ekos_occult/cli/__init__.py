@@ -22,7 +22,9 @@ from types import ModuleType
 from typing import Any
 
 from ekos_occult import __version__
+from ekos_occult.cli.options import ArgumentParser
 from ekos_occult.errors import OccultError
+from ekos_occult.model import Site
 from ekos_occult.settings import Settings, load_settings, parse_site
 
 __all__ = ["main", "build_parser", "configure_astropy_offline", "default_config_path"]
@@ -63,7 +65,7 @@ def _command_module(name: str) -> ModuleType:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every subcommand registered."""
-    parser = argparse.ArgumentParser(
+    parser = ArgumentParser(
         prog="ekos-occult",
         description="Plan, schedule, record and time stellar occultations with KStars/Ekos. "
         "All times are UTC; a timestamp without an offset is read as UTC.",
@@ -95,9 +97,9 @@ def _overrides(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
     def get(name: str) -> Any:
         return getattr(args, name, None)
 
-    site = None
-    if get("site") is not None:
-        site = parse_site(get("site"))
+    site = get("site")
+    if site is not None and not isinstance(site, Site):
+        site = parse_site(str(site))
     paths: dict[str, Any] = {}
     if get("out_dir") is not None:
         paths["out_dir"] = Path(get("out_dir")).expanduser()
@@ -122,7 +124,10 @@ def _setup_logging(debug: bool) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``ekos-occult`` console script. Returns the exit status."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help/--version (0), or a bad flag (2: argparse said which)
+        return exc.code if isinstance(exc.code, int) else 2
     _setup_logging(args.debug)
     try:
         if args.command in ASTROPY_COMMANDS:

@@ -14,6 +14,7 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ekos_occult.cli import options
 from ekos_occult.cli.options import add_bus_option, add_out_option, add_site_option
 
 if TYPE_CHECKING:
@@ -37,7 +38,7 @@ def add_kstarsrc_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--kstarsrc",
         metavar="PATH",
-        type=Path,
+        type=options.input_file,
         help="KStars' settings file (default: the sandbox's when --bus is a "
         "sandbox's, else $XDG_CONFIG_HOME/kstarsrc, i.e. ~/.config/kstarsrc)",
     )
@@ -45,6 +46,7 @@ def add_kstarsrc_option(parser: argparse.ArgumentParser) -> None:
         "--state-dir",
         metavar="DIR",
         dest="state_dir",
+        type=options.text,
         help="a sandbox's state directory (its bus and kstarsrc are used)",
     )
 

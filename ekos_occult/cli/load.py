@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ekos_occult.cli import options
 from ekos_occult.cli.options import (
     add_bus_option,
     add_kstars_version_option,
@@ -49,6 +50,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--state-dir",
         metavar="DIR",
         dest="state_dir",
+        type=options.text,
         help="look for a running `ekos-occult sandbox` in DIR (used when --bus is not given)",
     )
     add_kstars_version_option(parser)

@@ -1,17 +1,33 @@
-"""Command-line options shared by several subcommands, declared once.
+"""Command-line options shared by several subcommands, and every kind of flag value, declared once.
 
 Flags default to ``None`` so that "not given" can be told from a value: ``cli`` then lets the
 config file's value stand (defaults < TOML < flags).
+
+Each kind of value has one argparse ``type=`` here (:func:`seconds`, :func:`altitude`,
+:func:`count`, :func:`utc_time`, :func:`site`, :func:`output_file`, ...): it checks type and range
+where the value enters (nan, inf, huge, negative, empty, control characters) and raises
+:class:`argparse.ArgumentTypeError`, so argparse reports ``argument --flag: ...`` and exits 2.
+:class:`ArgumentParser` reads values that start with ``-`` (``--site -33.9,18.4,10``,
+``--target -5,-5``, ``--kstars-tz -05:00``) as values, not as options.
 """
 
 from __future__ import annotations
 
 import argparse
-from datetime import datetime, timezone
+import math
+import os
+import re
+from collections.abc import Callable
+from datetime import date, datetime, timedelta, timezone, tzinfo
+from pathlib import Path
+from typing import NoReturn
 
 from ekos_occult.errors import ConfigError
+from ekos_occult.model import Site
+from ekos_occult.settings import LIMITS
 
 __all__ = [
+    "ArgumentParser",
     "add_site_option",
     "add_rule_options",
     "add_now_option",
@@ -19,37 +35,331 @@ __all__ = [
     "add_kstars_version_option",
     "add_out_option",
     "parse_now",
+    "number",
+    "seconds",
+    "altitude",
+    "count",
+    "probability",
+    "pixel_xy",
+    "roi",
+    "utc_time",
+    "utc_date",
+    "site",
+    "time_zone",
+    "text",
+    "input_file",
+    "output_file",
+    "output_dir",
+    "MAX_XY_PX",
 ]
+
+# A value, not an option: '-' then a digit, '.digit', inf or nan (a southern latitude, a western
+# offset, -inf that the type then refuses with its own message). No option starts like that.
+_VALUE_WITH_MINUS = re.compile(r"^-(?:\.?\d|inf|nan)", re.IGNORECASE)
+MAX_XY_PX = 100_000.0  # no camera frame is wider; larger pixel coordinates are typos
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse that reads ``-33.9,18.4,10`` or ``-5,-5`` after an option as its value.
+
+    Plain argparse only takes ``-5`` or ``-0.5`` as a value and says "expected one argument" for
+    anything else starting with ``-``. Subcommand parsers are made of this class too (argparse's
+    ``add_subparsers`` uses the parent's class).
+    """
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self._negative_number_matcher = _VALUE_WITH_MINUS
+
+    def error(self, message: str) -> NoReturn:
+        """``prog: error: --flag: what is wrong`` and where help is, on stderr; exit 2."""
+        self.exit(
+            2,
+            f"{self.prog}: error: {message.removeprefix('argument ')}\n"
+            f"(`{self.prog} --help` lists the arguments)\n",
+        )
+
+
+def _fail(message: str) -> argparse.ArgumentTypeError:
+    return argparse.ArgumentTypeError(message)
+
+
+def _clean(value: str, expected: str) -> str:
+    """The value without surrounding blanks; refuses an empty value and control characters."""
+    if any(ord(ch) < 32 or ord(ch) == 127 for ch in value):
+        raise _fail(f"{value!r} contains a control character: expected {expected}")
+    stripped = value.strip()
+    if not stripped:
+        raise _fail(f"empty value: expected {expected}")
+    return stripped
+
+
+def _finite(value: str, expected: str) -> float:
+    cleaned = _clean(value, expected)
+    try:
+        x = float(cleaned)
+    except ValueError:
+        raise _fail(f"{value!r} is not a number: expected {expected}") from None
+    if not math.isfinite(x):
+        raise _fail(f"{value!r} is not a finite number: expected {expected}")
+    return x
+
+
+def number(
+    low: float,
+    high: float,
+    unit: str,
+    *,
+    low_open: bool = False,
+    name: str = "number",
+) -> Callable[[str], float]:
+    """A finite number in ``[low, high]`` (``(low, high]`` with ``low_open``), e.g. seconds."""
+    bound = f"more than {low:g}" if low_open else f"{low:g}"
+    expected = f"a {name} from {bound} to {high:g}{unit}"
+
+    def parse(value: str) -> float:
+        x = _finite(value, expected)
+        if x < low or (low_open and x == low) or x > high:
+            raise _fail(f"{value.strip()} is out of range: expected {expected}")
+        return x
+
+    parse.__name__ = name
+    parse.numeric = True  # type: ignore[attr-defined]
+    return parse
+
+
+def seconds(low: float, high: float, *, low_open: bool = False) -> Callable[[str], float]:
+    """A duration or time offset in seconds within ``[low, high]``."""
+    return number(low, high, " s", low_open=low_open, name="number of seconds")
+
+
+def altitude(value: str) -> float:
+    """An altitude in degrees, -90 to 90."""
+    lo, hi = LIMITS["min_altitude_deg"]
+    return number(lo, hi, "°", name="altitude in degrees")(value)
+
+
+altitude.numeric = True  # type: ignore[attr-defined]
+
+
+def count(low: int, high: int, what: str) -> Callable[[str], int]:
+    """A whole number within ``[low, high]`` (trials, a seed)."""
+    expected = f"a whole number of {what} from {low} to {high}"
+
+    def parse(value: str) -> int:
+        cleaned = _clean(value, expected)
+        try:
+            n = int(cleaned)
+        except ValueError:
+            raise _fail(f"{value!r} is not a whole number: expected {expected}") from None
+        if not low <= n <= high:
+            raise _fail(f"{n} is out of range: expected {expected}")
+        return n
+
+    parse.__name__ = what
+    parse.numeric = True  # type: ignore[attr-defined]
+    return parse
+
+
+def probability(value: str) -> float:
+    """A probability strictly between 0 and 1."""
+    expected = "a probability between 0 and 1 (e.g. 0.001)"
+    p = _finite(value, expected)
+    if not 0.0 < p < 1.0:
+        raise _fail(f"{value.strip()} is out of range: expected {expected}")
+    return p
+
+
+probability.numeric = True  # type: ignore[attr-defined]
+
+
+def pixel_xy(value: str) -> tuple[float, float]:
+    """``X,Y``: a pixel position (two numbers, 0 to 100 000)."""
+    expected = "X,Y: two pixel coordinates from 0 to 100000, e.g. 320,240"
+    parts = _clean(value, expected).split(",")
+    if len(parts) != 2:
+        raise _fail(f"{value!r} is not {expected}")
+    x, y = (_finite(p, expected) for p in parts)
+    if not (0.0 <= x <= MAX_XY_PX and 0.0 <= y <= MAX_XY_PX):
+        raise _fail(f"{value.strip()} is outside the frame: expected {expected}")
+    return x, y
+
+
+def roi(value: str) -> tuple[int, int, int, int]:
+    """``X,Y,W,H``: a subframe in pixels (position >= 0, size > 0, at most 100 000)."""
+    expected = "X,Y,W,H in whole pixels, position >= 0 and size > 0 (e.g. 0,0,640,480)"
+    parts = _clean(value, expected).split(",")
+    try:
+        x, y, w, h = (int(p.strip()) for p in parts)
+    except ValueError:
+        raise _fail(f"{value!r} is not {expected}") from None
+    if min(x, y) < 0 or min(w, h) <= 0 or max(x + w, y + h) > MAX_XY_PX:
+        raise _fail(f"{value.strip()} is out of range: expected {expected}")
+    return x, y, w, h
+
+
+def utc_time(value: str) -> datetime:
+    """An ISO 8601 time (no offset means UTC) between 1900 and 2200, as aware UTC."""
+    expected = "an ISO 8601 time such as 2026-02-09T21:30:00 (UTC) or 2026-02-09T22:30+01:00"
+    cleaned = _clean(value, expected)
+    try:
+        t = datetime.fromisoformat(cleaned.replace("Z", "+00:00").replace("z", "+00:00"))
+        t = t.replace(tzinfo=timezone.utc) if t.tzinfo is None else t.astimezone(timezone.utc)
+    except (ValueError, OverflowError):
+        raise _fail(f"{value!r} is not {expected}") from None
+    if not 1900 <= t.year <= 2200:
+        raise _fail(f"{value!r} is not within the years 1900-2200: expected {expected}")
+    return t
+
+
+def utc_date(value: str) -> date:
+    """A UTC date ``YYYY-MM-DD`` between 1900 and 2200."""
+    expected = "a date YYYY-MM-DD between 1900 and 2200"
+    cleaned = _clean(value, expected)
+    try:
+        d = date.fromisoformat(cleaned)
+    except ValueError:
+        raise _fail(f"{value!r} is not {expected}") from None
+    if not 1900 <= d.year <= 2200:
+        raise _fail(f"{value!r} is not {expected}")
+    return d
+
+
+def site(value: str) -> Site:
+    """``LAT,LON[,ELEV]``: degrees (east-positive longitude, 0-360 also read) and metres."""
+    from ekos_occult.settings import parse_site
+
+    expected = "LAT,LON,ELEV, e.g. -33.9,18.4,10 (degrees, east-positive longitude, metres)"
+    try:
+        return parse_site(_clean(value, expected), origin="")
+    except ConfigError as exc:
+        raise _fail(str(exc).removeprefix(": ")) from None
+
+
+_OFFSET = re.compile(r"^(?:UTC|GMT)?\s*([+-])(\d{1,2})(?::?(\d{2}))?$|^([+-]?\d+(?:\.\d+)?)$")
+
+
+def time_zone(value: str) -> tzinfo:
+    """``UTC``, an offset (``+02:00``, ``-5``, ``5.5`` hours, within 14 h) or a zone name."""
+    expected = "an offset (+02:00, -5, 5.5) or a time zone name (e.g. Europe/Berlin)"
+    cleaned = _clean(value, expected)
+    if cleaned.upper() in ("UTC", "Z", "GMT"):
+        return timezone.utc
+    match = _OFFSET.match(cleaned)
+    if match:
+        if match.group(4) is not None:
+            hours = float(match.group(4))
+        else:
+            sign = -1.0 if match.group(1) == "-" else 1.0
+            minutes = int(match.group(3) or 0)
+            if minutes >= 60:
+                raise _fail(f"{value!r}: minutes must be below 60: expected {expected}")
+            hours = sign * (int(match.group(2)) + minutes / 60.0)
+        if abs(hours) > 14.0:
+            raise _fail(f"{value!r} is more than 14 hours from UTC: expected {expected}")
+        return timezone(timedelta(hours=hours))
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        return ZoneInfo(cleaned)
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        raise _fail(f"{value!r} is not {expected}") from None
+
+
+def text(value: str) -> str:
+    """A one-line, non-empty text (a name to match, a column name)."""
+    return _clean(value, "a one-line, non-empty text")
+
+
+def input_file(value: str) -> Path:
+    """A file to read (``--kstarsrc``): a path that is not a folder (a missing file may be fine)."""
+    path = Path(_clean(value, "a file path")).expanduser()
+    if path.is_dir():
+        raise _fail(f"{path} is a folder: expected a file")
+    return path
+
+
+def _writable_dir(folder: Path, what: str) -> None:
+    if not folder.exists():
+        raise _fail(f"the folder {folder} does not exist: create it first, or {what}")
+    if not folder.is_dir():
+        raise _fail(f"{folder} is a file, not a folder: {what}")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise _fail(f"the folder {folder} is not writable: {what}")
+
+
+def output_file(suffix: str | None = None) -> Callable[[str], Path]:
+    """A file to write: its folder exists and is writable, it is not a folder; ``suffix`` given.
+
+    Checked when the flag is read, so that nothing is written when another output is wrong.
+    """
+
+    def parse(value: str) -> Path:
+        what = f"a file path{f' ending in {suffix}' if suffix else ''} in a writable folder"
+        path = Path(_clean(value, what)).expanduser()
+        if suffix is not None and path.suffix.lower() != suffix:
+            raise _fail(f"{path} must end in {suffix}")
+        if path.is_dir():
+            raise _fail(f"{path} is a folder: expected {what}")
+        if path.exists() and not os.access(path, os.W_OK):
+            raise _fail(f"{path} exists and is not writable: choose another file")
+        _writable_dir(path.parent, "choose another file")
+        return path
+
+    parse.__name__ = "output file"
+    return parse
+
+
+def output_dir(value: str) -> Path:
+    """A folder to write into (created if missing): not a file, below a writable folder."""
+    path = Path(_clean(value, "a folder path")).expanduser()
+    if path.exists() and not path.is_dir():
+        raise _fail(f"{path} is a file, not a folder: choose a folder")
+    existing = path
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise _fail(f"{existing} is a file, so {path} cannot be created: choose another folder")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise _fail(f"the folder {existing} is not writable: choose another folder")
+    return path
 
 
 def add_site_option(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--site",
         metavar="LAT,LON,ELEV",
-        help="observing site: geodetic latitude and longitude in degrees (east positive) and "
-        "elevation in metres; default from the config file [site]",
+        type=site,
+        help="observing site: geodetic latitude and longitude in degrees (east positive; "
+        "0-360 also read) and elevation in metres, e.g. -33.9,18.4,10; "
+        "default from the config file [site]",
     )
+
+
+def _limit(key: str, unit: str, name: str) -> Callable[[str], float]:
+    lo, hi = LIMITS[key]
+    return number(lo, hi, unit, name=name)
 
 
 def add_rule_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("plan rules (defaults from the config file [plan])")
     g.add_argument(
         "--lead",
-        type=float,
+        type=_limit("lead_s", " s", "number of seconds"),
         metavar="SECONDS",
         dest="lead_s",
         help="Ekos job starts this long before the recording (default 300)",
     )
     g.add_argument(
         "--min-altitude",
-        type=float,
+        type=altitude,
         metavar="DEG",
         dest="min_altitude_deg",
         help="lowest star altitude during the recording (default 20)",
     )
     g.add_argument(
         "--max-sun-altitude",
-        type=float,
+        type=altitude,
         metavar="DEG",
         dest="max_sun_altitude_deg",
         help="highest Sun altitude during the recording (default -12)",
@@ -60,6 +370,7 @@ def add_now_option(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--now",
         metavar="ISO",
+        type=utc_time,
         help="plan as if it were this UTC time (ISO 8601; no offset means UTC); "
         "default: the system clock",
     )
@@ -69,6 +380,7 @@ def add_bus_option(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--bus",
         metavar="ADDRESS",
+        type=text,
         help="D-Bus session bus address of KStars; default $DBUS_SESSION_BUS_ADDRESS, "
         "else a running `ekos-occult sandbox`",
     )
@@ -85,23 +397,20 @@ def add_kstars_version_option(p: argparse.ArgumentParser) -> None:
 
 
 def add_out_option(p: argparse.ArgumentParser, help_text: str) -> None:
-    p.add_argument("--out", metavar="DIR", dest="out_dir", help=help_text)
+    p.add_argument("--out", metavar="DIR", dest="out_dir", type=output_dir, help=help_text)
 
 
-def parse_now(text: str | None) -> datetime | None:
-    """Parse ``--now``: ISO 8601, naive means UTC. Returns None when not given.
+def parse_now(value: str | datetime | None) -> datetime | None:
+    """``--now`` as aware UTC: a value already read by :func:`utc_time`, or its text.
+
+    Returns None when not given.
 
     Raises:
-        ConfigError: when the text is not ISO 8601.
+        ConfigError: when the text is not an ISO 8601 time.
     """
-    if text is None:
-        return None
+    if value is None or isinstance(value, datetime):
+        return value
     try:
-        t = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
-    except ValueError as exc:
-        raise ConfigError(
-            f"--now: {text!r} is not an ISO 8601 time (e.g. 2026-02-09T21:30:00)."
-        ) from exc
-    if t.tzinfo is None:
-        return t.replace(tzinfo=timezone.utc)
-    return t.astimezone(timezone.utc)
+        return utc_time(value)
+    except argparse.ArgumentTypeError as exc:
+        raise ConfigError(f"--now: {exc}.") from None

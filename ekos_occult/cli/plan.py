@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ekos_occult.cli import options
 from ekos_occult.cli.options import (
     add_now_option,
     add_rule_options,
@@ -71,7 +72,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help='print one JSON object {"site", "now", "events": [...]} instead of the table',
     )
     parser.add_argument(
-        "--plot", metavar="FILE.png", type=Path, help="also write the night's altitude chart (PNG)"
+        "--plot",
+        metavar="FILE.png",
+        type=options.output_file(".png"),
+        help="also write the night's altitude chart (PNG)",
     )
 
 

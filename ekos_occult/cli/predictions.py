@@ -16,6 +16,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ekos_occult.cli import options
 from ekos_occult.cli.options import add_site_option
 from ekos_occult.errors import ConfigError, InputError, PredictionFormatError
 
@@ -53,14 +54,14 @@ def add_prediction_options(parser: argparse.ArgumentParser) -> None:
     g = parser.add_argument_group("occelmnt predictions (when the events file is occelmnt XML)")
     g.add_argument(
         "--max-offset",
-        type=float,
+        type=options.number(0.0, 50000.0, " km", name="distance in km"),
         metavar="KM",
         dest="max_offset_km",
         help="keep only events whose centre line passes within KM of the station",
     )
     g.add_argument(
         "--path-sigmas",
-        type=float,
+        type=options.number(0.0, 100.0, "", name="number of sigmas"),
         metavar="N",
         dest="path_sigmas",
         help="keep only events whose path, widened by N times its 1-sigma "
@@ -68,7 +69,7 @@ def add_prediction_options(parser: argparse.ArgumentParser) -> None:
     )
     g.add_argument(
         "--time-uncertainty",
-        type=float,
+        type=options.seconds(0.0, 86400.0),
         metavar="SECONDS",
         dest="time_uncertainty_s",
         help="1-sigma uncertainty of the central time for the recording window "
@@ -86,13 +87,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_site_option(parser)
     add_prediction_options(parser)
     parser.add_argument(
-        "--event", metavar="TEXT", help="only events whose ID or object name contains TEXT"
+        "--event",
+        metavar="TEXT",
+        type=options.text,
+        help="only events whose ID or object name contains TEXT",
     )
     parser.add_argument("--json", action="store_true", help="print JSON instead of the table")
     parser.add_argument(
         "--map",
         metavar="FILE.png",
-        type=Path,
+        type=options.output_file(".png"),
         dest="map_path",
         help="write a map of the event's shadow path around the station "
         "(one event: choose it with --event when the file holds several)",

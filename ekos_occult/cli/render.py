@@ -8,12 +8,12 @@ night folder. No D-Bus: ``ekos-occult load`` puts them into a running Ekos.
 from __future__ import annotations
 
 import argparse
-import re
 import sys
-from datetime import timedelta, timezone, tzinfo
+from datetime import tzinfo
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ekos_occult.cli import options
 from ekos_occult.cli.options import add_kstars_version_option, add_out_option
 from ekos_occult.cli.plan import add_plan_arguments, build_plan
 from ekos_occult.ekosfiles.nightfolder import EVENTS_COPY, events_copy, night_dir
@@ -39,8 +39,6 @@ HELP = (
     "sequences (.esq) into a folder - files only, nothing is sent to Ekos."
 )
 
-_OFFSET = re.compile(r"^(?:UTC|GMT)?\s*([+-])(\d{1,2})(?::?(\d{2}))?$|^([+-]?\d+(?:\.\d+)?)$")
-
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The ``render`` command's arguments: the plan's, plus format, folder and time zone."""
@@ -55,6 +53,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--kstars-tz",
         metavar="ZONE",
         dest="kstars_tz",
+        type=options.time_zone,
         default="UTC",
         help="time zone of KStars' geographic location: Ekos reads job start times as "
         "wall-clock time there. An offset (+02:00, -5, 5.5) or a zone name (Europe/Berlin); "
@@ -62,34 +61,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def parse_kstars_tz(text: str) -> tzinfo:
-    """Parse ``--kstars-tz``: ``UTC``, an offset (``+02:00``, ``-5``, ``5.5`` hours) or a name.
+def parse_kstars_tz(value: str | tzinfo) -> tzinfo:
+    """``--kstars-tz``: ``UTC``, an offset (``+02:00``, ``-5``, ``5.5`` hours) or a zone name.
+
+    A value already read by :func:`ekos_occult.cli.options.time_zone` passes through.
 
     Raises:
         ConfigError: the text is neither an offset within ±14 h nor a known zone name.
     """
-    text = text.strip()
-    if text.upper() in ("UTC", "Z", "GMT"):
-        return timezone.utc
-    match = _OFFSET.match(text)
-    if match:
-        if match.group(4) is not None:
-            hours = float(match.group(4))
-        else:
-            sign = -1.0 if match.group(1) == "-" else 1.0
-            hours = sign * (int(match.group(2)) + int(match.group(3) or 0) / 60.0)
-        if abs(hours) > 14.0:
-            raise ConfigError(f"--kstars-tz: {text!r} is more than 14 hours from UTC.")
-        return timezone(timedelta(hours=hours))
-    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
+    if isinstance(value, tzinfo):
+        return value
     try:
-        return ZoneInfo(text)
-    except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise ConfigError(
-            f"--kstars-tz: {text!r} is not an offset (+02:00, -5) nor a time zone name "
-            "(e.g. Europe/Berlin)."
-        ) from exc
+        return options.time_zone(value)
+    except argparse.ArgumentTypeError as exc:
+        raise ConfigError(f"--kstars-tz: {exc}.") from None
 
 
 def render_version(setting: str) -> tuple[KStarsVersion, str | None]:

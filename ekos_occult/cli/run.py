@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ekos_occult.cli import options
 from ekos_occult.cli.check import add_kstarsrc_option, kstarsrc_path
 from ekos_occult.cli.options import (
     add_bus_option,
@@ -99,34 +100,33 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument(
         "--roi",
         metavar="X,Y,W,H",
+        type=options.roi,
         help="record this subframe (pixels) instead of "
         "the full frame (default: [capture] frame from the config, else full frame)",
     )
 
 
 def parse_roi(
-    text: str | None, default: Sequence[int] | None = None
+    value: str | tuple[int, int, int, int] | None, default: Sequence[int] | None = None
 ) -> tuple[int, int, int, int] | None:
-    """``X,Y,W,H`` → a tuple (or the config's frame); None means full frame.
+    """``--roi`` (read by :func:`ekos_occult.cli.options.roi`, or its text), else the config's
+    frame; None means full frame.
 
     Raises:
         ConfigError: not four whole numbers, or an empty width/height.
     """
-    if text is None:
+    if value is None:
         return (
             None
             if default is None
             else (int(default[0]), int(default[1]), int(default[2]), int(default[3]))
         )
+    if isinstance(value, tuple):
+        return value
     try:
-        x, y, w, h = (int(v) for v in text.split(","))
-    except ValueError as exc:
-        raise ConfigError(
-            f"--roi: expected X,Y,W,H in pixels (e.g. 0,0,640,480), got {text!r}."
-        ) from exc
-    if w <= 0 or h <= 0 or x < 0 or y < 0:
-        raise ConfigError(f"--roi {text}: the position must be >= 0 and the size > 0.")
-    return x, y, w, h
+        return options.roi(value)
+    except argparse.ArgumentTypeError as exc:
+        raise ConfigError(f"--roi: {exc}.") from None
 
 
 def _events_and_folder(args: argparse.Namespace) -> tuple[Path, Path | None]:

@@ -11,6 +11,7 @@ import sys
 import time
 from typing import TYPE_CHECKING, Any
 
+from ekos_occult.cli import options
 from ekos_occult.cli.options import add_site_option
 from ekos_occult.settings import Settings
 
@@ -38,6 +39,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
             "--state-dir",
             metavar="DIR",
             dest="state_dir",
+            type=options.output_dir,
             help="sandbox directory (default: the per-user state dir, "
             "e.g. ~/.local/state/ekos-occult/sandbox)",
         )
@@ -72,7 +74,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
             )
             p.add_argument(
                 "--timeout",
-                type=float,
+                type=options.seconds(0.0, 3600.0, low_open=True),
                 default=180.0,
                 metavar="SECONDS",
                 help="how long KStars and the devices may take (default 180)",

@@ -108,7 +108,7 @@ def test_map(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
         (["--map", "x.jpg"], "--map: x.jpg must end in .png"),
         (["--map", "x.png", "--max-offset", "5000"], "--map draws one event, and 2 are selected"),
         (["--event", "nothing"], "--event 'nothing': no event ID or object name contains it"),
-        (["--max-offset", "-3"], "--max-offset must be a non-negative number"),
+        (["--max-offset", "-3"], "--max-offset: -3 is out of range"),
     ],
 )
 def test_option_errors_exit_2(
