@@ -69,6 +69,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                 "--lang",
                 default="",
                 metavar="LANG",
+                type=options.text,
                 help="run KStars in this language (e.g. de: German log lines, as on a "
                 "German user's rig); default untranslated English",
             )
