@@ -67,7 +67,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
             )
             p.add_argument(
                 "--lang",
-                default="",
                 metavar="LANG",
                 type=options.text,
                 help="run KStars in this language (e.g. de: German log lines, as on a "
@@ -82,21 +81,29 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
             )
 
 
+_RA = options.number(0.0, 360.0, "°", name="RA in degrees")
+_DEC = options.number(-90.0, 90.0, "°", name="Dec in degrees")
+
+
 def _add_occult_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--name", default="occultation", help="a name for the report")
-    p.add_argument("--ra", type=float, metavar="DEG", help="the star's RA, J2000 degrees")
-    p.add_argument("--dec", type=float, metavar="DEG", help="the star's Dec, J2000 degrees")
-    p.add_argument("--D", dest="d_utc", metavar="UTC", help="disappearance, ISO UTC")
-    p.add_argument("--R", dest="r_utc", metavar="UTC", help="reappearance, ISO UTC")
+    p.add_argument("--name", default="occultation", type=options.text, help="a name for the report")
+    p.add_argument("--ra", type=_RA, metavar="DEG", help="the star's RA, J2000 degrees")
+    p.add_argument("--dec", type=_DEC, metavar="DEG", help="the star's Dec, J2000 degrees")
+    p.add_argument(
+        "--D", dest="d_utc", type=options.utc_time, metavar="UTC", help="disappearance, ISO UTC"
+    )
+    p.add_argument(
+        "--R", dest="r_utc", type=options.utc_time, metavar="UTC", help="reappearance, ISO UTC"
+    )
     p.add_argument(
         "--drop",
-        type=float,
+        type=options.number(0.0, 30.0, " mag", low_open=True, name="magnitude drop"),
         metavar="MAG",
         help="magnitudes lost (default: a full drop, the star vanishes)",
     )
     p.add_argument(
         "--mag",
-        type=float,
+        type=options.number(-30.0, 30.0, " mag", name="magnitude"),
         default=9.0,
         metavar="MAG",
         help="the star's magnitude when the catalogue has no star there (default 9)",
@@ -145,7 +152,7 @@ def _start(args: argparse.Namespace, settings: Settings, state_dir: os.PathLike[
             profile=settings.ekos.profile,
             timeout_s=args.timeout,
             progress=_say,
-            lang=args.lang,
+            lang=args.lang or "",
             sky=not args.no_sky,
         )
     )
