@@ -7,7 +7,6 @@ Also home of :func:`build_plan` and :func:`add_plan_arguments`, which ``render``
 from __future__ import annotations
 
 import argparse
-import json
 import shutil
 import sys
 from pathlib import Path
@@ -70,6 +69,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--json",
         action="store_true",
         help='print one JSON object {"site", "now", "events": [...]} instead of the table',
+    )
+    parser.add_argument(
+        "--all",
+        action="store_true",
+        dest="show_all",
+        help="list every event in the table; by default a plan of more than "
+        "100 rows lists its scheduled events only (and says how many it left out)",
     )
     parser.add_argument(
         "--plot",
@@ -169,9 +175,11 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     for warning in plan.warnings:
         print(f"ekos-occult plan: warning: {warning}", file=sys.stderr)
     if args.json:
-        print(json.dumps(planview.plan_to_dict(plan), indent=2, ensure_ascii=False))
+        sys.stdout.writelines(planview.iter_plan_json(plan))  # compact, one event at a time
     else:
         tty = sys.stdout.isatty()
         width = shutil.get_terminal_size((160, 24)).columns if tty else 160
-        sys.stdout.write(planview.render_table(plan, width=width, color=tty))
+        sys.stdout.write(
+            planview.render_table(plan, width=width, color=tty, show_all=args.show_all)
+        )
     return 0

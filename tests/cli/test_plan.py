@@ -332,3 +332,26 @@ def test_far_future_event_planned_without_warning(
     # UT1 is taken as UTC for every date (≤ 0.004° of altitude): nothing special to note.
     assert err == "" and event["status"] == "scheduled" and event["notes"] == []
     assert event["altitude_deg"] == pytest.approx(33.6, abs=0.1)
+
+
+def test_big_plan_table_lists_scheduled_unless_all(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """120 rows (10 before --now): the default table lists the 110 scheduled ones and says so;
+    --all lists all 120; --json always holds every event."""
+    rows = [
+        f"ev{i:03d},125.225,-6.2,2023-02-08T23:{i // 3:02d}:{(i % 3) * 20:02d},10,9"
+        for i in range(120)
+    ]
+    path = tmp_path / "many.csv"
+    path.write_text("name,ra,dec,start,duration,mag\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    common = (str(path), "--site", SITE, "--now", "2023-02-08T23:03:10", "--lead", "0")
+    assert plan(*common) == 0
+    out = capsys.readouterr().out
+    assert "ev009" not in out and "ev010" in out and "ev119" in out
+    assert out.splitlines()[-1].startswith("Listed: the 110 scheduled events of 120; not listed")
+    assert plan(*common, "--all") == 0
+    out = capsys.readouterr().out
+    assert "ev000" in out and "ev009" in out and "Listed:" not in out
+    assert plan(*common, "--json") == 0
+    assert len(json.loads(capsys.readouterr().out)["events"]) == 120
