@@ -161,16 +161,23 @@ def _ser_times(
     ser: SerFile, opts: ReduceOptions
 ) -> tuple[FloatArray | None, datetime | None, TimestampSource, list[str]]:
     n = ser.n_frames
-    if ser.timestamps is not None:
+    good = ser.timestamps > 0 if ser.timestamps is not None else None
+    if ser.timestamps is not None and good is not None and int(good.sum()) >= 2:
         ticks = ser.timestamps.astype(np.float64)
-        good = ticks > 0
         t0 = int(ser.timestamps[good][0])
         times = (ticks - t0) / 1e7
         notes = []
-        if not good.all():  # fill missing stamps from their neighbours
+        if not good.all():  # fill missing stamps from their neighbours, straight lines
             idx = np.arange(n)
-            times = np.interp(idx, idx[good], times[good])
-            notes.append(f"{int((~good).sum())} missing frame stamps interpolated.")
+            gi, gt = idx[good], times[good]
+            times = np.interp(idx, gi, gt)
+            step = float(np.median(np.diff(gt) / np.diff(gi)))
+            times[: gi[0]] = gt[0] - (gi[0] - idx[: gi[0]]) * step
+            times[gi[-1] + 1 :] = gt[-1] + (idx[gi[-1] + 1 :] - gi[-1]) * step
+            notes.append(
+                f"{int((~good).sum())} missing or implausible frame stamps interpolated "
+                "(outside the stamped frames: extended at the median frame interval)."
+            )
         if ser.header.file_id == "INDI-RECORDER":
             notes.append(
                 "INDI stamps each frame with the host clock when it is written, after "

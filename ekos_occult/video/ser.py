@@ -131,7 +131,19 @@ class SerHeader:
         )
 
 
+MAX_SIDE = 65_536
+"""Largest Width or Height accepted (pixels)."""
+MAX_FRAME_BYTES = 512 * 1024 * 1024
+"""Largest frame accepted (bytes): 16-bit 16 000 x 16 000 fits; a header beyond it is broken."""
+EARLIEST_STAMP = datetime(1990, 1, 1, tzinfo=timezone.utc)
+"""Timestamps before this are not plausible for a video recording (SER is from 2005 on)."""
+LATEST_STAMP = datetime(2100, 1, 1, tzinfo=timezone.utc)
+"""Timestamps from this on are not plausible (a clock or a reader gone wrong)."""
+_TICK_RANGE = (0, 0)  # filled below: EARLIEST/LATEST_STAMP in ticks
+
+
 def _parse_header(raw: bytes, path: str) -> SerHeader:
+    """The header fields, each range-checked where it enters; errors name the file and field."""
     if len(raw) < HEADER_SIZE:
         raise ReductionError(
             f"{path}: only {len(raw)} bytes; a SER file starts with a {HEADER_SIZE}-byte header."
@@ -155,16 +167,35 @@ def _parse_header(raw: bytes, path: str) -> SerHeader:
         f[11],
         f[12],
     )
-    if h.width <= 0 or h.height <= 0 or h.width * h.height > 100_000_000:
-        raise ReductionError(f"{path}: header gives an impossible frame size {h.width}x{h.height}.")
+    for name, value in (("ImageWidth", h.width), ("ImageHeight", h.height)):
+        if not 1 <= value <= MAX_SIDE:
+            raise ReductionError(
+                f"{path}: header field {name} is {value}; expected 1 to {MAX_SIDE} pixels "
+                "(a broken header, or one written big-endian)."
+            )
     if not 1 <= h.pixel_depth <= 16:
         raise ReductionError(
-            f"{path}: PixelDepthPerPlane is {h.pixel_depth}; ekos-occult reads 1-16 bit data."
+            f"{path}: header field PixelDepthPerPlane is {h.pixel_depth}; ekos-occult reads "
+            "1-16 bit data."
         )
     if h.color_id not in (COLOR_MONO, COLOR_RGB, COLOR_BGR) and h.color_id not in _BAYER:
-        raise ReductionError(f"{path}: unknown ColorID {h.color_id} (expected 0, 8-19, 100, 101).")
+        raise ReductionError(
+            f"{path}: header field ColorID is {h.color_id}; expected 0 (mono), 8-19 (Bayer), "
+            "100 (RGB) or 101 (BGR)."
+        )
+    if h.little_endian_flag not in (0, 1):
+        raise ReductionError(
+            f"{path}: header field LittleEndian is {h.little_endian_flag}; expected 0 or 1."
+        )
     if h.frame_count < 0:
-        raise ReductionError(f"{path}: negative FrameCount {h.frame_count}.")
+        raise ReductionError(f"{path}: header field FrameCount is negative ({h.frame_count}).")
+    if h.frame_bytes > MAX_FRAME_BYTES:
+        raise ReductionError(
+            f"{path}: header fields ImageWidth x ImageHeight give {h.width}x{h.height} "
+            f"{'colour ' if h.planes == 3 else ''}frames of {h.frame_bytes / 2**20:.0f} MiB; "
+            f"ekos-occult reads frames up to {MAX_FRAME_BYTES // 2**20} MiB (record a region "
+            "of interest around the target)."
+        )
     return h
 
 
@@ -228,9 +259,11 @@ class SerFile:
 
     @property
     def start_utc(self) -> datetime | None:
-        """The header's DateTime_UTC (INDI: when the file was opened), or None when unset."""
+        """The header's DateTime_UTC (INDI: when the file was opened), or None when unset or
+        outside 1990-2100 (:func:`open_ser` notes that)."""
         t = self.header.date_time_utc_ticks
-        return ticks_to_datetime(t) if t > 0 else None
+        lo, hi = _TICK_RANGE
+        return ticks_to_datetime(t) if lo <= t < hi else None
 
 
 def _prefetch(fh: BinaryIO, offset: int, length: int) -> None:
@@ -280,47 +313,85 @@ def _byte_order(h: SerHeader, path: Path, notes: list[str]) -> np.dtype[np.unsig
     return np.dtype(">u2" if big else "<u2")
 
 
-def _plausible_ticks(path: Path, n: int, offset: int) -> bool:
+def _plausible(ticks: npt.NDArray[np.int64]) -> npt.NDArray[np.bool_]:
+    """Which stamps lie between :data:`EARLIEST_STAMP` and :data:`LATEST_STAMP`."""
+    lo, hi = _TICK_RANGE
+    result: npt.NDArray[np.bool_] = (ticks >= lo) & (ticks < hi)
+    return result
+
+
+def _plausible_trailer(path: Path, n: int, offset: int) -> bool:
+    """Do the ``n`` 8-byte values at ``offset`` look like a trailer (mostly plausible stamps)?"""
     ticks = np.fromfile(path, dtype="<i8", count=n, offset=offset)
-    lo, hi = (
-        datetime_to_ticks(datetime(2000, 1, 1, tzinfo=timezone.utc)),
-        datetime_to_ticks(datetime(2100, 1, 1, tzinfo=timezone.utc)),
-    )
-    return bool(ticks.size == n and np.all((ticks > lo) & (ticks < hi)))
+    return bool(ticks.size == n and n > 0 and np.count_nonzero(_plausible(ticks)) * 2 > n)
 
 
 def _count_frames(h: SerHeader, size: int, path: Path, notes: list[str]) -> tuple[int, int]:
-    """Returns (usable frames, bytes left after them)."""
+    """Cross-check FrameCount, the file size and the trailer; returns (frames, bytes after them).
+
+    A file that is exactly FrameCount frames (plus an 8-byte-per-frame trailer) is read as the
+    header says. Otherwise the size decides when it is unambiguous: exactly n frames plus a
+    trailer of plausible stamps, or exactly n frames; the header's count is then overruled
+    with a note. A file cut short keeps its complete frames.
+
+    Raises:
+        ReductionError: FrameCount and the size disagree in a way no frame count explains.
+    """
     body = size - HEADER_SIZE
-    fit = body // h.frame_bytes
-    if h.frame_count == 0:
-        n = fit
-        with_trailer = body // (h.frame_bytes + 8)
-        if body % (h.frame_bytes + 8) == 0 and _plausible_ticks(
-            path, with_trailer, HEADER_SIZE + with_trailer * h.frame_bytes
-        ):
-            n = with_trailer
+    fb, hc = h.frame_bytes, h.frame_count
+    if hc and body == hc * (fb + 8):  # as the header says (the stamps are checked later)
+        return hc, 8 * hc
+    if hc and body == hc * fb:
+        return hc, 0
+    with_trailer = body // (fb + 8) if body > 0 and body % (fb + 8) == 0 else 0
+    if with_trailer and _plausible_trailer(path, with_trailer, HEADER_SIZE + with_trailer * fb):
+        _overruled(h, with_trailer, size, "plus the 8-byte-per-frame timestamp trailer", notes)
+        return with_trailer, 8 * with_trailer
+    if hc == 0:
+        n = body // fb
         notes.append(
-            f"FrameCount is 0 in the header (the recording was not closed, e.g. a crash): "
-            f"{n} frames recovered from the file size."
+            f"header field FrameCount is 0 (the recording was not closed, e.g. a crash): "
+            f"{n} frames recovered from the file size ({size} bytes)."
         )
-        leftover = body - n * h.frame_bytes
-        if leftover and leftover != 8 * n:
-            notes.append(f"the last {leftover} bytes are an incomplete frame and are ignored.")
-            leftover = 0
-        return n, leftover
-    if fit < h.frame_count:
+        if body - n * fb:
+            notes.append(f"the last {body - n * fb} bytes are an incomplete frame and are ignored.")
+        return n, 0
+    if body > 0 and body % fb == 0:
+        _overruled(h, body // fb, size, "and no timestamp trailer", notes)
+        return body // fb, 0
+    fit = body // fb
+    if fit < hc:
         notes.append(
-            f"header says {h.frame_count} frames but the file holds only {fit} complete "
-            f"frames (cut short); reading those."
+            f"header field FrameCount is {hc} but the file ({size} bytes) holds only {fit} "
+            f"complete frames (cut short) of {h.width}x{h.height}; reading those, without "
+            "timestamps (the trailer comes after the last frame)."
         )
+        if body - fit * fb:
+            notes.append(f"the last {body - fit * fb} bytes are an incomplete frame, ignored.")
         return fit, 0
-    return h.frame_count, body - h.frame_count * h.frame_bytes
+    leftover = body - hc * fb
+    if leftover >= 8 * hc and _plausible_trailer(path, hc, HEADER_SIZE + hc * fb):
+        return hc, leftover  # FrameCount frames, their trailer, then extra bytes (noted later)
+    raise ReductionError(
+        f"{path}: header field FrameCount is {hc}, but the file size ({size} bytes) is neither "
+        f"{hc} frames of {fb} bytes ({h.width}x{h.height}, {h.pixel_depth}-bit) with or "
+        "without a timestamp trailer, nor any other whole number of them; the header does not "
+        "describe this file."
+    )
+
+
+def _overruled(h: SerHeader, n: int, size: int, what: str, notes: list[str]) -> None:
+    notes.append(
+        f"header field FrameCount is {h.frame_count}, but the file size ({size} bytes) is "
+        f"exactly {n} frames of {h.width}x{h.height} {what}: reading {n} frames."
+    )
 
 
 def _read_trailer(
     path: Path, n: int, frame_bytes: int, leftover: int, notes: list[str]
 ) -> npt.NDArray[np.int64] | None:
+    """The per-frame stamps; implausible ones (outside 1990-2100, or going backwards) are set
+    to 0 (missing) and named in ``notes``, never used as times."""
     if n == 0 or leftover < 8 * n:
         if leftover:
             notes.append(f"{leftover} bytes after the frames are not a full timestamp trailer.")
@@ -329,23 +400,51 @@ def _read_trailer(
     if leftover > 8 * n:
         notes.append(f"{leftover - 8 * n} unexpected bytes after the timestamp trailer ignored.")
     ticks = np.fromfile(path, dtype="<i8", count=n, offset=HEADER_SIZE + n * frame_bytes)
-    bad = int(np.count_nonzero(ticks <= 0))
-    if bad == n:
+    zero = ticks == 0
+    if zero.all():
         notes.append("the timestamp trailer is all zeros; treated as missing.")
         return None
-    if bad:
-        notes.append(f"{bad} frames have no timestamp (zero) in the trailer.")
-    back = int(np.count_nonzero(np.diff(ticks) < 0))
-    if back:
-        notes.append(f"timestamps go backwards {back} times in the trailer.")
+    if zero.any():
+        notes.append(f"{int(zero.sum())} frames have no timestamp (zero) in the trailer.")
+    odd = ~zero & ~_plausible(ticks)
+    if odd.any():
+        first = int(np.argmax(odd))
+        notes.append(
+            f"trailer timestamps of {int(odd.sum())} frames (first: frame {first}, raw value "
+            f"{int(ticks[first])}) lie outside {EARLIEST_STAMP.year}-{LATEST_STAMP.year}; "
+            "they are treated as missing."
+        )
+    ticks = np.where(odd, 0, ticks)
+    good = ticks > 0
+    if good.any():
+        running = np.maximum.accumulate(np.where(good, ticks, np.iinfo(np.int64).min))
+        back = good & (ticks < running)
+        if back.any():
+            first = int(np.argmax(back))
+            notes.append(
+                f"trailer timestamps go backwards at {int(back.sum())} frames (first: frame "
+                f"{first}, {(int(running[first]) - int(ticks[first])) / TICKS_PER_SECOND:.6f} s "
+                "before the latest earlier stamp); those stamps are treated as missing."
+            )
+            ticks = np.where(back, 0, ticks)
+            good &= ~back
+    if not good.any():
+        notes.append("no usable timestamp in the trailer; treated as missing.")
+        return None
     return ticks.astype(np.int64)
 
 
 def open_ser(path: str | os.PathLike[str]) -> SerFile:
     """Open a SER recording: read the header, count the frames, read the timestamp trailer.
 
+    Every header field is range-checked; FrameCount is cross-checked with the file size and
+    the trailer (see :func:`_count_frames`); implausible stamps are set to 0 and named in
+    ``notes``.
+
     Raises:
-        ReductionError: the file is missing, not SER, or holds no complete frame.
+        ReductionError: the file is missing, not SER, a header field is out of range, the size
+            fits no frame count, or it holds no complete frame (each message names the file
+            and the field).
     """
     p = Path(path)
     try:
@@ -366,7 +465,16 @@ def open_ser(path: str | os.PathLike[str]) -> SerFile:
         )
     dtype = _byte_order(h, p, notes)
     ticks = _read_trailer(p, n, h.frame_bytes, leftover, notes)
+    t = h.date_time_utc_ticks
+    if t and not _TICK_RANGE[0] <= t < _TICK_RANGE[1]:
+        notes.append(
+            f"header field DateTime_UTC ({t}) is outside {EARLIEST_STAMP.year}-"
+            f"{LATEST_STAMP.year}; ignored."
+        )
     return SerFile(p, h, n, dtype, ticks, tuple(notes))
+
+
+_TICK_RANGE = (datetime_to_ticks(EARLIEST_STAMP), datetime_to_ticks(LATEST_STAMP))
 
 
 class SerWriter:

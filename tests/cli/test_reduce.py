@@ -258,3 +258,39 @@ def test_unwritable_csv_leaves_nothing(tmp_path: Path, capsys: pytest.CaptureFix
     assert main(["reduce", str(rec.path), *FAST, "--csv", str(blocked / "lc.csv")]) == 2
     assert "--csv: " in capsys.readouterr().err
     assert sorted(p.name for p in tmp_path.iterdir() if p.name != "config") == ["file", "w.ser"]
+
+
+def test_header_counting_one_frame_too_few_gives_the_right_times(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import struct
+
+    rec = make_recording(tmp_path / "a.ser", Scene())
+    raw = bytearray(rec.path.read_bytes())
+    struct.pack_into("<i", raw, 38, rec.n_frames - 1)  # FrameCount one short
+    rec.path.write_bytes(bytes(raw))
+    info, err = reduce_json(capsys, str(rec.path))
+    assert_edges(info, rec)  # D and R on 2024-03-14, not in year 0203
+    assert info["frames"] == rec.n_frames
+    assert f"header field FrameCount is {rec.n_frames - 1}, but the file size" in err
+
+
+def test_implausible_stamps_are_not_used(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import numpy as np
+
+    from ekos_occult.video.ser import HEADER_SIZE
+
+    rec = make_recording(tmp_path / "a.ser", Scene())
+    size = rec.path.stat().st_size
+    with rec.path.open("r+b") as fh:  # frame 0 and frame 200 stamped in year 203 and 9999
+        fh.seek(size - 8 * rec.n_frames)
+        fh.write(np.int64(63_000_000_000_000_000).tobytes())
+        fh.seek(size - 8 * rec.n_frames + 8 * 200)
+        fh.write(np.int64(3_155_000_000_000_000_000).tobytes())
+    assert rec.path.stat().st_size == size and HEADER_SIZE == 178
+    info, err = reduce_json(capsys, str(rec.path))
+    assert_edges(info, rec)
+    assert "trailer timestamps of 2 frames (first: frame 0" in err
+    assert "2 missing or implausible frame stamps interpolated" in err

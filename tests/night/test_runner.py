@@ -339,7 +339,7 @@ def test_late_but_within_the_limit_records_and_flags(tmp_path: Path) -> None:
     ("script", "reason", "words"),
     [
         (RecScript(gap_every_s=1.0, gap_after_s=2.0), "file invalid", "frames where the rate"),
-        (RecScript(crash=True), "file invalid", "FrameCount is 0 in the header"),
+        (RecScript(crash=True), "file invalid", "FrameCount is 0 (the recording was not closed"),
         (RecScript(latency_s=0.6), "file invalid", "after the planned start"),
         (RecScript(no_file=True), "recording failed", "no recording file"),
         (RecScript(alert=True), "recording failed", "driver reported an error"),

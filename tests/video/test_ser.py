@@ -209,9 +209,9 @@ def _header(**kw: int) -> bytes:
 @pytest.mark.parametrize(
     ("kw", "message"),
     [
-        ({"width": 0}, "impossible frame size"),
+        ({"width": 0}, "header field ImageWidth is 0; expected 1 to 65536"),
         ({"pixel_depth": 32}, "PixelDepthPerPlane is 32"),
-        ({"color_id": 7}, "unknown ColorID 7"),
+        ({"color_id": 7}, "header field ColorID is 7; expected 0"),
         ({"frame_count": 3}, "no complete 8x6 frame"),
     ],
 )
@@ -225,3 +225,123 @@ def test_bad_headers(tmp_path: Path, kw: dict[str, int], message: str) -> None:
 def test_missing_file(tmp_path: Path) -> None:
     with pytest.raises(ReductionError, match="cannot read"):
         open_ser(tmp_path / "nope.ser")
+
+
+# --- header, size and trailer cross-checked; implausible stamps named, never used --------------
+
+
+def _write(path: Path, n: int, stamps: list[int] | None = None, **kw: object) -> np.ndarray:
+    frames = _stack(n)
+    with SerWriter(path, 8, 6, start_utc=T0, trailer=stamps is not False, **kw) as wr:  # type: ignore[arg-type]
+        wr.write(frames, _stamps(n) if stamps is None else stamps)
+    return frames
+
+
+def _set_count(path: Path, count: int) -> None:
+    raw = bytearray(path.read_bytes())
+    struct.pack_into("<i", raw, 38, count)  # FrameCount: 14 + 6 x 4 bytes in
+    path.write_bytes(bytes(raw))
+
+
+@pytest.mark.parametrize("wrong", [-1, +1, -5, +50])
+def test_a_frame_count_that_disagrees_with_the_size_is_repaired_from_size_and_trailer(
+    tmp_path: Path, wrong: int
+) -> None:
+    path = tmp_path / "a.ser"
+    frames = _write(path, 20)
+    _set_count(path, 20 + wrong)
+    ser = open_ser(path)
+    assert ser.n_frames == 20
+    assert ser.timestamps is not None and list(ser.timestamps) == _stamps(20)  # not pixels
+    np.testing.assert_array_equal(ser.read_frames(0, 20), frames.astype(np.float32))
+    assert f"header field FrameCount is {20 + wrong}, but the file size" in " ".join(ser.notes)
+    assert "exactly 20 frames of 8x6 plus the 8-byte-per-frame timestamp trailer" in " ".join(
+        ser.notes
+    )
+
+
+def test_a_frame_count_no_size_explains_is_refused_naming_the_field(tmp_path: Path) -> None:
+    path = tmp_path / "a.ser"
+    _write(path, 20, stamps=[0] * 20)  # zero trailer: nothing to recognise it by
+    _set_count(path, 19)
+    with path.open("ab") as fh:
+        fh.write(b"\1\2\3")
+    with pytest.raises(ReductionError, match=rf"{path}: header field FrameCount is 19, but"):
+        open_ser(path)
+
+
+def test_stamps_outside_1990_2100_are_named_and_not_used(tmp_path: Path) -> None:
+    path = tmp_path / "a.ser"
+    stamps = _stamps(10)
+    stamps[0] = datetime_to_ticks(datetime(203, 5, 1, tzinfo=timezone.utc))
+    stamps[7] = datetime_to_ticks(datetime(2150, 1, 1, tzinfo=timezone.utc))
+    _write(path, 10, stamps=stamps)
+    ser = open_ser(path)
+    assert ser.timestamps is not None
+    assert list(ser.timestamps) == [0, *_stamps(10)[1:7], 0, *_stamps(10)[8:]]
+    assert "trailer timestamps of 2 frames (first: frame 0" in " ".join(ser.notes)
+    assert "outside 1990-2100; they are treated as missing" in " ".join(ser.notes)
+
+
+def test_stamps_going_backwards_are_named_and_not_used(tmp_path: Path) -> None:
+    path = tmp_path / "a.ser"
+    stamps = _stamps(10)
+    stamps[5] = stamps[2]  # a run that jumps back
+    stamps[6] = stamps[3]
+    _write(path, 10, stamps=stamps)
+    ser = open_ser(path)
+    assert ser.timestamps is not None
+    assert list(ser.timestamps) == [*_stamps(10)[:5], 0, 0, *_stamps(10)[7:]]
+    assert "go backwards at 2 frames (first: frame 5, 0.080000 s before" in " ".join(ser.notes)
+
+
+def test_all_stamps_implausible_is_no_trailer(tmp_path: Path) -> None:
+    path = tmp_path / "a.ser"
+    _write(path, 4, stamps=[5, 6, 7, 8])
+    ser = open_ser(path)
+    assert ser.timestamps is None
+    assert "no usable timestamp in the trailer" in " ".join(ser.notes)
+
+
+def test_an_implausible_header_start_is_named_and_ignored(tmp_path: Path) -> None:
+    path = tmp_path / "a.ser"
+    _write(path, 4)
+    raw = bytearray(path.read_bytes())
+    struct.pack_into("<q", raw, 170, 12345)  # DateTime_UTC
+    path.write_bytes(bytes(raw))
+    ser = open_ser(path)
+    assert ser.start_utc is None
+    assert "header field DateTime_UTC (12345) is outside 1990-2100; ignored." in ser.notes
+
+
+@pytest.mark.parametrize(
+    ("offset", "value", "message"),
+    [
+        (26, 0x01000000, "header field ImageWidth is 16777216; expected 1 to 65536"),
+        (30, -3, "header field ImageHeight is -3"),
+        (34, 0, "header field PixelDepthPerPlane is 0"),
+        (34, 17, "header field PixelDepthPerPlane is 17"),
+        (18, 102, "header field ColorID is 102"),
+        (22, 2, "header field LittleEndian is 2; expected 0 or 1"),
+        (38, -1, "header field FrameCount is negative"),
+    ],
+)
+def test_every_header_field_is_range_checked(
+    tmp_path: Path, offset: int, value: int, message: str
+) -> None:
+    path = tmp_path / "a.ser"
+    _write(path, 3)
+    raw = bytearray(path.read_bytes())
+    struct.pack_into("<i", raw, offset, value)
+    path.write_bytes(bytes(raw))
+    with pytest.raises(ReductionError, match=f"{path}: {message}"):
+        open_ser(path)
+
+
+def test_a_frame_too_big_to_read_is_refused_with_the_limit(tmp_path: Path) -> None:
+    path = tmp_path / "a.ser"
+    path.write_bytes(SerHeader("INDI-RECORDER", 0, COLOR_RGB, 0, 60000, 60000, 16, 1).pack())
+    with pytest.raises(
+        ReductionError, match="60000x60000 colour frames of 20599 MiB; .* up to 512"
+    ):
+        open_ser(path)

@@ -91,7 +91,7 @@ def test_crashed_recording_has_frames_but_no_timestamps(tmp_path: Path) -> None:
     write_ser(path, stamps(40), header_count=0, trailer=False)
     check = verify_ser(path, EXPECT)
     assert check.frames == 40 and not check.is_valid
-    assert "FrameCount is 0 in the header" in check.problems[0]
+    assert "FrameCount is 0 (the recording was not closed" in check.problems[0]
     assert "40 frames recovered" in check.problems[0]
 
 
