@@ -290,6 +290,7 @@ class NightRunner:
             "expected_frames": c.expected_frames if c else None,
             "dropped_frames": c.dropped_frames if c else None,
             "gaps": c.gaps if c else None,
+            "gap_list": [list(g) for g in c.gap_list] if c else [],
             "first_frame_utc": c.first_frame_utc if c else None,
             "last_frame_utc": c.last_frame_utc if c else None,
             "start_delay_s": c.start_delay_s if c else None,

@@ -33,6 +33,13 @@ Timing decisions (``Limits`` come from ``Settings.run``):
   ``max(record_end, sent + duration) + finish_grace_s``; otherwise it is stopped and flagged.
 - **Late start**: if ``record_start + late_start_s`` has passed before the record command could
   be sent, the event fails with ``late start``; within that limit a late recording is flagged.
+- **Ekos job failures never cost the recording**: Align failing (flagged "pointing not
+  plate-solved"), the job failing otherwise, or not finishing within ``job_timeout_s``: the
+  scheduler is stopped and the event is recorded at preroll at the mount's (slewed) position,
+  flagged.
+- **A usable file is a recording**: a SER with frames and timestamps is ``recorded`` even when
+  frames were dropped or the window is short (flagged with the count and where the gaps are);
+  the event is ``failed`` only when there is no file, or none with a usable frame.
 - **Failures**: a failed command (load, start, configure, stream, record) fails the event with
   its reason and cleans up (scheduler or stream stopped); a failed *query* (status, progress,
   rig check, recording state) or a failed stop is retried at the next poll, bounded by the
@@ -69,6 +76,9 @@ __all__ = [
     "cleanup_for",
     "finish_by",
 ]
+
+NOT_PLATE_SOLVED = "pointing not plate-solved"
+"""Flag of an event recorded at the slewed position after Ekos' Align failed."""
 
 _P, _W, _A, _R, _S = (
     JobState.PENDING,
@@ -230,9 +240,10 @@ def _waiting(now: datetime, job: Job, r: PortResult | None, lim: Limits) -> Tran
         if phase is JobPhase.COMPLETE:
             job = replace(job, job_done=True)
         elif phase is JobPhase.ALIGN_FAILED:
-            return _fail(job, Reason.ALIGNMENT_FAILED, detail, Act.STOP_SCHEDULER)
+            return _record_anyway(now, job.flag(f"{NOT_PLATE_SOLVED}: {detail}".rstrip(": ")), lim)
         elif phase is JobPhase.FAILED:
-            return _fail(job, Reason.JOB_FAILED, detail, Act.STOP_SCHEDULER)
+            flag = f"the Ekos job failed ({detail}): recording at the mount's position"
+            return _record_anyway(now, job.flag(flag), lim)
     preroll = _preroll_at(job, lim)
     if job.job_done:
         if now >= preroll:
@@ -249,11 +260,23 @@ def _waiting(now: datetime, job: Job, r: PortResult | None, lim: Limits) -> Tran
     return _go(_W, job, Action(Act.QUERY_SCHEDULER))
 
 
+def _record_anyway(now: datetime, job: Job, lim: Limits) -> Transition:
+    """The Ekos job ended without success: stop the scheduler, record at preroll anyway."""
+    job = replace(job, job_done=True)
+    preroll = _preroll_at(job, lim)
+    if now >= preroll:
+        return _go(_A, job, Action(Act.STOP_SCHEDULER), Action(Act.CHECK_RIG))
+    return _go(_W, job, Action(Act.STOP_SCHEDULER), Action(Act.SLEEP, preroll))
+
+
 def _waiting_overdue(now: datetime, job: Job, lim: Limits) -> Transition | None:
     if job.job_sent_at is not None and now >= job.job_sent_at + _s(lim.job_timeout_s):
         last = job.progress.phase.value if job.progress else "no progress"
-        detail = f"the Ekos job did not finish within {lim.job_timeout_s:g} s (last: {last})"
-        return _fail(job, Reason.JOB_FAILED, detail, Act.STOP_SCHEDULER)
+        flag = (
+            f"the Ekos job did not finish within {lim.job_timeout_s:g} s (last: {last}): "
+            "scheduler stopped, recording at the mount's position"
+        )
+        return _record_anyway(now, job.flag(flag), lim)
     if now < _preroll_at(job, lim):
         return None
     if job.job_sent_at is None:
@@ -379,8 +402,15 @@ def _stopping(now: datetime, job: Job, r: PortResult | None, lim: Limits) -> Tra
     job = replace(job, check=r.check, file=r.file)
     if r.file is None or r.check is None:
         return _fail(job, Reason.RECORDING_FAILED, "no recording file was found")
-    if not r.check.is_valid:
+    if not r.check.is_usable:
         return _fail(job, Reason.FILE_INVALID, "; ".join(r.check.problems))
+    c = r.check
+    if c.dropped_frames:
+        where = ", ".join(f"{n} after frame {i}" for i, n in c.gap_list[:5])
+        more = f" and {len(c.gap_list) - 5} more gaps" if len(c.gap_list) > 5 else ""
+        job = job.flag(f"{c.dropped_frames} dropped frames in {c.gaps} gaps ({where}{more})")
+    if c.problems:
+        job = job.flag("recorded with problems: " + "; ".join(c.problems))
     return _go(JobState.DONE, job)
 
 

@@ -68,6 +68,7 @@ class SerCheck:
         start_delay_s: first frame timestamp minus the planned start.
         problems: reasons the file is invalid (empty when valid).
         warnings: things to know that do not invalidate it.
+        gap_list: each gap as (index of the frame before it, frames missing there).
     """
 
     path: Path
@@ -80,10 +81,16 @@ class SerCheck:
     start_delay_s: float | None = None
     problems: tuple[str, ...] = ()
     warnings: tuple[str, ...] = ()
+    gap_list: tuple[tuple[int, int], ...] = ()
 
     @property
     def is_valid(self) -> bool:
         return not self.problems
+
+    @property
+    def is_usable(self) -> bool:
+        """Valid, or frames with timestamps: worth keeping and reducing, whatever is wrong."""
+        return self.is_valid or (self.frames > 0 and self.first_frame_utc is not None)
 
 
 def check_recording(
@@ -115,7 +122,9 @@ def check_recording(
     first, last = ticks_to_datetime(int(ticks[0])), ticks_to_datetime(int(ticks[-1]))
     exp = expect.exposure_s
     gap_mask = intervals > GAP_FACTOR * exp
-    dropped = int(np.sum(np.rint(intervals[gap_mask] / exp) - 1))
+    missing = np.rint(intervals / exp).astype(np.int64) - 1
+    dropped = int(np.sum(missing[gap_mask]))
+    gap_list = tuple((int(i), int(missing[i])) for i in np.flatnonzero(gap_mask))
     delay = (first - expect.record_start).total_seconds()
     problems, warnings = _judge(frames, intervals, delay, last, expect)
     if dropped:
@@ -129,6 +138,7 @@ def check_recording(
         start_delay_s=delay,
         problems=tuple(problems),
         warnings=(*notes, *warnings),
+        gap_list=gap_list,
     )
 
 

@@ -150,17 +150,28 @@ def test_complete_job_sleeps_until_preroll_then_arms() -> None:
 
 
 @pytest.mark.parametrize(
-    ("phase", "reason"),
-    [(JobPhase.FAILED, Reason.JOB_FAILED), (JobPhase.ALIGN_FAILED, Reason.ALIGNMENT_FAILED)],
+    ("phase", "flag"),
+    [
+        (JobPhase.FAILED, "the Ekos job failed (Ekos said no): recording at the mount's position"),
+        (JobPhase.ALIGN_FAILED, "pointing not plate-solved: Ekos said no"),
+    ],
 )
-def test_failed_job_fails_the_event_and_stops_the_scheduler(
-    phase: JobPhase, reason: Reason
-) -> None:
+def test_failed_job_stops_the_scheduler_and_records_anyway(phase: JobPhase, flag: str) -> None:
     job = replace(JOB, job_sent_at=JOB.job_start)
     r = PortResult(Act.POLL_JOB, progress=JobProgress(phase, "Ekos said no"))
     tr = transition(S.WAITING, JOB.job_start + timedelta(seconds=30), job, r, LIM)
-    assert (tr.state, tr.job.reason, tr.job.detail) == (S.FAILED, reason, "Ekos said no")
-    assert kinds(tr.actions) == [Act.STOP_SCHEDULER]
+    assert tr.state is S.WAITING and tr.job.reason is None and flag in tr.job.flags
+    assert tr.actions == (Action(Act.STOP_SCHEDULER), Action(Act.SLEEP, PREROLL))
+    armed = transition(S.WAITING, PREROLL, tr.job, PortResult(Act.SLEEP), LIM)
+    assert armed.state is S.ARMING and kinds(armed.actions) == [Act.CHECK_RIG]
+
+
+def test_align_failing_after_preroll_arms_at_once() -> None:
+    job = replace(JOB, job_sent_at=JOB.job_start)
+    r = PortResult(Act.POLL_JOB, progress=JobProgress(JobPhase.ALIGN_FAILED, ""))
+    tr = transition(S.WAITING, PREROLL + timedelta(seconds=1), job, r, LIM)
+    assert tr.state is S.ARMING and "pointing not plate-solved" in tr.job.flags
+    assert kinds(tr.actions) == [Act.STOP_SCHEDULER, Act.CHECK_RIG]
 
 
 def test_overrun_at_preroll_stops_the_scheduler_and_records_anyway() -> None:
@@ -173,13 +184,15 @@ def test_overrun_at_preroll_stops_the_scheduler_and_records_anyway() -> None:
     assert any("overran" in f for f in tr.job.flags)
 
 
-def test_job_timeout_fails_the_event() -> None:
+def test_job_timeout_stops_the_scheduler_and_records_anyway() -> None:
+    lim = Limits(job_timeout_s=20)
     job = replace(JOB, job_sent_at=JOB.job_start)
     r = PortResult(Act.POLL_JOB, progress=JobProgress(JobPhase.CAPTURING))
-    now = JOB.job_start + timedelta(seconds=LIM.job_timeout_s)
-    tr = transition(S.WAITING, now, job, r, LIM)
-    assert (tr.state, tr.job.reason) == (S.FAILED, Reason.JOB_FAILED)
-    assert "did not finish within 240 s (last: capturing)" in tr.job.detail
+    now = JOB.job_start + timedelta(seconds=lim.job_timeout_s)
+    tr = transition(S.WAITING, now, job, r, lim)
+    assert tr.state is S.WAITING and tr.job.reason is None and tr.job.job_done
+    assert any("did not finish within 20 s (last: capturing)" in f for f in tr.job.flags)
+    assert kinds(tr.actions) == [Act.STOP_SCHEDULER, Act.SLEEP]
 
 
 # --- arming and the record command -----------------------------------------------------------
@@ -284,6 +297,23 @@ def test_verify_outcomes() -> None:
     bad = PortResult(Act.VERIFY, check=SerCheck(f, problems=("no frames",)), file=f)
     tr = transition(S.STOPPING, at(11), JOB, bad)
     assert (tr.state, tr.job.reason, tr.job.detail) == (S.FAILED, Reason.FILE_INVALID, "no frames")
+    gappy = SerCheck(
+        f,
+        frames=72,
+        expected_frames=100,
+        dropped_frames=28,
+        gaps=2,
+        first_frame_utc=at(4),
+        problems=("72 frames where the rate (0.1 s) calls for about 100",),
+        gap_list=((10, 20), (50, 8)),
+    )
+    tr = transition(S.STOPPING, at(11), JOB, PortResult(Act.VERIFY, check=gappy, file=f))
+    assert tr.state is S.DONE and tr.job.reason is None
+    assert "28 dropped frames in 2 gaps (20 after frame 10, 8 after frame 50)" in tr.job.flags
+    assert (
+        "recorded with problems: 72 frames where the rate (0.1 s) calls for about 100"
+        in tr.job.flags
+    )
     missing = transition(S.STOPPING, at(11), JOB, PortResult(Act.VERIFY))
     assert (missing.state, missing.job.reason) == (S.FAILED, Reason.RECORDING_FAILED)
 
