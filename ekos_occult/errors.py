@@ -28,6 +28,7 @@ __all__ = [
     "DeviceLost",
     "SandboxError",
     "ReductionError",
+    "ReportError",
 ]
 
 
@@ -92,6 +93,11 @@ class PredictionFormatError(InputError):
 
 class ReductionError(InputError):
     """A recording or light curve cannot be reduced (bad file, no star found, ...)."""
+
+
+class ReportError(InputError):
+    """A reduce result cannot be reported (not a reduce JSON, a field missing or wrong), or a
+    report does not read back as written."""
 
 
 class RunError(OccultError):

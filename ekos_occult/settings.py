@@ -27,6 +27,14 @@ __all__ = [
     "EkosSettings",
     "CaptureSettings",
     "RunSettings",
+    "ObserverSettings",
+    "StationSettings",
+    "TelescopeSettings",
+    "CameraSettings",
+    "TELESCOPE_TYPES",
+    "OBSERVING_METHODS",
+    "TIME_SOURCES",
+    "POSITION_SOURCES",
     "Settings",
     "LIMITS",
     "STEPS",
@@ -36,6 +44,18 @@ __all__ = [
 ]
 
 STEPS = ("Track", "Focus", "Align", "Guide")
+
+# Report vocabularies (IOTA-ES form 2.03 and Occult's asteroid-observation codes; see report/).
+TELESCOPE_TYPES = (
+    "refractor", "newtonian", "sct", "dobsonian", "binoculars", "other", "none", "electronic"
+)  # fmt: skip
+OBSERVING_METHODS = (
+    "video", "dslr-video", "photometer", "images", "drift-scan", "visual", "other"
+)  # fmt: skip
+TIME_SOURCES = (
+    "gps", "ntp", "telephone", "radio", "internal-clock", "stopwatch", "other"
+)  # fmt: skip
+POSITION_SOURCES = ("gps", "map", "survey", "other")
 
 
 @dataclass(frozen=True)
@@ -93,6 +113,73 @@ class RunSettings:
 
 
 @dataclass(frozen=True)
+class ObserverSettings:
+    """``[observer]``: who observed, for the reports (empty = not given, left for the observer).
+
+    Attributes:
+        name: first observer ("Observer1"), as it should appear in the archive.
+        second_observer: "Observer2" (optional).
+        more_observers: more than two observers took part.
+        email, address: contact details for the coordinator (IOTA-ES form).
+        nearest_town: the nearest town or city ("NearestCity", Occult's "located near").
+        country: 2- or 3-letter country/state code (ISO 3166, e.g. ``DE``, ``AU``).
+    """
+
+    name: str = ""
+    second_observer: str = ""
+    more_observers: bool = False
+    email: str = ""
+    address: str = ""
+    nearest_town: str = ""
+    country: str = ""
+
+
+@dataclass(frozen=True)
+class StationSettings:
+    """``[station]``: how the station's position (``lat``/``lon``/``elevation`` of the same
+    table, kept in :attr:`Settings.site`) was measured.
+
+    Attributes:
+        position_source: ``gps``, ``map``, ``survey`` or ``other``; empty = not given.
+        name: an optional label for the station (e.g. ``home``).
+    """
+
+    position_source: str = ""
+    name: str = ""
+
+
+@dataclass(frozen=True)
+class TelescopeSettings:
+    """``[telescope]``: the optics (0 / empty = not given, left for the observer).
+
+    Attributes:
+        type: one of :data:`TELESCOPE_TYPES`.
+        aperture_cm: clear aperture in centimetres.
+        focal_length_cm: effective focal length in centimetres.
+    """
+
+    type: str = ""
+    aperture_cm: float = 0.0
+    focal_length_cm: float = 0.0
+
+
+@dataclass(frozen=True)
+class CameraSettings:
+    """``[camera]``: the recording camera and the clock its timestamps come from.
+
+    Attributes:
+        name: the camera model as reported (e.g. ``QHY174M-GPS``, ``ASI462MM``).
+        method: observing method, one of :data:`OBSERVING_METHODS` (``video`` for SER video).
+        time_source: what disciplines the timestamps, one of :data:`TIME_SOURCES`
+            (``gps`` in-camera or PPS, ``ntp`` host clock, ...); empty = not given.
+    """
+
+    name: str = ""
+    method: str = "video"
+    time_source: str = ""
+
+
+@dataclass(frozen=True)
 class Settings:
     """Everything a command needs, resolved once."""
 
@@ -101,6 +188,10 @@ class Settings:
     ekos: EkosSettings = field(default_factory=EkosSettings)
     capture: CaptureSettings = field(default_factory=CaptureSettings)
     run: RunSettings = field(default_factory=RunSettings)
+    observer: ObserverSettings = field(default_factory=ObserverSettings)
+    station: StationSettings = field(default_factory=StationSettings)
+    telescope: TelescopeSettings = field(default_factory=TelescopeSettings)
+    camera: CameraSettings = field(default_factory=CameraSettings)
     out_dir: Path | None = None
     sandbox_dir: Path | None = None
     config_path: Path | None = None
@@ -110,7 +201,7 @@ class Settings:
         if self.site is None:
             raise ConfigError(
                 "No observing site: give --site LAT,LON,ELEV (degrees, east-positive longitude, "
-                "metres) or set [site] lat, lon, elevation in the config file"
+                "metres) or set [station] lat, lon, elevation in the config file"
                 + (f" ({self.config_path})." if self.config_path else ".")
             )
         return self.site
@@ -129,10 +220,14 @@ LIMITS: dict[str, tuple[float, float]] = {
     "job_timeout_s": (0.0, 86400.0),
     "disk_margin_bytes": (0, 2**50),
     "record_timestamp_tolerance_s": (0.0, 60.0),
+    "aperture_cm": (0.0, 1000.0),
+    "focal_length_cm": (0.0, 100000.0),
 }
 """Allowed range of each numeric setting (config key and the flag that sets it)."""
 _POSITIVE = frozenset({"call_timeout_s", "exposure_s", "job_timeout_s"})  # zero is not allowed
-_SECTIONS = ("site", "plan", "ekos", "capture", "run", "paths")
+_SECTIONS = (
+    "station", "site", "observer", "telescope", "camera", "plan", "ekos", "capture", "run", "paths"
+)  # fmt: skip
 _MAX_PX = 100_000
 
 
@@ -292,25 +387,58 @@ def _coerce(key: str, current: Any, value: Any) -> Any:
     raise TypeError(f"cannot be set to {type(value).__name__}")  # pragma: no cover
 
 
-def _config_site(table: Mapping[str, Any], where: str) -> Site:
+def _config_site(table: Mapping[str, Any], where: str, name: str = "site") -> Site:
+    """The position of ``[station]`` (``name``) or of its old name ``[site]``."""
+    where = f"{where} [{name}]"
     unknown = sorted(set(table) - {"lat", "lon", "elevation"})
     if unknown:
         raise ConfigError(
-            f"{where} [site]: unknown setting(s) {', '.join(map(repr, unknown))}; "
+            f"{where}: unknown setting(s) {', '.join(map(repr, unknown))}; "
             "known: lat, lon, elevation."
+            + (" ([site] is the old name of [station])" if name == "site" else "")
         )
     missing = [k for k in ("lat", "lon") if k not in table]
     if missing:
-        raise ConfigError(f"{where} [site]: {' and '.join(missing)} missing (degrees).")
+        raise ConfigError(f"{where}: {' and '.join(missing)} missing (degrees).")
     nums: dict[str, float] = {}
     for key in ("lat", "lon", "elevation"):
         value = table.get(key, 0.0)
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ConfigError(f"{where} [site]: {key} = {_show(value)}: expected a number.")
+            raise ConfigError(f"{where}: {key} = {_show(value)}: expected a number.")
         if not math.isfinite(value):
-            raise ConfigError(f"{where} [site]: {key} = {value!r}: expected a finite number.")
+            raise ConfigError(f"{where}: {key} = {value!r}: expected a finite number.")
         nums[key] = float(value)
-    return _site(nums["lat"], nums["lon"], nums["elevation"], f"{where} [site]")
+    return _site(nums["lat"], nums["lon"], nums["elevation"], where)
+
+
+_POSITION_KEYS = {"lat", "lon", "elevation"}
+
+
+def _read_station(s: Settings, data: Mapping[str, Any], where: str) -> Settings:
+    """The site from ``[station]`` (or its old name ``[site]``) and how it was measured.
+
+    Raises:
+        ConfigError: both tables hold a position, a key is unknown, or a value is out of range.
+    """
+    station = _section(data, "station", where)
+    old = _section(data, "site", where)
+    position = {k: v for k, v in station.items() if k in _POSITION_KEYS}
+    if old and position:
+        raise ConfigError(
+            f"{where}: the position is given twice, in [station] and in [site]; [site] is the old "
+            "name of [station]: keep only [station] lat, lon, elevation."
+        )
+    if position:
+        s = dataclasses.replace(s, site=_config_site(position, where, "station"))
+    elif old:
+        s = dataclasses.replace(s, site=_config_site(old, where, "site"))
+    rest = {k: v for k, v in station.items() if k not in _POSITION_KEYS}
+    try:
+        return dataclasses.replace(s, station=_apply(s.station, rest, f"{where} [station]"))
+    except ConfigError as exc:
+        if "unknown setting" in str(exc):
+            raise ConfigError(f"{exc} (and elevation, lat, lon: the position)") from None
+        raise
 
 
 def _config_path(paths: Mapping[str, Any], key: str, where: str) -> Path | None:
@@ -337,6 +465,34 @@ def _validate(s: Settings) -> None:
         raise ConfigError(
             f"kstars_version must be auto, 3.6 or 3.7, not {s.ekos.kstars_version!r}."
         )
+
+
+def _choice(value: str, allowed: tuple[str, ...], key: str) -> None:
+    if value and value not in allowed:
+        raise ConfigError(f"{key} = {value!r}: choose one of {', '.join(allowed)}.")
+
+
+def _validate_report(s: Settings, where: str) -> None:
+    """Ranges and vocabularies of the report settings ([observer] ... [camera])."""
+    _choice(s.station.position_source, POSITION_SOURCES, f"{where} [station] position_source")
+    _choice(s.telescope.type, TELESCOPE_TYPES, f"{where} [telescope] type")
+    _choice(s.camera.method, OBSERVING_METHODS, f"{where} [camera] method")
+    _choice(s.camera.time_source, TIME_SOURCES, f"{where} [camera] time_source")
+    country = s.observer.country
+    if country and not (2 <= len(country) <= 3 and country.isalpha()):
+        raise ConfigError(
+            f"{where} [observer] country = {country!r}: expected a 2- or 3-letter code "
+            "(e.g. DE, AU, USA)."
+        )
+    email = s.observer.email
+    if email and ("@" not in email or any(c.isspace() for c in email)):
+        raise ConfigError(f"{where} [observer] email = {email!r}: not an e-mail address.")
+    for key in ("name", "second_observer", "email", "address", "nearest_town"):
+        value = getattr(s.observer, key)
+        if "|" in value or "\n" in value:
+            raise ConfigError(
+                f"{where} [observer] {key}: a '|' or a line break cannot go into a report."
+            )
 
 
 def load_settings(
@@ -368,9 +524,7 @@ def load_settings(
             f"{where}: unknown section(s) or key(s) {', '.join(map(repr, unknown))}; "
             f"known sections: {', '.join(f'[{n}]' for n in _SECTIONS)}."
         )
-    site_tab = _section(data, "site", where)
-    if site_tab:
-        s = dataclasses.replace(s, site=_config_site(site_tab, where))
+    s = _read_station(s, data, where)
     if path:
         s = dataclasses.replace(
             s,
@@ -378,6 +532,11 @@ def load_settings(
             ekos=_apply(s.ekos, _section(data, "ekos", where), f"{where} [ekos]"),
             capture=_apply(s.capture, _section(data, "capture", where), f"{where} [capture]"),
             run=_apply(s.run, _section(data, "run", where), f"{where} [run]"),
+            observer=_apply(s.observer, _section(data, "observer", where), f"{where} [observer]"),
+            telescope=_apply(
+                s.telescope, _section(data, "telescope", where), f"{where} [telescope]"
+            ),
+            camera=_apply(s.camera, _section(data, "camera", where), f"{where} [camera]"),
         )
         paths = _section(data, "paths", where)
         unknown = sorted(set(paths) - {"out_dir", "sandbox_dir"})
@@ -404,4 +563,5 @@ def load_settings(
             sub = {"rules": s.rules, "ekos": s.ekos, "capture": s.capture, "run": s.run}[section]
             s = dataclasses.replace(s, **{section: _apply(sub, given, "command line")})
     _validate(s)
+    _validate_report(s, where)
     return s

@@ -32,7 +32,17 @@ __all__ = ["main", "build_parser", "configure_astropy_offline", "default_config_
 # One module per subcommand. Each defines ``NAME``, ``HELP``, ``add_arguments(parser)`` and
 # ``run(args, settings) -> int``, imports heavy libraries lazily inside ``run`` (so ``--help`` and
 # light commands start fast) and does no work at import.
-COMMANDS = ("sandbox", "plan", "render", "load", "run", "check", "reduce", "predictions")
+COMMANDS = (
+    "sandbox",
+    "plan",
+    "render",
+    "load",
+    "run",
+    "check",
+    "reduce",
+    "predictions",
+    "report",
+)
 
 # The commands whose code reaches astropy's time scales or Earth orientation (``run``: Ekos' JNow
 # position → J2000 in night.ekosport). Importing ``astropy.utils.iers`` costs ~0.3 s (seconds on a

@@ -418,6 +418,8 @@ def to_dict(red: Reduction) -> dict[str, Any]:
         "false_event_probability": float(f"{t.false_event_probability:.4g}"),
         "false_event_sigma": _round(t.false_event_sigma, 2),
         "frames": len(lc),
+        "start_utc": red.edge_iso(0.0),
+        "end_utc": red.edge_iso(float(len(lc))),
         "dropped_frames": red.cadence.dropped_frames if red.cadence else 0,
         "dropped_before_frames": [
             [_round(f, 4), n]
