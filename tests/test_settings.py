@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -90,3 +91,35 @@ def test_parse_site_rejects(text: str) -> None:
 def test_parse_site_accepts_two_or_three_numbers() -> None:
     assert parse_site("51.5, -0.1") == Site(51.5, -0.1, 0.0)
     assert parse_site("-33.9,151.2,58") == Site(-33.9, 151.2, 58.0)
+
+
+def test_station_gives_the_site_and_site_is_its_old_name(tmp_path: Path) -> None:
+    new = load_settings(
+        _write(
+            tmp_path,
+            "[station]\nlat = 48.1\nlon = 11.6\nelevation = 520\nposition_source = 'map'\n",
+        )  # fmt: skip
+    )
+    assert new.site == Site(48.1, 11.6, 520.0)
+    assert new.station.position_source == "map"
+    old = load_settings(_write(tmp_path, "[site]\nlat = 48.1\nlon = 11.6\nelevation = 520\n"))
+    assert old.site == new.site
+
+
+@pytest.mark.parametrize(
+    ("text", "fragment"),
+    [
+        ("[station]\nlon = 11\n", "[station]: lat is missing"),
+        ("[station]\nlat = 1\nlon = 1\naltitude = 3\n", "unknown setting 'altitude'"),
+        ("[site]\nlat = 1\nlon = 1\nheight = 3\n", "[site]: unknown setting 'height'"),
+        ("[station]\nposition_source = 'guess'\n", "position_source = 'guess'"),
+        ("[observer]\nemail = 'nobody'\n", "[observer] email"),
+        ("[observer]\nname = 'a|b'\n", "[observer] name"),
+        ("[camera]\nmethod = 'eyes'\n", "[camera] method"),
+        ("[telescope]\nfocal_length_cm = 'long'\n", "expected a number"),
+        ("[observer]\nmore_observers = 1\n", "expected true or false"),
+    ],
+)
+def test_report_settings_are_validated(tmp_path: Path, text: str, fragment: str) -> None:
+    with pytest.raises(ConfigError, match=re.escape(fragment)):
+        load_settings(_write(tmp_path, text))

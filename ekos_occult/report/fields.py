@@ -22,6 +22,7 @@ __all__ = [
     "hms",
     "parse_hms",
     "clean",
+    "accuracy",
 ]
 
 MARK = "<fill in>"
@@ -105,3 +106,9 @@ def clean(text: str, forbidden: str = "|") -> str:
     """One line of free text: line breaks and ``forbidden`` characters become spaces."""
     out = "".join(" " if c in forbidden or c in "\r\n\t" else c for c in text)
     return " ".join(out.split())
+
+
+def accuracy(seconds: float) -> str:
+    """An accuracy in seconds to 0.01 s, never below 0.01 (a bar that rounds to zero would
+    claim a perfect time)."""
+    return f"{max(round(seconds, 2), 0.01):.2f}"

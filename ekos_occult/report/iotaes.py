@@ -22,6 +22,7 @@ from ekos_occult.report.fields import (
     MONTHS,
     TELESCOPE_CODES,
     TIME_SOURCE_CODES,
+    accuracy,
     clean,
     dms,
     hms,
@@ -72,6 +73,10 @@ def _time(r: Report, t: datetime | None) -> str:
     return hms(seconds_of_day(t, r.day) % 86400.0)
 
 
+def _acc(value: float | None) -> str | None:
+    return None if value is None else accuracy(value)
+
+
 def _num(value: float | None, fmt: str) -> str | None:
     return None if value is None else format(value, fmt)
 
@@ -114,8 +119,8 @@ def _station_fields(r: Report) -> list[tuple[str, str]]:
 def _observation_fields(r: Report) -> list[tuple[str, str]]:
     eq = r.equipment
     if r.outcome is Outcome.POSITIVE and r.d and r.r:
-        d, acc_d = "D" + _time(r, r.d.time), _or_mark(_num(r.d.accuracy_s, ".2f"))
-        rr, acc_r = "R" + _time(r, r.r.time), _or_mark(_num(r.r.accuracy_s, ".2f"))
+        d, acc_d = "D" + _time(r, r.d.time), _or_mark(_acc(r.d.accuracy_s))
+        rr, acc_r = "R" + _time(r, r.r.time), _or_mark(_acc(r.r.accuracy_s))
     else:
         d, acc_d, rr, acc_r = "M", "", "M", ""
     return [

@@ -29,6 +29,7 @@ from ekos_occult.report.fields import (
     METHOD_CODES,
     TELESCOPE_CODES,
     TIME_SOURCE_CODES,
+    accuracy,
     clean,
     dms,
     hms,
@@ -174,7 +175,7 @@ def _observer_id(r: Report) -> list[str]:
 
 def _edge(r: Report, t: datetime | None, code: str, acc: float | None) -> list[str]:
     when = "" if t is None or r.day is None else hms(seconds_of_day(t, r.day), 2, " ", pad=" ")
-    return [when, code, _f(acc, ".2f"), "", "", ""]
+    return [when, code, "" if acc is None else accuracy(acc), "", "", ""]
 
 
 def _edges(r: Report) -> tuple[list[str], list[str]]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from ekos_occult.report.fields import MARK, dms, hms, seconds_of_day
+from ekos_occult.report.fields import MARK, accuracy, dms, hms, seconds_of_day
 from ekos_occult.report.record import Edge, Outcome, Report
 
 __all__ = ["format_text"]
@@ -20,7 +20,7 @@ def _t(t: datetime | None) -> str:
 def _edge(name: str, e: Edge | None) -> str:
     if e is None:
         return f"{name}:               -"
-    acc = f"+/- {e.accuracy_s:.2f} s" if e.accuracy_s is not None else "accuracy unknown"
+    acc = f"+/- {accuracy(e.accuracy_s)} s" if e.accuracy_s is not None else "accuracy unknown"
     fit = f" (fit 68 %: {e.fit_err_s:.3f} s)" if e.fit_err_s is not None else ""
     return f"{name}:               {_t(e.time)}  {acc}{fit}"
 

@@ -1,0 +1,210 @@
+"""Reports from reduce results: golden forms for a positive and a negative synthetic event, the
+values in the forms equal the result's, every form reads back through our own parser."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+from report_golden import FORMATS, NOW, PREDICTION, STATION, Made, golden_path, make
+
+from ekos_occult.errors import ReportError
+from ekos_occult.model import Site
+from ekos_occult.plan.geometry import station_geometry
+from ekos_occult.plan.occelmnt import read_occelmnt
+from ekos_occult.report.fields import parse_dms, parse_hms
+from ekos_occult.report.iotaes import check_iota_es, format_iota_es, parse_iota_es
+from ekos_occult.report.occultxml import (
+    LIGHT_MAX,
+    check_occult_xml,
+    format_occult_xml,
+    parse_occult_xml,
+)
+from ekos_occult.report.record import Outcome, build_report
+from ekos_occult.report.result import result_from_dict
+from ekos_occult.settings import load_settings
+
+pytestmark = pytest.mark.timeout(120)
+
+
+@pytest.fixture(scope="module")
+def made(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Made]:
+    return {k: make(k, tmp_path_factory.mktemp(k)) for k in ("positive", "negative")}
+
+
+def _utc(text: object) -> datetime:
+    return datetime.fromisoformat(str(text))
+
+
+def _tod(t: datetime) -> float:
+    return t.hour * 3600 + t.minute * 60 + t.second + t.microsecond / 1e6
+
+
+@pytest.mark.parametrize("kind", ["positive", "negative"])
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_report_equals_the_golden_file(made: dict[str, Made], kind: str, fmt: str) -> None:
+    want = golden_path(kind, fmt).read_text(encoding="utf-8")
+    assert made[kind].texts[fmt] == want
+
+
+def test_positive_iota_es_values_are_the_results(made: dict[str, Made]) -> None:
+    m = made["positive"]
+    res, rec = m.result, m.recording
+    form = dict(parse_iota_es(m.texts["iota-es"]))
+    assert form["Occultation"] == "POSITIVE"
+    assert form["DATE"] == "14 March 2024"
+    for edge, known in (("D", rec.d_utc), ("R", rec.r_utc)):
+        t = _utc(res[edge])
+        assert form[edge][0] == edge
+        written = parse_hms(form[edge][1:])
+        assert abs(written - _tod(t)) <= 0.005 + 1e-9  # the result's time to 0.01 s
+        assert abs(written - _tod(known)) < 0.02  # and the synthetic truth
+        assert form[f"Acc_{edge}"] == f"{max(round(float(res[f'{edge}_err_s']), 2), 0.01):.2f}"
+    assert float(form["Duration"]) == pytest.approx(float(res["duration_s"]), abs=0.005)
+    assert float(form["Exp_Time"]) == pytest.approx(float(res["cadence_s"]), rel=1e-3)
+    assert parse_hms(form["StartObs"]) == pytest.approx(_tod(_utc(res["start_utc"])), abs=0.005)
+    assert parse_hms(form["EndObs"]) == pytest.approx(_tod(_utc(res["end_utc"])), abs=0.005)
+    assert float(form["Signal/Noise"]) == pytest.approx(float(res["snr"]), abs=0.05)
+
+
+def test_station_and_prediction_fields(made: dict[str, Made]) -> None:
+    form = dict(parse_iota_es(made["positive"].texts["iota-es"]))
+    site = load_settings(STATION).site
+    assert site is not None
+    assert parse_dms(form["Latitude"]) == pytest.approx(site.lat_deg, abs=0.05 / 3600)
+    assert parse_dms(form["Longitude"]) == pytest.approx(site.lon_deg, abs=0.05 / 3600)
+    assert form["Altitude"] == "519"
+    assert (form["Telescope"], form["ObservingMethod"], form["Timesource"]) == ("3", "a", "b")
+    assert (form["Aperture"], form["FocalLength"]) == ("28", "280")
+    assert (form["Observer1"], form["E-mail"], form["Countrycode"]) == (
+        "Ada Example",
+        "ada@example.org",
+        "DE",
+    )
+    pred = read_occelmnt(PREDICTION.read_bytes(), str(PREDICTION)).predictions
+    g = station_geometry(pred, site)[0]
+    assert (form["STAR"], form["ASTEROID"], form["Nr"]) == ("UCAC4 550-123456", "Testia", "99001")
+    assert form["PREDICTTIME"] == f"14 Mar; 2024 {g.central_time:%H:%M:%S} UT"
+    assert f"{abs(g.offset_km):.1f} km {g.side}" in form["Comments"]
+
+
+def test_negative_is_a_non_detection_over_the_observed_span(made: dict[str, Made]) -> None:
+    m = made["negative"]
+    form = dict(parse_iota_es(m.texts["iota-es"]))
+    assert form["Occultation"] == "NEGATIVE"
+    assert (form["D"], form["R"], form["Acc_D"], form["Duration"]) == ("M", "M", "", "")
+    assert parse_hms(form["StartObs"]) == pytest.approx(
+        _tod(_utc(m.result["start_utc"])), abs=0.005
+    )
+    assert "false-event test" in form["Comments"]  # said honestly, not a silent miss
+    xml = parse_occult_xml(m.texts["occult-xml"])
+    d, r = xml["Observations/Observer/D"], xml["Observations/Observer/R"]
+    assert (d[1], r[1]) == ("M", "M")
+    assert parse_hms(d[0]) == pytest.approx(_tod(_utc(m.result["start_utc"])), abs=0.005)
+    assert parse_hms(r[0]) == pytest.approx(_tod(_utc(m.result["end_utc"])), abs=0.005)
+
+
+def test_occult_xml_values_and_light_curve(made: dict[str, Made]) -> None:
+    m = made["positive"]
+    xml = parse_occult_xml(m.texts["occult-xml"])
+    assert xml["FileVersion"] == ["2.15"]
+    assert xml["Date"][:3] == ["2024", "3", "14"]
+    for edge in ("D", "R"):
+        f = xml[f"Observations/Observer/{edge}"]
+        assert f[1] == edge
+        assert abs(parse_hms(f[0]) - _tod(_utc(m.result[edge]))) <= 0.005 + 1e-9
+        assert f[2] == f"{max(round(float(m.result[f'{edge}_err_s']), 2), 0.01):.2f}"
+    ident = xml["Observations/Observer/ID"]
+    assert ident[1] == "Ada Example" and ident[5] == "DE"
+    assert parse_dms(ident[7]) == pytest.approx(48.1372, abs=0.05 / 3600)
+    data = xml["Observations/Observer/LightData"]
+    values = xml["Observations/Observer/LightValues"]
+    assert int(data[7]) == len(values) == m.recording.n_frames
+    assert max(int(v) for v in values) == LIGHT_MAX
+    assert float(data[6]) == pytest.approx((m.recording.n_frames - 1) * 0.04, abs=1e-3)
+    # the event is in the light curve: the frames inside D..R are the deep ones
+    inside = [int(values[k]) for k in range(102, 139)]
+    outside = [int(values[k]) for k in range(0, 90)]
+    assert max(inside) < min(outside)
+
+
+def test_plot_is_written(made: dict[str, Made]) -> None:
+    pngs = [f for f in made["positive"].outcome.written[0].files if f.suffix == ".png"]
+    assert len(pngs) == 1 and pngs[0].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def _report(made: dict[str, Made], **changes: object):  # type: ignore[no-untyped-def]
+    data = dict(made["positive"].result) | changes
+    return build_report(result_from_dict(data, "r.json"), load_settings(STATION), made=NOW.date())
+
+
+def test_a_form_that_does_not_read_back_is_refused(made: dict[str, Made]) -> None:
+    r = _report(made)
+    text = format_iota_es(r)
+    check_iota_es(r, text, "ok")
+    with pytest.raises(ReportError, match=r"#D: 'D22:15:34.26' was written"):
+        check_iota_es(r, text.replace("#D: D22:15:34.26", "#D: D22:15:34.27"), "bad")
+    with pytest.raises(ReportError, match="#Extra: .1. was read"):
+        check_iota_es(r, text.replace("#Comments:", "#Extra: 1\n#Comments:"), "bad")
+    xml = format_occult_xml(r)
+    check_occult_xml(r, xml, "ok")
+    with pytest.raises(ReportError, match="Observations/Observer/ID"):
+        check_occult_xml(r, xml.replace("Ada Example", "Ada|Example"), "bad")
+
+
+def test_unknowns_are_marked_never_invented(made: dict[str, Made]) -> None:
+    bare = build_report(
+        result_from_dict(made["positive"].result, "r.json"),
+        load_settings(None),
+        made=NOW.date(),
+    )
+    form = dict(parse_iota_es(format_iota_es(bare)))
+    for key in ("STAR", "ASTEROID", "PREDICTTIME", "Observer1", "Latitude", "Telescope",
+                "Aperture", "Timesource", "Camera", "Wind"):  # fmt: skip
+        assert form[key] == "<fill in>", key
+    assert "observer name" in bare.to_fill and "time source" in bare.to_fill
+    xml = format_occult_xml(bare)
+    assert "for the observer to fill in: star, asteroid" in xml
+    ident = parse_occult_xml(xml)["Observations/Observer/ID"]
+    assert ident[1] == "" and ident[6] == "" and ident[13] == "_"  # empty, or "_" = unstated
+
+
+def test_timestamp_budget_is_in_the_accuracy_when_reduce_gives_it(made: dict[str, Made]) -> None:
+    ts = {
+        "source": "SER trailer, host clock (NTP)",
+        "convention": "start of exposure",
+        "correction_s": 0.012,
+        "uncertainty_s": 0.03,
+        "budget": {"clock": 0.02, "latency": 0.022},
+    }
+    r = _report(made, timestamps=ts)
+    assert r.d is not None and r.d.fit_err_s is not None
+    assert r.d.accuracy_s == pytest.approx((r.d.fit_err_s**2 + 0.03**2) ** 0.5)
+    form = dict(parse_iota_es(format_iota_es(r)))
+    assert form["Acc_D"] == "0.03"
+    assert "SER trailer, host clock (NTP)" in form["Comments"]
+    assert "included in the accuracies" in form["Comments"]
+    plain = dict(parse_iota_es(format_iota_es(_report(made))))
+    assert "uncertainty was not measured" in plain["Comments"]
+
+
+def test_an_event_past_midnight_keeps_counting_hours_in_occult(made: dict[str, Made]) -> None:
+    r = _report(made)
+    assert r.d is not None and r.r is not None and r.day is not None
+    later = dataclasses.replace(
+        r,
+        r=dataclasses.replace(r.r, time=datetime(2024, 3, 15, 0, 0, 1, tzinfo=timezone.utc)),
+        d=dataclasses.replace(r.d, time=datetime(2024, 3, 14, 23, 59, 59, tzinfo=timezone.utc)),
+    )
+    xml = parse_occult_xml(format_occult_xml(later))
+    assert xml["Observations/Observer/R"][0] == "24  0  1.00"
+    assert (later.r.time - later.d.time) == timedelta(seconds=2)
+
+
+def test_the_site_everywhere_comes_from_station(tmp_path: Path) -> None:
+    s = load_settings(STATION)
+    assert s.site == Site(48.1372, 11.5756, 519.0)
+    assert s.station.position_source == "gps"
+    assert Outcome.POSITIVE.value == "positive"
