@@ -109,9 +109,9 @@ def test_station_gives_the_site_and_site_is_its_old_name(tmp_path: Path) -> None
 @pytest.mark.parametrize(
     ("text", "fragment"),
     [
-        ("[station]\nlon = 11\n", "[station]: lat is missing"),
+        ("[station]\nlon = 11\n", "[station]: lat missing"),
         ("[station]\nlat = 1\nlon = 1\naltitude = 3\n", "unknown setting 'altitude'"),
-        ("[site]\nlat = 1\nlon = 1\nheight = 3\n", "[site]: unknown setting 'height'"),
+        ("[site]\nlat = 1\nlon = 1\nheight = 3\n", "[site]: unknown setting(s) 'height'"),
         ("[station]\nposition_source = 'guess'\n", "position_source = 'guess'"),
         ("[observer]\nemail = 'nobody'\n", "[observer] email"),
         ("[observer]\nname = 'a|b'\n", "[observer] name"),

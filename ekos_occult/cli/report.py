@@ -26,6 +26,7 @@ HELP = (
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     """Register the report flags."""
+    from ekos_occult.cli.options import input_file, output_dir
     from ekos_occult.cli.reporting import DEFAULT_FORMATS, FORMATS
 
     p.add_argument(
@@ -45,14 +46,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--prediction",
         metavar="OCCELMNT",
-        type=Path,
+        type=input_file,
         help="the Occult occelmnt prediction (star, asteroid, predicted central time and chord "
         "offset at the station); a night folder's events.csv is used when it is one",
     )
     p.add_argument(
         "--out",
         metavar="DIR",
-        type=Path,
+        type=output_dir,
         dest="report_dir",
         help="folder for the reports (default: next to RESULT, or NIGHT/reports)",
     )

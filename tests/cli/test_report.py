@@ -141,7 +141,7 @@ def test_bad_result_exits_2_naming_file_and_field(
     ("config", "fragment"),
     [
         ("[telescope]\ntype = 'huge'\n", "[telescope] type = 'huge'"),
-        ("[telescope]\naperture_cm = -3\n", "[telescope] aperture_cm"),
+        ("[telescope]\naperture_cm = -3\n", "[telescope]: aperture_cm = -3"),
         ("[observer]\nnmae = 'x'\n", "unknown setting 'nmae'"),
         ("[camera]\ntime_source = 'sundial'\n", "[camera] time_source"),
         ("[observer]\ncountry = 'Germany'\n", "[observer] country"),
