@@ -372,6 +372,16 @@ def _count_frames(h: SerHeader, size: int, path: Path, notes: list[str]) -> tupl
     leftover = body - hc * fb
     if leftover >= 8 * hc and _plausible_trailer(path, hc, HEADER_SIZE + hc * fb):
         return hc, leftover  # FrameCount frames, their trailer, then extra bytes (noted later)
+    k = leftover // 8
+    if leftover < 8 * hc and (
+        leftover < fb or (k and _plausible_trailer(path, k, HEADER_SIZE + hc * fb))
+    ):
+        notes.append(
+            f"the timestamp trailer is cut short (the file ends {leftover} bytes after the "
+            f"{hc} frames, where {8 * hc} bytes of stamps belong): frames read without "
+            "timestamps."
+        )
+        return hc, 0
     raise ReductionError(
         f"{path}: header field FrameCount is {hc}, but the file size ({size} bytes) is neither "
         f"{hc} frames of {fb} bytes ({h.width}x{h.height}, {h.pixel_depth}-bit) with or "

@@ -345,3 +345,12 @@ def test_a_frame_too_big_to_read_is_refused_with_the_limit(tmp_path: Path) -> No
         ReductionError, match="60000x60000 colour frames of 20599 MiB; .* up to 512"
     ):
         open_ser(path)
+
+
+def test_a_trailer_cut_short_keeps_the_frames_without_stamps(tmp_path: Path) -> None:
+    path = tmp_path / "a.ser"
+    _write(path, 10)
+    path.write_bytes(path.read_bytes()[:-20])  # a copy that stopped inside the trailer
+    ser = open_ser(path)
+    assert ser.n_frames == 10 and ser.timestamps is None
+    assert "the timestamp trailer is cut short" in " ".join(ser.notes)
