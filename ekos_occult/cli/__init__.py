@@ -1,4 +1,8 @@
-"""Command line: parse arguments, build Settings once, call one use-case per subcommand, print.
+"""Command line: parse arguments, build Settings once, call one use case per subcommand, print.
+
+The use cases are in :mod:`ekos_occult.app` (typed options in, results out); commands do not
+import each other (shared options are declared once in :mod:`ekos_occult.cli.options`).
+Layer: the top; may import everything.
 
 This is the only module that catches :class:`~ekos_occult.errors.OccultError` (input errors exit
 2, run errors 1; ``--debug`` shows the traceback), sets up logging and applies the astropy

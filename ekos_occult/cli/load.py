@@ -1,19 +1,14 @@
 """``ekos-occult load``: plan the night, render its Ekos files and load them into the running Ekos.
 
-Plans like ``ekos-occult plan``; asks KStars over D-Bus for its version (file format) and its
-location's time zone (Ekos reads StartAt as local wall-clock time there); renders and writes the
-night's .esl/.esq like ``ekos-occult render``; then replaces the Ekos scheduler's jobs with the
-night's, refusing to touch a running scheduler unless ``--force``. A night with nothing to observe
-is not an error: the command says so, exits 0 and leaves Ekos alone.
+Parses the arguments into :class:`~ekos_occult.app.load.LoadRequest`, calls
+:func:`~ekos_occult.app.load.load_into_ekos` and prints its outcome (text or JSON). A night with
+nothing to observe is not an error: the command says so, exits 0 and leaves Ekos alone.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
-import sys
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ekos_occult.cli import options
@@ -21,12 +16,14 @@ from ekos_occult.cli.options import (
     add_bus_option,
     add_kstars_version_option,
     add_out_option,
+    add_plan_arguments,
+    out_dir,
+    plan_options,
+    say,
 )
-from ekos_occult.cli.plan import add_plan_arguments, build_plan
-from ekos_occult.ekosfiles.nightfolder import EVENTS_COPY, events_copy
-from ekos_occult.ekosfiles.nightfolder import night_dir as night_dir_for
 
 if TYPE_CHECKING:
+    from ekos_occult.app.load import LoadPreview
     from ekos_occult.ekosfiles.rendered import RenderedNight
     from ekos_occult.kstars.loader import LoadReport
     from ekos_occult.kstars.preflight import ReadyReport
@@ -124,16 +121,16 @@ def _print_tail(plan: Plan, notes: list[str]) -> None:
         print(f"  note: {note}")
 
 
-def _nothing(args: argparse.Namespace, plan: Plan) -> int:
+def _nothing(events: str, as_json: bool, plan: Plan) -> int:
     reasons = sorted({item["reason"] for item in _not_loaded(plan)})
     why = f" (skipped: {', '.join(reasons)})" if reasons else ""
     found = (
-        f"none of the {len(plan.events)} event(s) in {args.events} can be observed{why}"
+        f"none of the {len(plan.events)} event(s) in {events} can be observed{why}"
         if plan.events
-        else f"{args.events} lists no event"
+        else f"{events} lists no event"
     )
     message = f"Nothing to load: {found}. Ekos was not contacted; its scheduler is unchanged."
-    if args.json:
+    if as_json:
         _print_json(
             {"loaded": False, "message": message, "jobs": [], "not_loaded": _not_loaded(plan)}
         )
@@ -143,27 +140,13 @@ def _nothing(args: argparse.Namespace, plan: Plan) -> int:
     return 0
 
 
-def _dry_run(args: argparse.Namespace, settings: Settings, plan: Plan, night_dir: Path) -> int:
-    from ekos_occult.cli.render import render_version
-    from ekos_occult.ekosfiles.render import render_night
-    from ekos_occult.errors import EkosUnavailable
-    from ekos_occult.kstars.loader import load_actions
-    from ekos_occult.kstars.sandbox import resolve_bus_address
-
-    version, _ = render_version(settings.ekos.kstars_version)
-    rendered = render_night(plan, settings, version=version, night_dir=night_dir)
-    try:
-        bus = resolve_bus_address(args.bus, os.environ, settings.sandbox_dir)
-    except EkosUnavailable as exc:
-        bus = f"(none found: {exc})"
-    actions = load_actions(
-        night_dir / rendered.schedule.relpath, force=args.force, start_ekos=args.start_ekos, bus=bus
-    )
-    if args.json:
+def _preview(preview: LoadPreview, as_json: bool) -> int:
+    rendered, plan = preview.rendered, preview.plan
+    if as_json:
         _print_json(
             {
                 "dry_run": True,
-                "actions": actions,
+                "actions": list(preview.actions),
                 "jobs": _jobs(rendered),
                 "not_loaded": _not_loaded(plan),
                 "notes": _notes(rendered, None),
@@ -178,38 +161,10 @@ def _dry_run(args: argparse.Namespace, settings: Settings, plan: Plan, night_dir
     for job in rendered.jobs:
         print(f"  {job.start_at}  {job.name}")
     print("Actions:")
-    for number, action in enumerate(actions, 1):
+    for number, action in enumerate(preview.actions, 1):
         print(f"  {number}. {action}")
     _print_tail(plan, _notes(rendered, None))
     return 0
-
-
-def _write(args: argparse.Namespace, rendered: RenderedNight) -> tuple[Path, ...]:
-    """Replace the night folder whole: the night's files and its events (for ``run FOLDER``)."""
-    from ekos_occult.files import replace_night
-
-    return replace_night(rendered, events_copy(args.events), owned=(EVENTS_COPY,))
-
-
-async def _load(
-    bus: str, args: argparse.Namespace, settings: Settings, plan: Plan, night_dir: Path
-) -> tuple[ReadyReport, RenderedNight, LoadReport]:
-    from ekos_occult.clock import SystemClock
-    from ekos_occult.ekosfiles.render import render_night
-    from ekos_occult.kstars.client import EkosClient
-    from ekos_occult.kstars.loader import load_night
-    from ekos_occult.kstars.preflight import ensure_ekos_ready
-
-    clock = SystemClock()
-    async with EkosClient(bus, timeout_s=settings.ekos.call_timeout_s) as client:
-        ready = await ensure_ekos_ready(client, settings, start_ekos=args.start_ekos, clock=clock)
-        rendered = render_night(
-            plan, settings, version=ready.file_format, night_dir=night_dir, tz=ready.tz
-        )
-        report = await load_night(
-            client, rendered, lambda: _write(args, rendered), force=args.force, clock=clock
-        )
-    return ready, rendered, report
 
 
 def _report_dict(ready: ReadyReport, rendered: RenderedNight, report: LoadReport) -> dict[str, Any]:
@@ -268,27 +223,25 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
 
     Raises:
         ConfigError, CsvFormatError, InputError, RenderError, OutputError: bad input (exit 2).
-        EkosUnavailable: no bus, KStars not running, Ekos not started, no camera.
-        EkosCommandFailed: the scheduler is busy (without --force), or Ekos refused the file.
-        EkosTimeout: Ekos did not answer in time.
+        EkosError: KStars/Ekos not reachable, busy, refusing or not answering.
     """
-    import asyncio  # here, not at the top: only a load that talks to KStars needs it
+    from ekos_occult.app.load import LoadPreview, LoadRequest, NothingToLoad, load_into_ekos
 
-    from ekos_occult.ekosfiles.render import night_label
-    from ekos_occult.kstars.sandbox import resolve_bus_address
-
-    plan = build_plan(args, settings)
-    for warning in plan.warnings:
-        print(f"ekos-occult load: warning: {warning}", file=sys.stderr)
-    if not plan.scheduled:
-        return _nothing(args, plan)
-    night_dir = night_dir_for(args, settings, night_label(plan))
-    if args.dry_run:
-        return _dry_run(args, settings, plan, night_dir)
-    bus = resolve_bus_address(args.bus, os.environ, settings.sandbox_dir)
-    ready, rendered, report = asyncio.run(_load(bus, args, settings, plan, night_dir))
+    request = LoadRequest(
+        plan_options(args),
+        out_dir=out_dir(args),
+        bus=args.bus,
+        start_ekos=args.start_ekos,
+        force=args.force,
+        dry_run=args.dry_run,
+    )
+    outcome = load_into_ekos(request, settings, lambda text: say(NAME, text))
+    if isinstance(outcome, NothingToLoad):
+        return _nothing(request.plan.events, args.json, outcome.plan)
+    if isinstance(outcome, LoadPreview):
+        return _preview(outcome, args.json)
     if args.json:
-        _print_json(_report_dict(ready, rendered, report))
+        _print_json(_report_dict(outcome.ready, outcome.rendered, outcome.report))
     else:
-        _print_report(ready, rendered, report)
+        _print_report(outcome.ready, outcome.rendered, outcome.report)
     return 0

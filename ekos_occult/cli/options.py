@@ -17,17 +17,30 @@ import argparse
 import math
 import os
 import re
+import sys
 from collections.abc import Callable
 from datetime import date, datetime, timedelta, timezone, tzinfo
 from pathlib import Path
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 from ekos_occult.errors import ConfigError
 from ekos_occult.model import Site
 from ekos_occult.settings import LIMITS
 
+if TYPE_CHECKING:
+    from ekos_occult.app.planning import PlanOptions
+    from ekos_occult.plan.predictions import PredictionOptions
+
 __all__ = [
     "ArgumentParser",
+    "EVENTS_HELP",
+    "add_plan_arguments",
+    "add_prediction_options",
+    "add_kstarsrc_option",
+    "plan_options",
+    "prediction_options",
+    "out_dir",
+    "say",
     "add_site_option",
     "add_rule_options",
     "add_now_option",
@@ -414,3 +427,120 @@ def parse_now(value: str | datetime | None) -> datetime | None:
         return utc_time(value)
     except argparse.ArgumentTypeError as exc:
         raise ConfigError(f"--now: {exc}.") from None
+
+
+EVENTS_HELP = (
+    "the nightly events CSV ('-' reads standard input). Columns (case-insensitive): "
+    "name,ra,dec,start,duration,mag - RA/Dec in decimal degrees (J2000) or sexagesimal "
+    "(08:20:54.1 = hours for RA, -06:12:00), or ra_h in decimal hours; start = UTC recording "
+    "start, or epoch/time = predicted central time (the recording is centred on it); duration "
+    "in seconds. Optional: priority, exposure, event_duration, asteroid, id. Timestamps are "
+    "ISO 8601: without an offset they are UTC, with an offset they are converted to UTC. "
+    "Or Occult/OccultWatcher occelmnt predictions: an XML file (or a folder of them), each "
+    "event centred on this station's local central time (see `ekos-occult predictions`)."
+)
+
+
+def add_plan_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add the events file, ``--now``, ``--skip-invalid``, ``--site`` and the rule options."""
+    parser.add_argument("events", metavar="EVENTS.csv", help=EVENTS_HELP)
+    add_now_option(parser)
+    parser.add_argument(
+        "--skip-invalid",
+        action="store_true",
+        dest="skip_invalid",
+        help="plan the valid rows and list the invalid ones (status 'invalid') "
+        "instead of stopping with the list of problems",
+    )
+    add_site_option(parser)
+    add_rule_options(parser)
+    add_prediction_options(parser)
+
+
+def add_prediction_options(parser: argparse.ArgumentParser) -> None:
+    """``--max-offset``, ``--path-sigmas`` and ``--time-uncertainty`` (occelmnt input only)."""
+    g = parser.add_argument_group("occelmnt predictions (when the events file is occelmnt XML)")
+    g.add_argument(
+        "--max-offset",
+        type=number(0.0, 50000.0, " km", name="distance in km"),
+        metavar="KM",
+        dest="max_offset_km",
+        help="keep only events whose centre line passes within KM of the station",
+    )
+    g.add_argument(
+        "--path-sigmas",
+        type=number(0.0, 100.0, "", name="number of sigmas"),
+        metavar="N",
+        dest="path_sigmas",
+        help="keep only events whose path, widened by N times its 1-sigma "
+        "uncertainty on each side, covers the station",
+    )
+    g.add_argument(
+        "--time-uncertainty",
+        type=seconds(0.0, 86400.0),
+        metavar="SECONDS",
+        dest="time_uncertainty_s",
+        help="1-sigma uncertainty of the central time for the recording window "
+        "(default: from the file's position uncertainty and the shadow speed)",
+    )
+
+
+def add_kstarsrc_option(parser: argparse.ArgumentParser) -> None:
+    """``--kstarsrc PATH`` and ``--state-dir DIR`` (to find a sandbox's kstarsrc)."""
+    parser.add_argument(
+        "--kstarsrc",
+        metavar="PATH",
+        type=input_file,
+        help="KStars' settings file (default: the sandbox's when --bus is a "
+        "sandbox's, else $XDG_CONFIG_HOME/kstarsrc, i.e. ~/.config/kstarsrc)",
+    )
+    parser.add_argument(
+        "--state-dir",
+        metavar="DIR",
+        dest="state_dir",
+        type=text,
+        help="a sandbox's state directory (its bus and kstarsrc are used)",
+    )
+
+
+def prediction_options(args: argparse.Namespace) -> PredictionOptions:
+    """The occelmnt options from parsed arguments. Raises ConfigError for a negative value."""
+    from ekos_occult.plan.predictions import PredictionOptions
+
+    try:
+        return PredictionOptions(
+            getattr(args, "max_offset_km", None),
+            getattr(args, "path_sigmas", None),
+            getattr(args, "time_uncertainty_s", None),
+        )
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from exc
+
+
+def plan_options(args: argparse.Namespace) -> PlanOptions:
+    """The :class:`~ekos_occult.app.planning.PlanOptions` of parsed plan arguments.
+
+    Raises:
+        ConfigError: a bad ``--now`` or prediction option.
+    """
+    from ekos_occult.app.planning import PlanOptions
+
+    return PlanOptions(
+        events=str(args.events),
+        now=parse_now(getattr(args, "now", None)),
+        skip_invalid=bool(getattr(args, "skip_invalid", False)),
+        predictions=prediction_options(args),
+    )
+
+
+def out_dir(args: argparse.Namespace) -> Path | None:
+    """``--out`` as a path (None when not given)."""
+    value = getattr(args, "out_dir", None)
+    return None if value is None else Path(value).expanduser()
+
+
+def say(command: str, text: str) -> None:
+    """Print what a use case says on stderr: a remark (``warning: ...``, ``note: ...``) after
+    the command's name, a progress line as it is."""
+    remark = text.startswith(("warning:", "note:"))
+    print(f"ekos-occult {command}: {text}" if remark else text, file=sys.stderr)

@@ -2,25 +2,29 @@
 
 Plans the events file like ``ekos-occult plan``, renders one .esl (one job per scheduled event)
 and one .esq per job, checks them by parsing them back, and writes them atomically into the
-night folder. No D-Bus: ``ekos-occult load`` puts them into a running Ekos.
+night folder (:func:`ekos_occult.app.render.render_files`). No D-Bus: ``ekos-occult load`` puts
+them into a running Ekos.
 """
 
 from __future__ import annotations
 
 import argparse
-import sys
 from datetime import tzinfo
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ekos_occult.cli import options
-from ekos_occult.cli.options import add_kstars_version_option, add_out_option
-from ekos_occult.cli.plan import add_plan_arguments, build_plan
-from ekos_occult.ekosfiles.nightfolder import EVENTS_COPY, events_copy, night_dir
+from ekos_occult.cli.options import (
+    add_kstars_version_option,
+    add_out_option,
+    add_plan_arguments,
+    out_dir,
+    plan_options,
+    say,
+)
 from ekos_occult.errors import ConfigError
 
 if TYPE_CHECKING:
-    from ekos_occult.ekosfiles.jobs import KStarsVersion
     from ekos_occult.ekosfiles.rendered import RenderedNight
     from ekos_occult.settings import Settings
 
@@ -30,7 +34,6 @@ __all__ = [
     "add_arguments",
     "run",
     "parse_kstars_tz",
-    "render_version",
 ]
 
 NAME = "render"
@@ -77,18 +80,6 @@ def parse_kstars_tz(value: str | tzinfo) -> tzinfo:
         raise ConfigError(f"--kstars-tz: {exc}.") from None
 
 
-def render_version(setting: str) -> tuple[KStarsVersion, str | None]:
-    """The file format to render, and a note when ``auto`` had to be resolved without Ekos."""
-    if setting == "3.7":
-        return "3.7", None
-    if setting == "3.6":
-        return "3.6", None
-    return "3.6", (
-        "--kstars-version auto: render does not talk to Ekos, so it writes the KStars 3.6 "
-        "format; give --kstars-version 3.7 for KStars 3.7 or newer (`load` detects it)."
-    )
-
-
 def _report(rendered: RenderedNight, written: tuple[Path, ...]) -> None:
     print(
         f"Night {rendered.night}: {len(rendered.jobs)} Ekos job(s) for KStars {rendered.version}"
@@ -120,19 +111,10 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         RenderError: nothing scheduled, or the rendered files do not match the plan.
         OutputError: the folder cannot be written (nothing is written then).
     """
-    from ekos_occult.ekosfiles.render import night_label, render_night
-    from ekos_occult.files import replace_night
+    from ekos_occult.app.render import RenderRequest, render_files
 
     tz = parse_kstars_tz(args.kstars_tz)
-    version, note = render_version(settings.ekos.kstars_version)
-    plan = build_plan(args, settings)
-    for warning in plan.warnings:
-        print(f"ekos-occult render: warning: {warning}", file=sys.stderr)
-    if note:
-        print(f"ekos-occult render: note: {note}", file=sys.stderr)
-    folder = night_dir(args, settings, night_label(plan))
-    rendered = render_night(plan, settings, version=version, night_dir=folder, tz=tz)
-    # the events are kept beside the files, so that `ekos-occult run FOLDER` carries on
-    written = replace_night(rendered, events_copy(args.events), owned=(EVENTS_COPY,))
-    _report(rendered, written)
+    request = RenderRequest(plan_options(args), out_dir(args), tz)
+    result = render_files(request, settings, lambda text: say(NAME, text))
+    _report(result.rendered, result.written)
     return 0

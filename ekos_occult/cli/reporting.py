@@ -288,13 +288,14 @@ def _night_predictions(req: ReportRequest, folder: Path) -> tuple[Prediction, ..
 
 
 def _event_lines(folder: Path) -> list[dict[str, Any]]:
+    from ekos_occult.ekosfiles.nightfolder import JOURNAL
     from ekos_occult.errors import RecordingError
-    from ekos_occult.night.journal import JOURNAL_NAME, finished_events, read_journal
+    from ekos_occult.night.journal import finished_events, read_journal
 
-    path = folder / JOURNAL_NAME
+    path = folder / JOURNAL
     if not path.is_file():
         raise ReportError(
-            f"{folder}: no {JOURNAL_NAME}: not a night folder (or nothing was run in it yet); "
+            f"{folder}: no {JOURNAL}: not a night folder (or nothing was run in it yet); "
             "give a reduce --json result or the folder `ekos-occult run` wrote."
         )
     try:

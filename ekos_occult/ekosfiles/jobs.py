@@ -15,6 +15,7 @@ from pathlib import PurePath, PurePosixPath
 from typing import Literal
 
 from ekos_occult.ekosfiles.naming import file_stem, job_names
+from ekos_occult.ekosfiles.nightfolder import SEQUENCES
 from ekos_occult.errors import RenderError
 from ekos_occult.model import Plan, PlannedEvent
 from ekos_occult.settings import Settings
@@ -73,7 +74,7 @@ class JobSpec:
 
     @property
     def sequence_relpath(self) -> PurePosixPath:
-        return PurePosixPath("sequences") / f"{self.stem}.esq"
+        return PurePosixPath(SEQUENCES) / f"{self.stem}.esq"
 
 
 def night_label(plan: Plan) -> str:
@@ -135,7 +136,7 @@ def build_jobs(
                 ra_hours=ra_hours,
                 dec_deg=dec_deg,
                 start_local=ev.job_start.astimezone(tz).replace(tzinfo=None),
-                sequence_path=night_dir / "sequences" / f"{stem}.esq",
+                sequence_path=night_dir / SEQUENCES / f"{stem}.esq",
                 capture_dir=capture_root / stem,
             )
         )

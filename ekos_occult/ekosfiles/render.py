@@ -29,6 +29,7 @@ from ekos_occult.ekosfiles.jobs import (
     night_label,
     spacing_notes,
 )
+from ekos_occult.ekosfiles.nightfolder import CAPTURES, JOBS
 from ekos_occult.ekosfiles.render_check import check_rendered
 from ekos_occult.ekosfiles.rendered import RenderedFile, RenderedNight
 from ekos_occult.errors import RenderError
@@ -277,7 +278,7 @@ def render_night(
         RenderError: nothing scheduled, invalid coordinates/settings, a broken template, or
             output that does not match the plan.
     """
-    capture_root = capture_root or night_dir / "captures"
+    capture_root = capture_root or night_dir / CAPTURES
     jobs = build_jobs(plan, night_dir=night_dir, capture_root=capture_root, tz=tz)
     notes = spacing_notes(jobs, settings, version)
     relpath = PurePosixPath(f"{night_label(plan)}.esl")
@@ -303,10 +304,10 @@ def render_single_job(
     Raises:
         RenderError: ``event`` is not scheduled in ``plan``, or as for :func:`render_night`.
     """
-    capture_root = capture_root or night_dir / "captures"
+    capture_root = capture_root or night_dir / CAPTURES
     jobs = build_jobs(plan, night_dir=night_dir, capture_root=capture_root, tz=tz)
     chosen = tuple(job for job in jobs if job.event is event or job.event == event)
     if not chosen:
         raise RenderError(f"Event {event.name!r} is not scheduled in this plan.")
-    relpath = PurePosixPath("jobs") / f"{chosen[0].stem}.esl"
+    relpath = PurePosixPath(JOBS) / f"{chosen[0].stem}.esl"
     return _finish(plan, settings, version, night_dir, tz, chosen[:1], relpath, env, {})

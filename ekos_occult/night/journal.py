@@ -35,7 +35,6 @@ from typing import Any, TextIO
 from ekos_occult.errors import RecordingError
 
 __all__ = [
-    "JOURNAL_NAME",
     "TORN_SUFFIX",
     "Journal",
     "MemoryJournal",
@@ -46,7 +45,6 @@ __all__ = [
     "event_key",
 ]
 
-JOURNAL_NAME = "journal.jsonl"
 TORN_SUFFIX = ".torn"
 """Torn tails cut off a journal are kept in ``<journal>.torn`` (appended, one per line)."""
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Sequence
+from typing import Any
 
 from rich.console import Console
 from rich.table import Table
@@ -12,7 +13,13 @@ from rich.text import Text
 from ekos_occult.model import Site
 from ekos_occult.plan.predictions import StationEvent
 
-__all__ = ["prediction_table", "render_table", "path_status"]
+__all__ = [
+    "prediction_table",
+    "render_table",
+    "path_status",
+    "station_event_to_dict",
+    "predictions_to_dict",
+]
 
 
 def path_status(item: StationEvent) -> tuple[str, str]:
@@ -109,3 +116,57 @@ def render_table(
         )
     )
     return buffer.getvalue()
+
+
+def _round(x: float | None, digits: int = 3) -> float | None:
+    return None if x is None else round(x, digits)
+
+
+def station_event_to_dict(item: StationEvent) -> dict[str, Any]:
+    """One prediction at the station as JSON-ready values (times ISO 8601 UTC)."""
+    p, g, e = item.prediction, item.geometry, item.event
+    info = None if e is None else e.prediction
+    return {
+        "name": p.asteroid if e is None else e.name,
+        "event_id": p.event_id,
+        "file": p.path,
+        "index": p.index,
+        "star": p.star.star_id,
+        "closest_approach": p.elements.closest_approach.isoformat(),
+        "central_time": g.central_time.isoformat(),
+        "chord_offset_km": round(g.offset_km, 3),
+        "side": g.side,
+        "in_path": g.in_path,
+        "in_1sigma": g.in_1sigma,
+        "sigma_path_km": _round(g.sigma_path_km),
+        "star_alt_deg": round(g.star_alt_deg, 2),
+        "star_az_deg": round(g.star_az_deg, 2),
+        "sun_alt_deg": round(g.sun_alt_deg, 2),
+        "shadow_speed_km_s": round(g.relative_speed_km_s, 3),
+        "plane_speed_km_s": round(g.shadow_speed_km_s, 3),
+        "max_duration_s": round(g.max_duration_s, 3),
+        "chord_duration_s": round(g.chord_duration_s, 3),
+        "file_max_duration_s": g.file_max_duration_s,
+        "check_duration_s": round(g.check_duration_s, 3),
+        "time_uncertainty_s": None if info is None else round(info.time_uncertainty_s, 3),
+        "record_start": None if e is None else e.record_start.isoformat(),
+        "record_end": None if e is None else e.record_end.isoformat(),
+        "exposure_s": _round(item.exposure_s, 6),
+        "mag": None if e is None else e.mag,
+        "mag_drop": None if info is None else info.mag_drop,
+        "small_drop": None if info is None else info.small_drop,
+        "kept": item.kept,
+        "reason": item.reason,
+        "warnings": list(g.warnings),
+    }
+
+
+def predictions_to_dict(
+    site: Site, items: Sequence[StationEvent], warnings: Sequence[str]
+) -> dict[str, Any]:
+    """The ``predictions --json`` document: the site, each event, the warnings."""
+    return {
+        "site": {"lat_deg": site.lat_deg, "lon_deg": site.lon_deg, "elevation_m": site.elevation_m},
+        "events": [station_event_to_dict(i) for i in items],
+        "warnings": list(warnings),
+    }

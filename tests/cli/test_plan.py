@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from ekos_occult.app.planning import build_plan
 from ekos_occult.cli import main
-from ekos_occult.cli.plan import add_plan_arguments, build_plan
+from ekos_occult.cli.options import add_plan_arguments, plan_options
 from ekos_occult.errors import ConfigError, CsvFormatError
 from ekos_occult.model import PlanRules, Site, SkipReason, Status
 from ekos_occult.settings import Settings
@@ -301,7 +302,7 @@ def test_build_plan_reusable_by_other_commands(capsys: pytest.CaptureFixture[str
     add_plan_arguments(parser)
     args = parser.parse_args([str(DATA / "unknown_columns.csv"), "--now", NOW])
     settings = Settings(site=Site(48.1, 11.6, 520.0), rules=PlanRules(lead_s=60))
-    plan_ = build_plan(args, settings)
+    plan_ = build_plan(plan_options(args), settings)
     assert [p.name for p in plan_.scheduled] == ["star1"]
     assert plan_.events[0].reason is SkipReason.ALTITUDE  # star2 at 21:00, first by time
     assert plan_.scheduled[0].status is Status.SCHEDULED
@@ -309,13 +310,13 @@ def test_build_plan_reusable_by_other_commands(capsys: pytest.CaptureFixture[str
     assert capsys.readouterr() == ("", "")  # build_plan prints nothing itself
 
     with pytest.raises(ConfigError):
-        build_plan(args, Settings())
+        build_plan(plan_options(args), Settings())
     bad = parser.parse_args([str(DATA / "malformed.csv"), "--now", NOW])
     with pytest.raises(CsvFormatError) as info:
-        build_plan(bad, settings)
+        build_plan(plan_options(bad), settings)
     assert len(info.value.problems) == 8
     skip = parser.parse_args([str(DATA / "malformed.csv"), "--now", NOW, "--skip-invalid"])
-    assert len(build_plan(skip, settings).invalid) == 7
+    assert len(build_plan(plan_options(skip), settings).invalid) == 7
 
 
 def test_far_future_event_planned_without_warning(

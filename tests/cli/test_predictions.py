@@ -263,7 +263,7 @@ def test_run_dry_run_keeps_prediction_folder(
 
 
 def test_merged_document_reads_back_the_same_events() -> None:
-    from ekos_occult.cli.predictions import merged_occelmnt_text, read_prediction_files
+    from ekos_occult.app.events import merged_occelmnt_text, read_prediction_files
     from ekos_occult.plan.occelmnt import is_occelmnt_text, read_occelmnt
 
     text = merged_occelmnt_text(str(DATA))
@@ -280,7 +280,8 @@ def test_every_planning_command_plans_predictions(command: str) -> None:
     import argparse
     import importlib
 
-    from ekos_occult.cli.plan import build_plan
+    from ekos_occult.app.planning import build_plan
+    from ekos_occult.cli.options import plan_options
     from ekos_occult.model import Site
     from ekos_occult.settings import Settings
 
@@ -291,7 +292,7 @@ def test_every_planning_command_plans_predictions(command: str) -> None:
     )
     assert (args.max_offset_km, args.path_sigmas, args.time_uncertainty_s) == (100, None, 2.5)
     args.now = "2023-03-15T12:00"  # run always plans on the real clock; fix it here
-    plan = build_plan(args, Settings(site=Site(48.15, 11.0, 500.0)))
+    plan = build_plan(plan_options(args), Settings(site=Site(48.15, 11.0, 500.0)))
     (event,) = plan.events
     assert event.name == "(99001) Testia" and event.event.prediction is not None
     assert event.event.prediction.time_uncertainty_s == 2.5

@@ -7,8 +7,9 @@ from pathlib import Path
 import pytest
 from lxml import etree
 
+from ekos_occult.app.render import render_version
 from ekos_occult.cli import main
-from ekos_occult.cli.render import parse_kstars_tz, render_version
+from ekos_occult.cli.render import parse_kstars_tz
 from ekos_occult.errors import ConfigError
 
 SITE = "50,10,300"

@@ -6,9 +6,10 @@ from pathlib import Path
 
 import pytest
 
+from ekos_occult.app.night import NightDone
 from ekos_occult.cli.run import _report
+from ekos_occult.night.records import Outcome
 from ekos_occult.night.runner import EventResult
-from ekos_occult.night.supervisor import Outcome
 
 
 def test_a_journal_that_could_not_be_written_is_said_and_exits_1(
@@ -16,7 +17,7 @@ def test_a_journal_that_could_not_be_written_is_said_and_exits_1(
 ) -> None:
     recorded = [EventResult("A", "A@t", Outcome.RECORDED, None, "", tmp_path / "a.ser", ())]
     failure = "1 journal entries could not be written to j (No space left on device); ..."
-    assert _report((recorded, failure), tmp_path) == 1
+    assert _report(NightDone(tmp_path, tuple(recorded), failure)) == 1
     err = capsys.readouterr().err
     assert "A: recorded" in err and f"ekos-occult run: error: {failure}" in err
-    assert _report((recorded, None), tmp_path) == 0
+    assert _report(NightDone(tmp_path, tuple(recorded), None)) == 0

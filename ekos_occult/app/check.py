@@ -1,0 +1,107 @@
+"""The ``check`` use case: is the rig ready for an unattended night?
+
+KStars/Ekos reachable, devices connected, the camera's stream recording and SER recorder,
+KStars settings that would end the night (read from kstarsrc, with the exact change to make),
+KStars' location against the site, the system clock's synchronisation and free disk space.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ekos_occult.kstars.rigcheck import Check
+    from ekos_occult.settings import Settings
+
+__all__ = ["CheckRequest", "check_rig_ready", "kstarsrc_path"]
+
+FRAMES_PER_S = 10
+"""The disk check counts minutes of full-frame video at this rate."""
+
+
+@dataclass(frozen=True)
+class CheckRequest:
+    """What ``ekos-occult check`` was asked.
+
+    Attributes:
+        bus: KStars' D-Bus address (None: ``$DBUS_SESSION_BUS_ADDRESS``, else a sandbox's).
+        kstarsrc: KStars' settings file (None: the one of the KStars on the bus).
+    """
+
+    bus: str | None = None
+    kstarsrc: Path | None = None
+
+
+def kstarsrc_path(kstarsrc: Path | None, settings: Settings, bus: str) -> Path:
+    """``kstarsrc`` (``--kstarsrc``), or the kstarsrc of the KStars on ``bus`` (see
+    :func:`ekos_occult.kstars.rigcheck.default_kstarsrc`)."""
+    import os
+
+    from ekos_occult.kstars.rigcheck import default_kstarsrc
+    from ekos_occult.kstars.sandbox import default_state_dir
+
+    if kstarsrc is not None:
+        return kstarsrc.expanduser()
+    dirs = [d for d in (settings.sandbox_dir, default_state_dir()) if d is not None]
+    return default_kstarsrc(bus, dirs, os.environ, Path.home())
+
+
+async def _kstars_checks(bus: str, settings: Settings) -> tuple[list[Check], int | None]:
+    """The checks that ask KStars, and the camera's full-frame size in bytes (None: unknown)."""
+    from ekos_occult.errors import EkosError, RecordingError
+    from ekos_occult.kstars.client import EkosClient
+    from ekos_occult.kstars.rigcheck import Check, Verdict, check_rig
+    from ekos_occult.night.recorder import IndiStreamRecorder
+
+    try:
+        async with EkosClient(bus, timeout_s=settings.ekos.call_timeout_s) as client:
+            checks = await check_rig(client, camera=settings.ekos.camera, site=settings.site)
+            try:
+                camera = settings.ekos.camera or await client.camera_name()
+                geometry = await IndiStreamRecorder(lambda: client, camera).frame_geometry(None)
+            except (EkosError, RecordingError):
+                return checks, None
+            return checks, geometry.frame_bytes
+    except EkosError as exc:
+        return [Check("kstars", Verdict.PROBLEM, str(exc))], None
+
+
+def check_rig_ready(request: CheckRequest, settings: Settings) -> list[Check]:
+    """Every check, in order; none raises: what cannot be checked is a verdict too."""
+    import asyncio
+    import os
+
+    from ekos_occult.errors import EkosUnavailable
+    from ekos_occult.kstars.rigcheck import (
+        Check,
+        Verdict,
+        clock_check,
+        disk_check,
+        kstars_settings_checks,
+        read_kstarsrc,
+    )
+    from ekos_occult.kstars.sandbox import resolve_bus_address
+    from ekos_occult.video.diskspace import free_bytes
+
+    checks: list[Check] = []
+    frame_bytes: int | None = None
+    try:
+        bus = resolve_bus_address(request.bus, os.environ, settings.sandbox_dir)
+    except EkosUnavailable as exc:
+        bus = ""
+        checks.append(Check("kstars", Verdict.PROBLEM, str(exc)))
+    if bus:
+        found, frame_bytes = asyncio.run(_kstars_checks(bus, settings))
+        checks += found
+    rc_path = kstarsrc_path(request.kstarsrc, settings, bus)
+    try:
+        checks += kstars_settings_checks(read_kstarsrc(rc_path), rc_path)
+    except OSError as exc:
+        checks.append(Check("kstars settings", Verdict.UNKNOWN, f"cannot read {rc_path}: {exc}"))
+    checks.append(clock_check())
+    where = (settings.out_dir or Path.cwd()).absolute()
+    rate = frame_bytes * FRAMES_PER_S if frame_bytes else None
+    checks.append(disk_check(free_bytes(where), where, rate_bytes_per_s=rate))
+    return checks
