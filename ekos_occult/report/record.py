@@ -174,12 +174,18 @@ def _equipment(s: Settings) -> Equipment:
     )
 
 
-def _accuracy(err: float | None, ts: TimestampInfo | None) -> float | None:
-    if err is None:
-        return None
-    if ts is None or ts.uncertainty_s is None:
+def _accuracy(err: float | None, total: float | None, ts: TimestampInfo | None) -> float | None:
+    """The whole 1-sigma of an edge: reduce's total when it gave one, else the fit's bar with
+    every timing term that is known (the comments say which are not)."""
+    if total is not None:
+        return total
+    if err is None or ts is None:
         return err
-    return math.hypot(err, ts.uncertainty_s)
+    if ts.uncertainty_s is not None:
+        return math.hypot(err, ts.uncertainty_s)
+    if ts.timestamp_s is not None:
+        return math.hypot(err, ts.timestamp_s)
+    return err
 
 
 def _edges(res: ReduceResult) -> tuple[Edge | None, Edge | None]:
@@ -187,8 +193,8 @@ def _edges(res: ReduceResult) -> tuple[Edge | None, Edge | None]:
         return None, None
     ts = res.timestamps
     return (
-        Edge(res.d, _accuracy(res.d_err_s, ts), res.d_err_s),
-        Edge(res.r, _accuracy(res.r_err_s, ts), res.r_err_s),
+        Edge(res.d, _accuracy(res.d_err_s, ts.d_total_s if ts else None, ts), res.d_err_s),
+        Edge(res.r, _accuracy(res.r_err_s, ts.r_total_s if ts else None, ts), res.r_err_s),
     )
 
 
@@ -209,13 +215,25 @@ def _timing_comments(res: ReduceResult) -> list[str]:
             f"{res.latency_s:+.3f} s; their own uncertainty was not measured (not in the "
             "accuracies)"
         ]
-    budget = ", ".join(f"{k} {v:.3f} s" for k, v in ts.budget)
-    unc = f"{ts.uncertainty_s:.3f} s (1-sigma)" if ts.uncertainty_s is not None else "unknown"
-    corr = f"{ts.correction_s:+.3f} s" if ts.correction_s is not None else "none stated"
+    terms = [(k, v) for k, v in ts.budget if not k.startswith("fit_")]
+    budget = ", ".join(f"{k.removesuffix('_s')} {v:.4f} s" for k, v in terms)
+    corr = f"{ts.correction_s:+.4f} s" if ts.correction_s is not None else "none stated"
+    if ts.why:
+        corr += f" ({ts.why})"
+    if ts.uncertainty_s is not None:
+        unc = f"uncertainty {ts.uncertainty_s:.4f} s (1-sigma), included in the accuracies"
+    elif ts.d_total_s is not None:
+        unc = "the accuracies are reduce's whole bars (fit, stamps and clock)"
+    elif ts.timestamp_s is not None:
+        unc = (
+            f"stamp uncertainty {ts.timestamp_s:.4f} s included in the accuracies; the clock's "
+            "error is unknown and is not"
+        )
+    else:
+        unc = "uncertainty unknown, not in the accuracies"
     return [
-        f"Frame times: {ts.source}, {ts.convention}, correction {corr}, uncertainty {unc}"
+        f"Frame times: {ts.source}, {ts.convention}, correction {corr}, {unc}"
         + (f" [{budget}]" if budget else "")
-        + (" - included in the accuracies" if ts.uncertainty_s is not None else "")
     ]
 
 

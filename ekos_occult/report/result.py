@@ -30,7 +30,10 @@ class TimestampInfo:
         convention: what instant a stamp marks (``start of exposure``).
         correction_s: the correction applied to every stamp (seconds, subtracted), if known.
         uncertainty_s: 1-sigma uncertainty of a frame's absolute time (seconds), if known.
-        budget: the terms of that uncertainty, name -> seconds.
+        budget: the terms of that uncertainty, name -> seconds (numbers only).
+        why: the correction in words, when given.
+        timestamp_s: the stamps' own 1-sigma (without the clock), when given in the budget.
+        d_total_s, r_total_s: each edge's whole 1-sigma (fit, stamps and clock), when known.
     """
 
     source: str
@@ -38,6 +41,10 @@ class TimestampInfo:
     correction_s: float | None
     uncertainty_s: float | None
     budget: tuple[tuple[str, float], ...] = ()
+    why: str = ""
+    timestamp_s: float | None = None
+    d_total_s: float | None = None
+    r_total_s: float | None = None
 
 
 @dataclass(frozen=True)
@@ -197,6 +204,10 @@ def _timestamps(f: _Fields) -> TimestampInfo | None:
         correction_s=t.number("correction_s", optional=True),
         uncertainty_s=t.number("uncertainty_s", optional=True),
         budget=budget,
+        why=t.text("why", ""),
+        timestamp_s=dict(budget).get("timestamp_s"),
+        d_total_s=t.number("D_err_total_s", optional=True),
+        r_total_s=t.number("R_err_total_s", optional=True),
     )
 
 

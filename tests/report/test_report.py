@@ -208,3 +208,57 @@ def test_the_site_everywhere_comes_from_station(tmp_path: Path) -> None:
     assert s.site == Site(48.1372, 11.5756, 519.0)
     assert s.station.position_source == "gps"
     assert Outcome.POSITIVE.value == "positive"
+
+
+def _timing_section(clock_error: float | None) -> dict[str, object]:
+    """A ``timestamps`` section as reduce writes it (host-stamped INDI frames)."""
+    stamps = 0.004
+    total = None if clock_error is None else (0.0012**2 + stamps**2 + clock_error**2) ** 0.5
+    return {
+        "source": "host write time",
+        "convention": "start of exposure",
+        "correction_s": 0.0535,
+        "why": "one exposure 0.04 s + acquisition delay 0.0135 s (CCD Simulator, measured)",
+        "uncertainty_s": None if clock_error is None else (stamps**2 + clock_error**2) ** 0.5,
+        "exposure_s": 0.04,
+        "exposure_from": "night journal",
+        "budget": {
+            "timestamp_s": stamps,
+            "acquisition_delay_s": 0.0135,
+            "acquisition_delay_uncertainty_s": 0.003,
+            "acquisition_delay_from": "measured",
+            "jitter_s": 0.0026,
+            "clock_error_s": clock_error,
+            "clock_synchronised": clock_error is not None,
+            "clock_from": "night journal" if clock_error is not None else "unknown",
+            "fit_D_s": 0.0012,
+            "fit_R_s": 0.0012,
+        },
+        "D_err_total_s": total,
+        "R_err_total_s": total,
+    }
+
+
+def test_reduces_whole_bar_is_the_accuracy_when_the_clock_is_known(
+    made: dict[str, Made],
+) -> None:
+    r = _report(made, timestamps=_timing_section(0.02), D_err_s=0.0012, R_err_s=0.0012)
+    assert r.d is not None and r.d.accuracy_s == pytest.approx(
+        (0.0012**2 + 0.004**2 + 0.02**2) ** 0.5
+    )
+    form = dict(parse_iota_es(format_iota_es(r)))
+    assert form["Acc_D"] == form["Acc_R"] == "0.02"
+    assert (
+        "host write time" in form["Comments"] and "acquisition delay 0.0135 s" in form["Comments"]
+    )
+    assert "fit_D" not in form["Comments"]  # the fit's bar is not a timing term
+
+
+def test_unknown_clock_error_is_said_and_only_the_known_terms_counted(
+    made: dict[str, Made],
+) -> None:
+    r = _report(made, timestamps=_timing_section(None), D_err_s=0.0012, R_err_s=0.0012)
+    assert r.d is not None and r.d.accuracy_s == pytest.approx((0.0012**2 + 0.004**2) ** 0.5)
+    form = dict(parse_iota_es(format_iota_es(r)))
+    assert "clock's error is unknown and is not" in form["Comments"]
+    assert form["Acc_D"] == "0.01"
