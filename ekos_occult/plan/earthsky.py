@@ -119,6 +119,14 @@ def horizontal(
     return np.asarray(alt, dtype=np.float64), np.asarray(az, dtype=np.float64)
 
 
+def _distinct(values: FloatArray) -> FloatArray:
+    """Sorted distinct values (``np.unique`` without its first-call import of numpy.ma)."""
+    ordered = np.sort(values)
+    keep = np.ones(ordered.size, dtype=bool)
+    keep[1:] = ordered[1:] != ordered[:-1]
+    return ordered[keep]
+
+
 def _astrom_on_days(days: FloatArray) -> NDArray[np.void]:
     """ERFA's star-independent astrometry (``apci13``: Earth's barycentric position and velocity,
     the Sun's distance, the bias-precession-nutation matrix of the CIRS) at whole UTC days.
@@ -196,7 +204,7 @@ def sun_cirs(unix_s: FloatArray) -> tuple[FloatArray, FloatArray, FloatArray]:
     unix = np.asarray(unix_s, dtype=np.float64)
     days = unix / 86400.0
     whole = np.floor(days)
-    grid = np.unique(np.concatenate([whole.ravel(), whole.ravel() + 1.0]))
+    grid = _distinct(np.concatenate([whole.ravel(), whole.ravel() + 1.0]))
     astrom = _astrom_on_days(grid)
     towards_sun = -np.asarray(astrom["eh"], dtype=np.float64)
     distance = np.asarray(astrom["em"], dtype=np.float64)

@@ -20,8 +20,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from lxml import etree
-
 from ekos_occult.errors import PredictionFormatError
 
 __all__ = [
@@ -379,6 +377,8 @@ def _parse_event(event: Any, path: str, index: int) -> Prediction:
 
 
 def _root(data: bytes, path: str) -> Any:
+    from lxml import etree  # here: a CSV plan only asks is_occelmnt_text, and lxml costs 40 ms
+
     parser = etree.XMLParser(
         resolve_entities=False,
         no_network=True,
