@@ -20,7 +20,7 @@ sys.path.insert(0, str(HERE))
 
 from synthetic import Recording, Scene, make_recording  # noqa: E402
 
-from ekos_occult.cli.reporting import ReportOutcome, ReportRequest, make_reports  # noqa: E402
+from ekos_occult.app.report import ReportOutcome, ReportRequest, make_reports  # noqa: E402
 from ekos_occult.reduce.reduction import ReduceOptions, reduce_file, to_dict  # noqa: E402
 from ekos_occult.settings import load_settings  # noqa: E402
 

@@ -6,5 +6,6 @@ takes a ``say`` callback). The use cases put the lower layers together: read the
 plan, render, talk to KStars, run the night.
 
 Layer: the top but one (only ``cli`` is above). May import: the core modules, ``plan``,
-``ekosfiles``, ``kstars``, ``night``, ``video``, ``reduce`` and ``views``; never ``cli``.
+``ekosfiles``, ``kstars``, ``night``, ``video``, ``reduce``, ``report`` and ``views``; never
+``cli``.
 """

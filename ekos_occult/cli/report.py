@@ -2,8 +2,8 @@
 Occult asteroid-observations XML, plain text) and the light-curve PNG, from a ``reduce --json``
 result or a whole night folder.
 
-Thin: parses the flags into a :class:`~ekos_occult.cli.reporting.ReportRequest`, calls
-:func:`~ekos_occult.cli.reporting.make_reports` and prints what was written, what the observer
+Thin: parses the flags into a :class:`~ekos_occult.app.report.ReportRequest`, calls
+:func:`~ekos_occult.app.report.make_reports` and prints what was written, what the observer
 must still fill in, and which events have no report and why.
 """
 
@@ -26,8 +26,8 @@ HELP = (
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     """Register the report flags."""
+    from ekos_occult.app.report import DEFAULT_FORMATS, FORMATS
     from ekos_occult.cli.options import input_file, output_dir
-    from ekos_occult.cli.reporting import DEFAULT_FORMATS, FORMATS
 
     p.add_argument(
         "result",
@@ -62,7 +62,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
     """Write the reports; print them and what is left to fill in. Returns 0."""
-    from ekos_occult.cli.reporting import DEFAULT_FORMATS, ReportRequest, make_reports
+    from ekos_occult.app.report import DEFAULT_FORMATS, ReportRequest, make_reports
     from ekos_occult.clock import SystemClock
 
     req = ReportRequest(

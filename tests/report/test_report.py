@@ -262,3 +262,18 @@ def test_unknown_clock_error_is_said_and_only_the_known_terms_counted(
     form = dict(parse_iota_es(format_iota_es(r)))
     assert "clock's error is unknown and is not" in form["Comments"]
     assert form["Acc_D"] == "0.01"
+
+
+def test_the_report_package_imports_only_its_layers() -> None:
+    """report/ may import the core modules, plan and reduce records: nothing above."""
+    import re
+
+    import ekos_occult.report as package
+
+    folder = Path(package.__file__).parent
+    above = re.compile(
+        r"^\s*(from|import) ekos_occult\.(night|kstars|cli|app|ekosfiles|views|video)"
+    )
+    for module in folder.glob("*.py"):
+        for number, line in enumerate(module.read_text(encoding="utf-8").splitlines(), 1):
+            assert not above.match(line), f"{module.name}:{number}: {line.strip()}"

@@ -19,7 +19,9 @@ from typing import Any
 
 import numpy as np
 
-from ekos_occult.errors import PredictionFormatError, ReductionError, ReportError
+from ekos_occult.ekosfiles.nightfolder import EVENTS_COPY, JOURNAL
+from ekos_occult.errors import PredictionFormatError, RecordingError, ReductionError, ReportError
+from ekos_occult.night.journal import finished_events, read_journal
 from ekos_occult.plan.geometry import StationGeometry, station_geometry
 from ekos_occult.plan.occelmnt import Prediction, is_occelmnt_text, read_occelmnt
 from ekos_occult.reduce.reduction import ReduceOptions, Reduction, reduce_file, to_dict
@@ -41,6 +43,8 @@ __all__ = [
     "report_files",
 ]
 
+REPORTS = "reports"
+"""The folder of a night folder that its reports go into (unless ``--out`` names another)."""
 FORMATS = ("iota-es", "occult-xml", "text")
 DEFAULT_FORMATS = ("iota-es", "occult-xml")
 _SUFFIX = {"iota-es": ".iota-es.txt", "occult-xml": ".occult.xml", "text": ".report.txt"}
@@ -274,7 +278,7 @@ def _single(req: ReportRequest, settings: Settings, now: datetime) -> ReportOutc
 def _night_predictions(req: ReportRequest, folder: Path) -> tuple[Prediction, ...]:
     if req.prediction is not None:
         return _read_predictions(req.prediction)
-    events = folder / "events.csv"
+    events = folder / EVENTS_COPY
     try:
         text = events.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError):
@@ -288,9 +292,6 @@ def _night_predictions(req: ReportRequest, folder: Path) -> tuple[Prediction, ..
 
 
 def _event_lines(folder: Path) -> list[dict[str, Any]]:
-    from ekos_occult.ekosfiles.nightfolder import JOURNAL
-    from ekos_occult.errors import RecordingError
-    from ekos_occult.night.journal import finished_events, read_journal
 
     path = folder / JOURNAL
     if not path.is_file():
@@ -331,7 +332,7 @@ def _night(req: ReportRequest, settings: Settings, now: datetime) -> ReportOutco
     folder = req.source
     lines = _event_lines(folder)
     preds = _night_predictions(req, folder)
-    out_dir = req.out_dir or folder / "reports"
+    out_dir = req.out_dir or folder / REPORTS
     written, missing, stems = [], [], set()
     for entry in lines:
         label = str(entry.get("name", "?"))
