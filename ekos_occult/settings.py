@@ -163,20 +163,59 @@ class TelescopeSettings:
     focal_length_cm: float = 0.0
 
 
+DEFAULT_ACQUISITION_DELAY_S = 0.0
+"""Host-stamp delay beyond one exposure assumed for a camera nobody measured (seconds)."""
+DEFAULT_ACQUISITION_DELAY_UNCERTAINTY_S = 0.03
+"""Its uncertainty: a USB camera's readout, transfer and INDI's queue take 0 to tens of ms."""
+MEASURED_DELAYS: tuple[tuple[str, float, float], ...] = (
+    # INDI CCD Simulator (INDI 2.x in the sandbox): draw -> stamp median 0.087 s at 0.09 s
+    # exposure, so the stamp is one exposure after the frame's start, less 3 ms (issue 13).
+    ("CCD Simulator", -0.003, 0.005),
+)
+"""(camera, acquisition delay, uncertainty) measured against a known truth."""
+
+
 @dataclass(frozen=True)
 class CameraSettings:
-    """``[camera]``: the recording camera and the clock its timestamps come from.
+    """``[camera]``: the recording camera, the clock its timestamps come from, frame timing.
+
+    A host-stamped frame (INDI writes the host time when the frame is written) is stamped one
+    exposure plus the *acquisition delay* after its exposure started; reduce subtracts both.
 
     Attributes:
         name: the camera model as reported (e.g. ``QHY174M-GPS``, ``ASI462MM``).
         method: observing method, one of :data:`OBSERVING_METHODS` (``video`` for SER video).
         time_source: what disciplines the timestamps, one of :data:`TIME_SOURCES`
             (``gps`` in-camera or PPS, ``ntp`` host clock, ...); empty = not given.
+        acquisition_delay_s: the delay for a camera with no entry of its own (seconds).
+        acquisition_delay_uncertainty_s: its 1-sigma uncertainty (seconds).
+        max_clock_error_s: flag a recording whose clock's maximum error is above this.
+        delays: per camera ``(INDI name, delay, uncertainty)``, from ``[camera."NAME"]``
+            tables, after the measured ones (:data:`MEASURED_DELAYS`).
     """
 
     name: str = ""
     method: str = "video"
     time_source: str = ""
+    acquisition_delay_s: float = DEFAULT_ACQUISITION_DELAY_S
+    acquisition_delay_uncertainty_s: float = DEFAULT_ACQUISITION_DELAY_UNCERTAINTY_S
+    max_clock_error_s: float = 0.1
+    delays: tuple[tuple[str, float, float], ...] = MEASURED_DELAYS
+
+    def delay_for(self, camera: str | None) -> tuple[float, float, str]:
+        """(delay, uncertainty, where it came from) for a camera (None: unknown camera)."""
+        for name, delay, sigma in reversed(self.delays):
+            if camera is not None and name == camera:
+                origin = "measured" if (name, delay, sigma) in MEASURED_DELAYS else "config"
+                return delay, sigma, f"{origin} for {name!r}"
+        return (
+            self.acquisition_delay_s,
+            self.acquisition_delay_uncertainty_s,
+            "[camera] default"
+            if (self.acquisition_delay_s, self.acquisition_delay_uncertainty_s)
+            != (DEFAULT_ACQUISITION_DELAY_S, DEFAULT_ACQUISITION_DELAY_UNCERTAINTY_S)
+            else "built-in default (unmeasured camera)",
+        )
 
 
 @dataclass(frozen=True)
@@ -220,11 +259,15 @@ LIMITS: dict[str, tuple[float, float]] = {
     "job_timeout_s": (0.0, 86400.0),
     "disk_margin_bytes": (0, 2**50),
     "record_timestamp_tolerance_s": (0.0, 60.0),
+    "acquisition_delay_s": (-1.0, 10.0),
+    "acquisition_delay_uncertainty_s": (0.0, 10.0),
+    "max_clock_error_s": (0.0, 3600.0),
     "aperture_cm": (0.0, 1000.0),
     "focal_length_cm": (0.0, 100000.0),
 }
 """Allowed range of each numeric setting (config key and the flag that sets it)."""
-_POSITIVE = frozenset({"call_timeout_s", "exposure_s", "job_timeout_s"})  # zero is not allowed
+# zero is not allowed for these:
+_POSITIVE = frozenset({"call_timeout_s", "exposure_s", "job_timeout_s", "max_clock_error_s"})
 _SECTIONS = (
     "station", "site", "observer", "telescope", "camera", "plan", "ekos", "capture", "run", "paths"
 )  # fmt: skip
@@ -459,6 +502,35 @@ def _config_path(paths: Mapping[str, Any], key: str, where: str) -> Path | None:
     return folder
 
 
+def _config_camera(base: CameraSettings, table: Mapping[str, Any], where: str) -> CameraSettings:
+    """``[camera]`` keys and ``[camera."INDI name"]`` tables of per-camera delays."""
+    scalars = {k: v for k, v in table.items() if not isinstance(v, dict)}
+    cam: CameraSettings = _apply(base, scalars, f"{where} [camera]")
+    delays = list(cam.delays)
+    for name, sub in table.items():
+        if not isinstance(sub, dict):
+            continue
+        here = f"{where} [camera.{name!r}]"
+        try:
+            _check_text(name)
+        except ValueError as exc:
+            raise ConfigError(f"{here}: the camera name {exc}.") from None
+        unknown = sorted(set(sub) - {"acquisition_delay_s", "acquisition_delay_uncertainty_s"})
+        if unknown or "acquisition_delay_s" not in sub:
+            raise ConfigError(
+                f"{here}: expected acquisition_delay_s and optionally "
+                "acquisition_delay_uncertainty_s (seconds)"
+                + (f"; unknown: {', '.join(map(repr, unknown))}." if unknown else ".")
+            )
+        one = _apply(
+            CameraSettings(acquisition_delay_uncertainty_s=cam.acquisition_delay_uncertainty_s),
+            sub,
+            here,
+        )
+        delays.append((name, one.acquisition_delay_s, one.acquisition_delay_uncertainty_s))
+    return dataclasses.replace(cam, delays=tuple(delays))
+
+
 def _validate(s: Settings) -> None:
     """Checks across settings (each value was checked alone where it entered)."""
     if s.ekos.kstars_version not in ("auto", "3.6", "3.7"):
@@ -536,7 +608,7 @@ def load_settings(
             telescope=_apply(
                 s.telescope, _section(data, "telescope", where), f"{where} [telescope]"
             ),
-            camera=_apply(s.camera, _section(data, "camera", where), f"{where} [camera]"),
+            camera=_config_camera(s.camera, _section(data, "camera", where), where),
         )
         paths = _section(data, "paths", where)
         unknown = sorted(set(paths) - {"out_dir", "sandbox_dir"})

@@ -4,7 +4,9 @@ A recording is a SER file of Gaussian stars on a sky background with photon and 
 optional slow drift, and a target whose light is cut between the known positions ``d`` and ``r``
 (in frames: frame ``k`` is exposed over ``[k, k+1)``, so a fractional edge dims its transition
 frame partly, as a real exposure does). Frame times are exposure starts at a fixed cadence, plus
-a constant latency when the writer stamps late; dropped frames leave gaps in the timestamps.
+a constant latency: by default what INDI's recorder does (an ``INDI-RECORDER`` file is stamped
+one exposure plus the default acquisition delay after the exposure started; other writers at
+the start); dropped frames leave gaps in the timestamps.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ekos_occult.settings import DEFAULT_ACQUISITION_DELAY_S
 from ekos_occult.video.ser import COLOR_MONO, COLOR_RGB, SerWriter, datetime_to_ticks
 
 START = datetime(2024, 3, 14, 22, 15, 30, 250000, tzinfo=timezone.utc)
@@ -68,7 +71,7 @@ class Scene:
     r: float | None = 140.8
     remaining: float = 0.0  # fraction of the target's light left during the event
     cadence_s: float = 0.04
-    latency_s: float = 0.0
+    latency_s: float | None = None  # None: as the writer stamps (INDI: one exposure + delay)
     pixel_depth: int = 16
     color: bool = False
     file_id: str = "INDI-RECORDER"
@@ -114,15 +117,23 @@ def _frames(sc: Scene, rng: np.random.Generator) -> np.ndarray:
     return np.clip(np.rint(noisy), 0, top)
 
 
+def stamp_latency_s(sc: Scene) -> float:
+    """How late the frames are stamped after their exposure started."""
+    if sc.latency_s is not None:
+        return sc.latency_s
+    if sc.file_id == "INDI-RECORDER":
+        return sc.cadence_s + DEFAULT_ACQUISITION_DELAY_S
+    return 0.0
+
+
 def make_recording(path: Path, scene: Scene | None = None) -> Recording:
     """Write a synthetic SER recording and return what it contains."""
     sc = scene or Scene()
     rng = np.random.default_rng(sc.seed)
     frames = _frames(sc, rng)
     keep = [k for k in range(sc.n_frames) if k not in set(sc.dropped)]
-    ticks = [
-        datetime_to_ticks(START + timedelta(seconds=k * sc.cadence_s + sc.latency_s)) for k in keep
-    ]
+    late = stamp_latency_s(sc)
+    ticks = [datetime_to_ticks(START + timedelta(seconds=k * sc.cadence_s + late)) for k in keep]
     color = COLOR_RGB if sc.color else COLOR_MONO
     with SerWriter(
         path,

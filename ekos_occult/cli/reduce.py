@@ -15,11 +15,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ekos_occult.cli import options
-from ekos_occult.errors import ConfigError
+from ekos_occult.errors import ConfigError, OccultError
 from ekos_occult.settings import Settings
 
 if TYPE_CHECKING:
     from ekos_occult.reduce.reduction import ReduceOptions, Reduction
+    from ekos_occult.reduce.timestamps import Provenance
 
 __all__ = ["NAME", "HELP", "add_arguments", "run", "parse_xy"]
 
@@ -130,8 +131,17 @@ def _timing_flags(g: argparse._ArgumentGroup) -> None:
         "--latency",
         metavar="SECONDS",
         type=options.seconds(-60.0, 60.0),
-        default=0.0,
-        help="how much later than the exposure start frames were stamped; subtracted (default 0)",
+        default=None,
+        help="how much later than the exposure start frames were stamped; subtracted (default: "
+        "host-stamped INDI frames one exposure plus the camera's [camera] acquisition delay, "
+        "other stamps 0)",
+    )
+    g.add_argument(
+        "--journal",
+        metavar="PATH",
+        type=options.input_file,
+        help="the night's journal.jsonl (default: found beside or above the recording's "
+        "folder); gives the stamp source, exposure, camera and clock state of the recording",
     )
     g.add_argument(
         "--trials",
@@ -163,7 +173,7 @@ def _timing_flags(g: argparse._ArgumentGroup) -> None:
     )
 
 
-def _options(args: argparse.Namespace) -> ReduceOptions:
+def _options(args: argparse.Namespace, settings: Settings) -> ReduceOptions:
     """The reduction options; every flag was range-checked by its ``type=`` (cli/options.py)."""
     from ekos_occult.reduce.reduction import ReduceOptions
 
@@ -186,6 +196,48 @@ def _options(args: argparse.Namespace) -> ReduceOptions:
         fe_trials=args.false_trials,
         threshold=args.threshold,
         seed=args.seed,
+        provenance=_recording_provenance(args.file, getattr(args, "journal", None)),
+        camera=settings.camera,
+    )
+
+
+def _recording_provenance(file: Path, journal: Path | None) -> Provenance | None:
+    """The night journal's record of this recording (stamp source, exposure, camera, clock)."""
+    from ekos_occult.night.journal import read_journal
+    from ekos_occult.reduce.timestamps import Provenance, StampKind
+
+    if journal is None:
+        for folder in (file.parent, file.parent.parent):
+            if (folder / "journal.jsonl").is_file():
+                journal = folder / "journal.jsonl"
+                break
+        else:
+            return None
+    try:
+        entries = read_journal(journal)
+    except OccultError:
+        return None
+    found = None
+    for entry in entries:
+        f = entry.get("file")
+        if entry.get("type") == "event" and isinstance(f, str) and Path(f).name == file.name:
+            found = entry
+    if found is None:
+        return None
+    raw = found.get("timestamps")
+    stamps: dict[str, Any] = raw if isinstance(raw, dict) else {}
+    kinds = {k.value: k for k in StampKind}
+    source = str(stamps.get("source", found.get("timestamp_source")))
+    kind = kinds.get(source, StampKind.HOST if source == "host clock" else StampKind.NONE)
+    exposure = found.get("exposure_s")
+    clock = found.get("clock")
+    camera = stamps.get("camera")
+    return Provenance(
+        kind,
+        float(exposure) if isinstance(exposure, (int, float)) and exposure > 0 else None,
+        camera if isinstance(camera, str) and camera else None,
+        clock if isinstance(clock, dict) else None,
+        f"night journal {journal}",
     )
 
 
@@ -203,12 +255,24 @@ def _csv_text(red: Reduction) -> str:
     return format_pymovie_csv(lc, comments)
 
 
+def _secs(v: float | None) -> str:
+    return "unknown" if v is None else f"{v:.4f} s"
+
+
 def _text(info: dict[str, Any]) -> str:
     lines = [
         f"file:     {info['file']}",
         f"frames:   {info['frames']} ({info['dropped_frames']} dropped; timestamps: "
         f"{info['timestamp_source']}, {info['timestamp_convention']})",
     ]
+    ts = info.get("timestamps")
+    if ts:
+        b = ts["budget"]
+        lines.append(
+            f"times:    {ts['source']}; {ts['correction_s']:+.4f} s subtracted to reach the "
+            f"{ts['convention']}; 1-sigma: timestamps {_secs(b['timestamp_s'])}, clock "
+            f"{_secs(b['clock_error_s'])} ({b['clock_from']})"
+        )
     p = info["false_event_probability"]
     if not info["event"]:
         lines.append(f"event:    none (false-event probability {p:.3g})")
@@ -225,6 +289,11 @@ def _text(info: dict[str, Any]) -> str:
             else f"+/- {info[f'{e}_frame_err']} frames (68%)"
         )
         lines.append(f"{e}:        {when}  {bars}  [frame {info[f'{e}_frame']}]")
+        if ts and info[f"{e}_err_s"] is not None:
+            lines.append(
+                f"          with timestamp and clock errors: +/- "
+                f"{_secs(ts[f'{e}_err_total_s'])} (68%)"
+            )
     if info["duration_s"] is not None:
         lines.append(
             f"duration: {info['duration_s']:.4f} s +/- {info['duration_err_s']:.4f} s (68%)"
@@ -244,7 +313,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     from ekos_occult.files import write_bytes_atomic
     from ekos_occult.reduce.reduction import reduce_file, to_dict
 
-    red = reduce_file(args.file, _options(args))
+    red = reduce_file(args.file, _options(args, settings))
     info = to_dict(red)
     outputs: list[tuple[str, Path, bytes]] = []
     if args.plot is not None:

@@ -8,14 +8,15 @@ event
 (:mod:`ekos_occult.reduce.timing`) and express D and R as UTC times with their error bars.
 
 Convention: a frame's time is the **start of its exposure** (like PyOTE); the exposure is taken
-to last one frame interval. ``latency_s`` is how much later than the exposure start the recorder
-stamped each frame; it is subtracted.
+to last one frame interval. The stamps are corrected to it by
+:func:`ekos_occult.reduce.timestamps.budget` (host stamps: one exposure plus the camera's
+acquisition delay; ``--latency`` overrides), which also gives the timing error budget.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -42,13 +43,20 @@ from ekos_occult.reduce.photometry import (
     measure,
     pick_target,
 )
+from ekos_occult.reduce.timestamps import (
+    CONVENTION,
+    Provenance,
+    StampKind,
+    TimestampBudget,
+    budget,
+)
 from ekos_occult.reduce.timing import EventTiming, position_to_time, time_event
+from ekos_occult.settings import CameraSettings
 from ekos_occult.video.ser import SerFile, open_ser, ticks_to_datetime
 
 __all__ = ["ReduceOptions", "Reduction", "reduce_file", "is_ser", "normalised", "to_dict"]
 
 FloatArray = npt.NDArray[np.float64]
-CONVENTION = "start of exposure"
 _REF_SMOOTH = 25  # frames in the running mean of the reference stars
 
 
@@ -58,7 +66,7 @@ class ReduceOptions:
 
     target: tuple[float, float] | None = None
     refs: tuple[tuple[float, float], ...] = ()
-    latency_s: float = 0.0
+    latency_s: float | None = None
     cadence_s: float | None = None
     aperture_px: float | None = None
     date: date | None = None
@@ -68,6 +76,8 @@ class ReduceOptions:
     fe_trials: int = 10_000
     threshold: float = 1e-3
     seed: int = 0
+    provenance: Provenance | None = None
+    camera: CameraSettings = field(default_factory=CameraSettings)
 
 
 @dataclass(frozen=True)
@@ -83,6 +93,7 @@ class Reduction:
     latency_s: float
     references: tuple[str, ...]
     notes: tuple[str, ...]
+    stamps: TimestampBudget | None = None
 
     def edge_time(self, x: float) -> float | None:
         """Seconds on the light curve's axis of a frame position (None without times)."""
@@ -178,12 +189,6 @@ def _ser_times(
                 f"{int((~good).sum())} missing or implausible frame stamps interpolated "
                 "(outside the stamped frames: extended at the median frame interval)."
             )
-        if ser.header.file_id == "INDI-RECORDER":
-            notes.append(
-                "INDI stamps each frame with the host clock when it is written, after "
-                "readout and transfer (unless the driver passes exposure-start times): "
-                "measure that latency and give it with --latency."
-            )
         return times, ticks_to_datetime(t0), TimestampSource.TRAILER, notes
     start = ser.start_utc
     if opts.cadence_s is not None and start is not None:
@@ -268,7 +273,7 @@ def _apertures(ph: Photometry, names: list[str]) -> tuple[Aperture, ...]:
     )
 
 
-def _from_ser(path: Path, opts: ReduceOptions) -> tuple[LightCurve, int]:
+def _from_ser(path: Path, opts: ReduceOptions) -> tuple[LightCurve, int, str, str]:
     ser = open_ser(path)
     times, epoch, source, notes = _ser_times(ser, opts)
     pos, names, fwhm, star_notes = _choose_stars(ser, opts)
@@ -290,7 +295,7 @@ def _from_ser(path: Path, opts: ReduceOptions) -> tuple[LightCurve, int]:
         source,
         ser.notes + tuple(notes + star_notes),
     )
-    return lc, 1 + len(opts.refs)
+    return lc, 1 + len(opts.refs), ser.header.file_id, ser.header.instrument.strip()
 
 
 def _from_csv(path: Path, opts: ReduceOptions) -> tuple[LightCurve, int]:
@@ -302,14 +307,22 @@ def _from_csv(path: Path, opts: ReduceOptions) -> tuple[LightCurve, int]:
     return lc, 1 + len(opts.ref_columns)
 
 
-def _times(lc: LightCurve, opts: ReduceOptions) -> tuple[FloatArray | None, list[str]]:
-    if lc.times_s is None:
-        return None, []
-    if opts.latency_s:
-        return lc.times_s - opts.latency_s, [
-            f"timestamps moved {opts.latency_s:+.4f} s earlier (--latency)."
-        ]
-    return lc.times_s, []
+def _provenance(lc: LightCurve, opts: ReduceOptions, writer: str | None) -> Provenance:
+    """What stamped the frames: the journal's word when it has one, else the file's kind."""
+    given = opts.provenance
+    if lc.timestamp_source is TimestampSource.FRAME_INDEX or lc.times_s is None:
+        return Provenance(StampKind.NONE)
+    if lc.timestamp_source is TimestampSource.HEADER_CADENCE:
+        kind = StampKind.HEADER_CADENCE
+    elif lc.timestamp_source is TimestampSource.CSV:
+        kind = StampKind.FILE
+    elif given is not None and given.kind is not StampKind.NONE:
+        return given
+    else:
+        kind = StampKind.HOST if writer == "INDI-RECORDER" else StampKind.RECORDER
+    if given is not None:
+        return replace(given, kind=kind)
+    return Provenance(kind, detail=f"SER written by {writer!r}" if writer else "")
 
 
 def reduce_file(path: Path, opts: ReduceOptions) -> Reduction:
@@ -329,8 +342,9 @@ def reduce_file(path: Path, opts: ReduceOptions) -> Reduction:
 
 
 def _reduce(path: Path, opts: ReduceOptions) -> Reduction:
+    writer, instrument = None, ""
     if is_ser(path):
-        lc, used = _from_ser(path, opts)
+        lc, used, writer, instrument = _from_ser(path, opts)
     else:
         lc, used = _from_csv(path, opts)
     apertures: list[Aperture] = list(lc.apertures[:used])
@@ -342,11 +356,24 @@ def _reduce(path: Path, opts: ReduceOptions) -> Reduction:
                 f"{lc.frames[empty[0]]:g}); choose another reference."
             )
     flux = normalised(apertures[0].signal, [a.signal for a in apertures[1:]])
-    times, notes = _times(lc, opts)
+    times = lc.times_s
     cadence = check_cadence(times, lc.frames) if times is not None and times.size > 1 else None
     if times is not None and cadence is not None and cadence.bad_stamps:
         times = repair_times(times, lc.frames, cadence)
     exposure = cadence.cadence_s if cadence is not None else None
+    prov = _provenance(lc, opts, writer)
+    camera = prov.camera or (instrument or None)
+    stamps = budget(
+        prov,
+        cadence_s=exposure,
+        jitter_s=cadence.jitter_s if cadence is not None else None,
+        delay=opts.camera.delay_for(camera),
+        latency_s=opts.latency_s,
+    )
+    notes: list[str] = []
+    if times is not None:
+        times = times - stamps.correction_s
+        notes.append(f"timestamps: {stamps.why}")
     timing = time_event(
         flux, trials=opts.trials, fe_trials=opts.fe_trials, threshold=opts.threshold, seed=opts.seed
     )
@@ -358,9 +385,10 @@ def _reduce(path: Path, opts: ReduceOptions) -> Reduction:
         cadence,
         exposure,
         times,
-        opts.latency_s,
+        stamps.correction_s,
         tuple(a.name for a in apertures[1:]),
         tuple(notes),
+        stamps,
     )
     return replace(red, notes=red.notes + tuple(_gap_warnings(red)))
 
@@ -384,6 +412,19 @@ def _seconds(red: Reduction, frames: float | None) -> float | None:
     if frames is None or red.exposure_s is None:
         return None
     return _round(frames * red.exposure_s)
+
+
+def _timestamps(red: Reduction) -> dict[str, Any] | None:
+    """The correction and the error budget, with each edge's fit bar and whole bar."""
+    if red.stamps is None:
+        return None
+    out = red.stamps.to_dict()
+    e = red.timing.errors
+    for edge, bar in (("D", e.d68 if e else None), ("R", e.r68 if e else None)):
+        fit = _seconds(red, bar) if red.timing.event else None
+        out["budget"][f"fit_{edge}_s"] = fit
+        out[f"{edge}_err_total_s"] = _round(red.stamps.total_s(fit))
+    return out
 
 
 def to_dict(red: Reduction) -> dict[str, Any]:
@@ -434,10 +475,11 @@ def to_dict(red: Reduction) -> dict[str, Any]:
         "cadence_irregular": red.cadence.irregular if red.cadence else False,
         "timestamp_source": lc.timestamp_source.value,
         "timestamp_convention": CONVENTION,
-        "latency_s": red.latency_s,
+        "latency_s": _round(red.latency_s, 7),
         "target": lc.target.name,
         "references": list(red.references),
         "date_known": lc.epoch is not None,
         "monte_carlo_trials": e.trials if e else 0,
+        "timestamps": _timestamps(red),
         "notes": list(red.notes),
     }

@@ -4,6 +4,7 @@ real ASTRID light curve (compared with PyOTE's answer, made by benchmarks/pyote_
 from __future__ import annotations
 
 import json
+import math
 import re
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -14,6 +15,10 @@ from synthetic import START, Recording, Scene, make_recording
 
 from ekos_occult.cli import main
 from ekos_occult.reduce.lightcurve import read_lightcurve
+from ekos_occult.settings import (
+    DEFAULT_ACQUISITION_DELAY_S,
+    DEFAULT_ACQUISITION_DELAY_UNCERTAINTY_S,
+)
 
 FAST = ["--trials", "500", "--false-trials", "2000"]
 REAL = Path("/work/shared/data/lightcurves/real_astrid_monachia_20240102.csv")
@@ -58,7 +63,7 @@ def test_sub_frame_event_with_drift(tmp_path: Path, capsys: pytest.CaptureFixtur
     assert info["duration_s"] == pytest.approx((rec.r - rec.d) * rec.cadence_s, abs=0.01)
     assert info["drop_fraction"] == pytest.approx(1.0, abs=0.05) and info["snr"] > 20
     assert info["D_frame"] == pytest.approx(100.35, abs=0.1)
-    assert "INDI stamps each frame with the host clock" in err
+    assert "host write times are late by one exposure" in err
     m = re.search(
         r"target: the star at \(([\d.]+), ([\d.]+)\), nearest the frame centre "
         r"\(31.5, 23.5\) of 2 stars",
@@ -143,7 +148,7 @@ def test_no_trailer_with_cadence_uses_the_header_start(
 
 def test_latency_is_subtracted(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     rec = make_recording(tmp_path / "l.ser", Scene(latency_s=0.0173))
-    late, _ = reduce_json(capsys, str(rec.path))
+    late, _ = reduce_json(capsys, str(rec.path), "--latency", "0")
     fixed, _ = reduce_json(capsys, str(rec.path), "--latency", "0.0173")
     assert_edges(late, rec, shift_s=0.0173)
     assert_edges(fixed, rec)
@@ -294,3 +299,67 @@ def test_implausible_stamps_are_not_used(
     assert_edges(info, rec)
     assert "trailer timestamps of 2 frames (first: frame 0" in err
     assert "2 missing or implausible frame stamps interpolated" in err
+
+
+def test_host_stamps_corrected_by_default_with_a_budget(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An INDI file is stamped one exposure (+ delay) late: D/R right with no --latency."""
+    rec = make_recording(tmp_path / "h.ser", Scene(cadence_s=0.05))
+    info, err = reduce_json(capsys, str(rec.path))
+    assert_edges(info, rec)
+    ts = info["timestamps"]
+    assert ts["source"] == "host write time" and ts["convention"] == "start of exposure"
+    assert ts["correction_s"] == pytest.approx(0.05 + DEFAULT_ACQUISITION_DELAY_S, abs=1e-5)
+    assert info["latency_s"] == pytest.approx(ts["correction_s"], abs=1e-7)
+    b = ts["budget"]
+    assert b["acquisition_delay_uncertainty_s"] == DEFAULT_ACQUISITION_DELAY_UNCERTAINTY_S
+    assert b["timestamp_s"] == pytest.approx(DEFAULT_ACQUISITION_DELAY_UNCERTAINTY_S, rel=0.01)
+    assert b["clock_error_s"] is None and "unknown" in b["clock_from"]
+    assert ts["uncertainty_s"] is None  # the clock at recording time is unknown: said, not 0
+    assert b["fit_D_s"] == info["D_err_s"] and ts["D_err_total_s"] is None
+    assert "host write times are late by one exposure (0.05 s" in err
+    lazy, _ = reduce_json(capsys, str(rec.path), "--latency", "0")
+    assert_edges(lazy, rec, shift_s=0.05)
+
+
+def test_journal_gives_exposure_camera_and_clock(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rec_dir = tmp_path / "night" / "recordings"
+    rec_dir.mkdir(parents=True)
+    rec = make_recording(rec_dir / "e.ser", Scene(cadence_s=0.05, latency_s=0.05 - 0.003))
+    clock = {"synchronised": True, "max_error_s": 0.012, "est_error_s": 0.001, "at": "x"}
+    line = {
+        "type": "event",
+        "name": "e",
+        "file": str(rec.path),
+        "exposure_s": 0.05,
+        "timestamp_source": "host clock",
+        "timestamps": {"source": "host write time", "camera": "CCD Simulator"},
+        "clock": clock,
+    }
+    (tmp_path / "night" / "journal.jsonl").write_text(json.dumps(line) + "\n")
+    info, err = reduce_json(capsys, str(rec.path))
+    assert_edges(info, rec)
+    ts = info["timestamps"]
+    assert ts["correction_s"] == pytest.approx(0.047, abs=1e-6)  # the simulator's measured delay
+    assert ts["exposure_from"] == "the night journal"
+    assert "measured for 'CCD Simulator'" in ts["budget"]["acquisition_delay_from"]
+    assert ts["budget"]["clock_error_s"] == 0.012 and ts["budget"]["clock_synchronised"] is True
+    assert ts["uncertainty_s"] == pytest.approx(math.hypot(0.005, 0.012), rel=0.05)
+    total = ts["D_err_total_s"]
+    assert total == pytest.approx(math.hypot(info["D_err_s"], ts["uncertainty_s"]), rel=0.05)
+
+
+def test_config_camera_delay_is_used(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    rec = make_recording(tmp_path / "c.ser", Scene(cadence_s=0.04, latency_s=0.04 + 0.021))
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(
+        "[camera]\nacquisition_delay_s = 0.021\nacquisition_delay_uncertainty_s = 0.004\n"
+    )
+    assert main(["--config", str(cfg), "reduce", str(rec.path), *FAST, "--json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert_edges(info, rec)
+    b = info["timestamps"]["budget"]
+    assert b["acquisition_delay_s"] == 0.021 and b["acquisition_delay_from"] == "[camera] default"
