@@ -240,15 +240,32 @@ def _report_one(
     preds: Sequence[Prediction],
     settings: Settings,
     now: datetime,
+    comments: Sequence[str] = (),
 ) -> tuple[Report, list[str]]:
     when = res.d or res.start
     pred, geo, why = _match(preds, settings, when)
     notes = [why] if why and preds else []
     lc = _lightcurve(red) if red is not None else None
     report = build_report(
-        res, settings, made=now.date(), prediction=pred, geometry=geo, lightcurve=lc
+        res,
+        settings,
+        made=now.date(),
+        prediction=pred,
+        geometry=geo,
+        lightcurve=lc,
+        comments=comments,
     )
     return report, notes
+
+
+def _undated(res: ReduceResult) -> str:
+    """Why a result cannot be reported: an event timed on a time of day with no date."""
+    if res.event and (res.d is None or res.r is None):
+        return (
+            f"{res.origin}: D and R are times of day only (the recording's date is unknown); "
+            "reduce it again with --date YYYY-MM-DD"
+        )
+    return ""
 
 
 def _single(req: ReportRequest, settings: Settings, now: datetime) -> ReportOutcome:
@@ -259,6 +276,8 @@ def _single(req: ReportRequest, settings: Settings, now: datetime) -> ReportOutc
     except (OSError, UnicodeDecodeError) as exc:
         raise ReportError(f"{req.source}: cannot read it ({exc}).") from exc
     res = parse_result(text, str(req.source))
+    if _undated(res):
+        raise ReportError(_undated(res) + ".")
     preds = _read_predictions(req.prediction) if req.prediction else ()
     red, why = _rereduce(res, req.source.parent)
     report, notes = _report_one(res, red, preds, settings, now)
@@ -325,7 +344,16 @@ def _night_event(
         red = reduce_file(path, ReduceOptions())
     except ReductionError as exc:
         return None, None, f"the recording could not be reduced: {exc}"
-    return result_from_dict(to_dict(red), str(path)), red, ""
+    res = result_from_dict(to_dict(red), str(path))
+    if _undated(res):
+        return None, None, _undated(res)
+    return res, red, ""
+
+
+def _night_comments(entry: dict[str, Any]) -> list[str]:
+    """What the night itself noted about the recording (flags such as a failed plate solve)."""
+    flags = [str(f) for f in entry.get("flags") or [] if str(f).strip()]
+    return [f"Night: {'; '.join(flags)}"] if flags else []
 
 
 def _night(req: ReportRequest, settings: Settings, now: datetime) -> ReportOutcome:
@@ -340,7 +368,7 @@ def _night(req: ReportRequest, settings: Settings, now: datetime) -> ReportOutco
         if res is None:
             missing.append(NoReport(label, why))
             continue
-        report, notes = _report_one(res, red, preds, settings, now)
+        report, notes = _report_one(res, red, preds, settings, now, _night_comments(entry))
         stem = _stem(report, label)
         while stem in stems:
             stem += "_2"

@@ -297,6 +297,7 @@ def build_report(
     prediction: Prediction | None = None,
     geometry: StationGeometry | None = None,
     lightcurve: LightCurveData | None = None,
+    comments: Sequence[str] = (),
 ) -> Report:
     """Fill a report from a reduce result, the prediction at the station and the config.
 
@@ -307,13 +308,14 @@ def build_report(
         prediction: the occelmnt event, when known.
         geometry: that event at the station (central time, chord offset), when known.
         lightcurve: the reduced light curve to attach, when it could be read.
+        comments: more remarks to pass on (e.g. the night's flags on the recording).
     """
     start, end = _span(res, lightcurve)
     d, r = _edges(res)
     first = d.time if d else start
     day = first.date() if first else None
     star, number, name, predicted, offset, side = _prediction_fields(prediction, geometry)
-    comments = _result_comments(res) + _timing_comments(res)
+    comments = _result_comments(res) + _timing_comments(res) + list(comments)
     if settings.station.position_source:
         comments.append(f"Station position (WGS84) from {settings.station.position_source}")
     if offset is not None:

@@ -9,8 +9,8 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
-from fakes import T0, FakeClock, FakeRig, RecScript, make_plan, planned
-from report_golden import STATION
+from fakes import T0, FakeClock, FakeRig, JobScript, RecScript, make_plan, planned
+from report_golden import PREDICTION, STATION
 from synthetic import Scene, make_recording
 
 from ekos_occult.cli import main
@@ -71,6 +71,7 @@ def _night(folder: Path) -> None:
     clock = FakeClock(T0)
     rig = FakeRig.for_plan(plan, clock)
     rig.recs["Gamma"] = RecScript(no_file=True)
+    rig.jobs["Alpha"] = JobScript(offset_deg=1.5)  # recorded anyway, flagged
     journal = Journal(folder / "journal.jsonl").open()
     runner = NightRunner(
         plan,
@@ -93,6 +94,7 @@ def test_night_folder_one_report_per_recorded_event_and_why_not(
     night = tmp_path / "night"
     night.mkdir()
     _night(night)
+    (night / "events.csv").write_bytes(PREDICTION.read_bytes())  # planned from occelmnt
     rc = main(["--config", str(STATION), "report", str(night), "--format", "iota-es"])
     stdout, err = capsys.readouterr()
     assert rc == 0, err
@@ -104,6 +106,31 @@ def test_night_folder_one_report_per_recorded_event_and_why_not(
     form = dict(parse_iota_es(forms[0].read_text(encoding="utf-8")))
     assert form["Occultation"] == "POSITIVE"
     assert form["D"] == "D22:15:34.26" and form["R"] == "R22:15:35.88"  # the synthetic truth
+    assert (form["STAR"], form["ASTEROID"]) == ("UCAC4 550-123456", "Testia")  # from events.csv
+    assert form["PREDICTTIME"].startswith("14 Mar; 2024 22:")
+    assert "Night: " in form["Comments"] and "1.50 deg from the star" in form["Comments"]
+
+
+def test_an_undated_result_is_refused_with_the_fix(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source = tmp_path / "r.json"
+    source.write_text(
+        json.dumps(
+            {
+                "file": "x.csv",
+                "event": True,
+                "D": "03:12:05.686446",
+                "R": "03:12:06.665891",
+                "false_event_probability": 1e-7,
+                "frames": 239,
+            }
+        ),
+        encoding="utf-8",
+    )
+    assert main(["report", str(source)]) == 2
+    err = capsys.readouterr().err
+    assert str(source) in err and "--date YYYY-MM-DD" in err
 
 
 @pytest.mark.parametrize(
