@@ -85,12 +85,41 @@ class Photometry:
     clipped: int
 
 
-def mean_image(ser: SerFile, count: int = 16) -> F64:
-    """Mean of the first ``count`` frames (luminance), accumulated a chunk at a time."""
-    total = np.zeros((ser.header.height, ser.header.width), np.float64)
+SEARCH_SIDE = 2048
+"""Stars are searched in at most this many pixels square (bounded memory for any frame size)."""
+
+
+def search_window(
+    width: int, height: int, around: tuple[float, float] | None = None, side: int = SEARCH_SIDE
+) -> tuple[int, int, int, int]:
+    """``(x0, y0, x1, y1)``: the whole frame when it fits in ``side`` x ``side``, else that
+    square centred on ``around`` (default the frame centre), kept inside the frame."""
+    cx, cy = around if around is not None else ((width - 1) / 2.0, (height - 1) / 2.0)
+
+    def span(c: float, size: int) -> tuple[int, int]:
+        if size <= side:
+            return 0, size
+        lo = int(min(max(round(c) - side // 2, 0), size - side))
+        return lo, lo + side
+
+    x0, x1 = span(cx, width)
+    y0, y1 = span(cy, height)
+    return x0, y0, x1, y1
+
+
+def mean_image(
+    ser: SerFile, count: int = 16, window: tuple[int, int, int, int] | None = None
+) -> F64:
+    """Mean of the first ``count`` frames (luminance) inside ``window`` (``x0, y0, x1, y1``;
+    default the whole frame), accumulated a chunk at a time."""
+    x0, y0, x1, y1 = window or (0, 0, ser.header.width, ser.header.height)
+    total = np.zeros((y1 - y0, x1 - x0), np.float64)
     n = 0
-    for _, chunk in ser.iter_chunks(0, count):
-        total += luminance(chunk, ser.header.color_id).sum(axis=0)
+    per = max(1, (32 << 20) // max(1, (y1 - y0) * (x1 - x0) * 4 * ser.header.planes))
+    for _, chunk in ser.iter_chunks(0, count, prefetch=window is None):
+        for k in range(0, chunk.shape[0], per):  # bounded float32 temporaries
+            part = chunk[k : k + per, y0:y1, x0:x1]
+            total += luminance(part, ser.header.color_id).sum(axis=0)
         n += chunk.shape[0]
     return total / max(n, 1)
 
@@ -363,10 +392,13 @@ def _update_track(tr: _Tracker, out: list[dict[str, F64]], valid: npt.NDArray[np
         tr.vel = 0.5 * tr.vel + 0.5 * np.array([_slope(idx, px), _slope(idx, py)])
 
 
-def _block_size(tr: _Tracker) -> int:
+_WHOLE_FRAME_BLOCK = 1024  # frames per block when the box holds the whole frame (tiny ROIs)
+
+
+def _block_size(tr: _Tracker, cap: int = _BLOCK) -> int:
     """Frames per block: fewer when drifting fast, so the prediction stays within the margin."""
     speed = float(np.abs(tr.vel).max())
-    return int(min(_BLOCK, max(4, (_MARGIN - 1) / max(speed, 1e-6))))
+    return int(min(cap, max(4, (_MARGIN - 1) / max(speed, 1e-6))))
 
 
 def measure(
@@ -392,9 +424,11 @@ def measure(
     npix = 0.0
     for first, chunk in chunks:
         arr = chunk.view(np.ndarray)  # plain views: slicing a memmap object is slow
+        box = 2 * lay.half + 1  # a frame inside one box cannot drift out: long blocks are safe
+        cap = _WHOLE_FRAME_BLOCK if max(arr.shape[1], arr.shape[2]) <= box else _BLOCK
         j = 0
         while j < arr.shape[0]:
-            k = _block_size(tr)
+            k = _block_size(tr, cap)
             res = _block(arr[j : j + k], geometry, lay, color_id, tr)
             a, b = first + j, first + j + min(k, arr.shape[0] - j)
             for s, r in enumerate(res):

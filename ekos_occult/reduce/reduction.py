@@ -42,6 +42,7 @@ from ekos_occult.reduce.photometry import (
     mean_image,
     measure,
     pick_target,
+    search_window,
 )
 from ekos_occult.reduce.timestamps import (
     CONVENTION,
@@ -228,8 +229,16 @@ def _choose_stars(
 ) -> tuple[list[tuple[float, float]], list[str], float, list[str]]:
     """Positions (target, refs, tracking helper) and their names, the FWHM, notes."""
     w, h = ser.header.width, ser.header.height
-    stars = find_stars(mean_image(ser))
+    window = search_window(w, h, opts.target)
+    x0, y0, x1, y1 = window
+    stars = [replace(s, x=s.x + x0, y=s.y + y0) for s in find_stars(mean_image(ser, window=window))]
     notes: list[str] = []
+    if (x1 - x0, y1 - y0) != (w, h):
+        notes.append(
+            f"frames of {w}x{h}: stars were searched in the {x1 - x0}x{y1 - y0} px around "
+            f"{'--target' if opts.target else 'the frame centre'} (x {x0}-{x1 - 1}, "
+            f"y {y0}-{y1 - 1}); give --target X,Y for a target elsewhere."
+        )
     if opts.target is not None:
         pos = [_snap(stars, opts.target, "--target", notes)]
     else:

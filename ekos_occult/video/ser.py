@@ -220,20 +220,33 @@ class SerFile:
     notes: tuple[str, ...]
 
     def iter_chunks(
-        self, start: int = 0, stop: int | None = None, max_bytes: int = _CHUNK_BYTES
+        self,
+        start: int = 0,
+        stop: int | None = None,
+        max_bytes: int = _CHUNK_BYTES,
+        *,
+        prefetch: bool | None = None,
     ) -> Iterator[tuple[int, npt.NDArray[np.unsignedinteger]]]:
         """Yield ``(first_frame, frames)`` windows, each memory-mapped and released after use.
 
         ``frames`` has shape (k, height, width[, 3]) in the file's sample type. Do not keep it
-        past the next iteration: holding it keeps its pages mapped.
+        past the next iteration: holding it keeps its pages mapped. Only the pages a caller
+        touches are read, so boxes around stars in a huge frame cost only those pages.
+
+        Args:
+            prefetch: ask the kernel to read each next window ahead (default: when a frame is
+                at most 8 MiB; a caller reading small boxes out of big frames says False).
         """
+        if prefetch is None:
+            prefetch = self.header.frame_bytes <= 8 << 20
         stop = self.n_frames if stop is None else min(stop, self.n_frames)
         per = max(1, max_bytes // self.header.frame_bytes)
         fb = self.header.frame_bytes
         with open(self.path, "rb") as fh:
             for first in range(max(0, start), stop, per):
                 k = min(per, stop - first)
-                _prefetch(fh, HEADER_SIZE + (first + k) * fb, min(per, stop - first - k) * fb)
+                if prefetch:
+                    _prefetch(fh, HEADER_SIZE + (first + k) * fb, min(per, stop - first - k) * fb)
                 mm = np.memmap(
                     fh,
                     dtype=self.dtype,

@@ -138,3 +138,59 @@ def datetime_to_ticks_now(k: int) -> int:
     from datetime import datetime, timedelta, timezone
 
     return datetime_to_ticks(datetime(2024, 1, 1, tzinfo=timezone.utc) + timedelta(seconds=k))
+
+
+def _sparse_big_ser(path: Path, side: int, n: int = 10) -> None:
+    """8-bit mono SER of ``n`` frames of side x side, sparse: two stars, an event at 4-6."""
+    from datetime import datetime, timezone
+
+    from ekos_occult.video.ser import SerHeader
+
+    fb = side * side
+    yy, xx = np.mgrid[0:15, 0:15]
+    psf = np.exp(-((xx - 7) ** 2 + (yy - 7) ** 2) / (2 * 1.3**2))
+    t0 = datetime_to_ticks(datetime(2024, 3, 14, 22, 15, 30, tzinfo=timezone.utc))
+    with path.open("wb") as fh:
+        fh.write(SerHeader("INDI-RECORDER", 0, 0, 0, side, side, 8, n).pack())
+        for k in range(n):
+            level = 0.1 if 4 <= k < 7 else 1.0
+            for (x, y), peak in (
+                ((side // 2, side // 2), 200 * level),
+                ((side // 2 - 40, 20), 220),
+            ):
+                patch = (20 + peak * psf).astype(np.uint8)
+                for r in range(15):
+                    fh.seek(HEADER_SIZE + k * fb + (y - 7 + r) * side + x - 7)
+                    fh.write(patch[r].tobytes())
+        fh.seek(HEADER_SIZE + n * fb)
+        fh.write((t0 + np.arange(n, dtype=np.int64) * 400_000).astype("<i8").tobytes())
+
+
+@pytest.mark.timeout(120)
+def test_a_huge_frame_is_searched_in_a_bounded_window(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "big.ser"
+    side = 6000  # 36 MB a frame; the whole frame as float64 would be 288 MB per copy
+    _sparse_big_ser(path, side)
+    tracemalloc.start()
+    try:
+        rc = main(["reduce", str(path), "--json", *FAST])
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    out, err = capsys.readouterr()
+    assert rc == 0, err
+    info = json.loads(out)
+    assert info["event"] and info["D"].startswith("2024-03-14T22:15:30.16")  # frame 4
+    assert info["R"].startswith("2024-03-14T22:15:30.28")  # frame 7
+    assert f"frames of {side}x{side}: stars were searched in the 2048x2048 px" in err
+    assert peak < 200 * 2**20, peak  # the 2048 x 2048 window and its temporaries
+
+
+def test_search_window_stays_inside_the_frame() -> None:
+    from ekos_occult.reduce.photometry import search_window
+
+    assert search_window(640, 480) == (0, 0, 640, 480)
+    assert search_window(10_000, 100) == (3976, 0, 6024, 100)
+    assert search_window(10_000, 10_000, (50.0, 9_990.0)) == (0, 7952, 2048, 10_000)
