@@ -106,6 +106,31 @@ def test_station_gives_the_site_and_site_is_its_old_name(tmp_path: Path) -> None
     assert old.site == new.site
 
 
+def test_utf8_byte_order_mark_is_accepted(tmp_path: Path) -> None:
+    cfg = tmp_path / "config.toml"
+    cfg.write_bytes(b"\xef\xbb\xbf[plan]\nlead_s = 120\n")
+    assert load_settings(cfg).rules.lead_s == 120.0
+
+
+@pytest.mark.parametrize(
+    ("text", "steps"),
+    [
+        ('[ekos]\nsteps = "Track"\n', ("Track",)),
+        ('[ekos]\nsteps = "Track, Align"\n', ("Track", "Align")),
+        ("[ekos]\nsteps = ['Track', 'Track', 'Guide']\n", ("Track", "Guide")),
+    ],
+)
+def test_steps_as_a_string_is_one_step_not_letters(
+    tmp_path: Path, text: str, steps: tuple[str, ...]
+) -> None:
+    assert load_settings(_write(tmp_path, text)).ekos.steps == steps
+
+
+def test_longitude_0_360_in_config_is_the_same_place(tmp_path: Path) -> None:
+    east = load_settings(_write(tmp_path, "[site]\nlat = 51.5\nlon = 359.9\n")).site
+    assert east == Site(51.5, -0.1, 0.0) and east is not None and east.lon_deg == -0.1
+
+
 @pytest.mark.parametrize(
     ("text", "fragment"),
     [
@@ -123,3 +148,69 @@ def test_station_gives_the_site_and_site_is_its_old_name(tmp_path: Path) -> None
 def test_report_settings_are_validated(tmp_path: Path, text: str, fragment: str) -> None:
     with pytest.raises(ConfigError, match=re.escape(fragment)):
         load_settings(_write(tmp_path, text))
+
+
+@pytest.mark.parametrize(
+    ("text", "fragment"),
+    [
+        ('[ekos]\nprofile = "Rig\\u0007"\n', "[ekos]: profile = 'Rig\\x07': contains the control"),
+        ('[capture]\nfilter = "L\\nR"\n', "[capture]: filter = 'L\\nR': contains the control"),
+        ("[plan]\nlead_s = nan\n", "[plan]: lead_s = nan: expected a finite number"),
+        ("[plan]\nlead_s = inf\n", "[plan]: lead_s = inf: expected a finite number"),
+        ("[plan]\nlead_s = -1\n", "[plan]: lead_s = -1: out of range: expected 0 to 86400"),
+        ("[plan]\nlead_s = 1e300\n", "[plan]: lead_s = 1e+300: out of range"),
+        ("[plan]\nmin_altitude_deg = true\n", "min_altitude_deg = True: expected a number"),
+        ("[capture]\nexposure_s = 0\n", "exposure_s = 0: out of range: expected more than 0"),
+        ("[capture]\nbinning = 1.5\n", "binning = 1.5: expected a whole number"),
+        ("[capture]\nbinning = 99\n", "binning = 99: out of range: expected 1 to 16"),
+        ("[capture]\nframe = [0, 0, 64]\n", "frame = [0, 0, 64]: expected [x, y, w, h]"),
+        ("[capture]\nframe = [0, 0, -64, 48]\n", "frame = [0, 0, -64, 48]: expected x, y >= 0"),
+        ("[capture]\ngain = 'high'\n", "gain = 'high': expected a number"),
+        ("[ekos]\nsteps = 3\n", "steps = 3: expected a list of steps"),
+        ("[ekos]\nkstars_version = 3.6\n", "kstars_version = 3.6: expected auto, 3.6 or 3.7"),
+        ("[ekos]\ncall_timeout_s = 'x'\n", "call_timeout_s = 'x': expected a number"),
+        ("[run]\ndisk_margin_bytes = -5\n", "disk_margin_bytes = -5: out of range"),
+        ("[plans]\nlead_s = 1\n", "unknown section(s) or key(s) 'plans'"),
+        ("lead_s = 1\n", "unknown section(s) or key(s) 'lead_s'"),
+        ("plan = 3\n", "[plan] must be a table, not 3"),
+        ("[site]\nlat = '48'\nlon = 11\n", "[site]: lat = '48': expected a number"),
+        ("[site]\nlat = 48\nlon = nan\n", "[site]: lon = nan: expected a finite number"),
+        ("[site]\nlat = 48\n", "[site]: lon missing"),
+        ("[site]\nlat = 48\nlon = 11\nheight = 3\n", "[site]: unknown setting(s) 'height'"),
+        ("[site]\nlat = 48\nlon = 720\n", "[site]: longitude 720 is not within"),
+        ("[paths]\nout_dir = 5\n", "[paths]: out_dir = 5: expected a folder path"),
+        ("[paths]\nout = '/tmp'\n", "[paths]: unknown setting(s) 'out'"),
+    ],
+)
+def test_each_config_value_is_checked_naming_key_and_value(
+    tmp_path: Path, text: str, fragment: str
+) -> None:
+    cfg = _write(tmp_path, text)
+    with pytest.raises(ConfigError) as info:
+        load_settings(cfg)
+    message = str(info.value)
+    assert message.startswith(str(cfg)) and fragment in message, message
+
+
+def test_config_in_another_encoding_names_the_line(tmp_path: Path) -> None:
+    cfg = tmp_path / "config.toml"
+    cfg.write_bytes(b"[ekos]\nprofile = 'M\xfcnchen'\n")
+    with pytest.raises(ConfigError) as info:
+        load_settings(cfg)
+    assert (
+        str(info.value) == f"{cfg}:2: byte 0xfc is not UTF-8 text: save the config file as UTF-8."
+    )
+
+
+def test_config_control_character_through_the_command_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Was: 'rendered XML is not well-formed' from render, naming neither key nor value."""
+    from ekos_occult.cli import main
+
+    cfg = _write(tmp_path, '[ekos]\nprofile = "Sim\\u0001"\n')
+    rc = main(["--config", str(cfg), "render", "x.csv", "--site", "48,11,0"])
+    assert rc == 2
+    err = capsys.readouterr().err
+    assert "[ekos]: profile = 'Sim\\x01': contains the control character" in err
+    assert "XML" not in err

@@ -28,18 +28,29 @@ __all__ = [
 
 
 def read_events_text(path: str) -> str:
-    """The events file's text (``-``: standard input), decoded as UTF-8.
+    """The events file's text (``-``: standard input, read as bytes and decoded like a file).
+
+    UTF-8; a UTF-8 byte-order mark is dropped, and UTF-16 with its mark (Excel's "Unicode
+    text") is read too.
 
     Raises:
         InputError: the file cannot be read.
         CsvFormatError: the file is not UTF-8 (the line of the first bad byte is named).
     """
+    name = "<stdin>" if path == "-" else path
     if path == "-":
-        return sys.stdin.read()
-    try:
-        data = Path(path).read_bytes()
-    except OSError as exc:
-        raise InputError(f"Cannot read the events file {path}: {exc.strerror or exc}.") from exc
+        data = sys.stdin.buffer.read()
+    else:
+        try:
+            data = Path(path).read_bytes()
+        except OSError as exc:
+            raise InputError(f"Cannot read the events file {path}: {exc.strerror or exc}.") from exc
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        try:
+            return data.decode("utf-16")
+        except UnicodeDecodeError:
+            pass  # not UTF-16 after all: report it as UTF-8 below
+    data = data.removeprefix(b"\xef\xbb\xbf")
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -47,13 +58,13 @@ def read_events_text(path: str) -> str:
         raise CsvFormatError(
             [
                 CsvProblem(
-                    path,
+                    name,
                     line,
                     None,
                     f"byte 0x{data[exc.start]:02x} is not UTF-8 text: save the file as UTF-8 CSV",
                 )
             ],
-        ) from exc
+        ) from None
 
 
 def is_prediction_path(path: str) -> bool:

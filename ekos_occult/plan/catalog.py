@@ -44,6 +44,8 @@ _OTHER_DELIMITERS = {";": "semicolons", "\t": "tabs", "|": "vertical bars"}
 # Outside these years Earth-orientation and leap-second models are guesses: surely a typo.
 _FIRST_YEAR, _LAST_YEAR = 1900, 2200
 _MAX_DURATION_S = 86400.0
+_MAX_NAME = 200  # characters; the name becomes an Ekos job and file name
+_MAX_PRIORITY = 1_000_000
 _SEXAGESIMAL = re.compile(r"[:\sdhms°'\"]")
 
 T = TypeVar("T")
@@ -147,7 +149,22 @@ def _split_rows(text: str, path: str) -> tuple[int, list[str], list[tuple[int, l
     header_line = 0
     rows: list[tuple[int, list[str]]] = []
     previous_end = 0
-    for cells in reader:
+    while True:
+        try:
+            cells = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as exc:  # a cell over the csv module's size limit, a stray NUL
+            raise CsvFormatError(
+                [
+                    CsvProblem(
+                        path,
+                        previous_end + 1,
+                        None,
+                        f"cannot be read as CSV ({exc}): check for an unclosed quote",
+                    )
+                ]
+            ) from None
         line = previous_end + 1
         previous_end = reader.line_num
         if not cells or not "".join(cells).strip() or cells[0].lstrip().startswith("#"):
@@ -178,10 +195,15 @@ def _map_header(header: list[str], line: int, path: str) -> tuple[_Columns, list
         CsvFormatError: no header, wrong delimiter, duplicate or missing columns.
     """
     names = [h.strip().lower().removeprefix("\ufeff") for h in header]
+    while names and not names[-1]:  # Excel writes 'mag,,,' for formatted empty columns
+        names.pop()
+    header = header[: len(names)]
     _check_header_shape(header, names, line, path)
     problems: list[CsvProblem] = []
     index: dict[str, int] = {}
     for i, name in enumerate(names):
+        if not name:
+            continue  # an unnamed column: ignored (with a warning below)
         if name in index:
             problems.append(
                 CsvProblem(
@@ -203,8 +225,13 @@ def _map_header(header: list[str], line: int, path: str) -> tuple[_Columns, list
             )
     if problems:
         raise CsvFormatError(problems)
-    unknown = [n for n in names if n not in KNOWN_COLUMNS]
+    unknown = [n for n in names if n and n not in KNOWN_COLUMNS]
     warns = []
+    unnamed = [str(i + 1) for i, n in enumerate(names) if not n]
+    if unnamed:
+        warns.append(
+            f"{path}:{line}: ignoring column(s) {', '.join(unnamed)}: no name in the header."
+        )
     if unknown:
         warns.append(
             f"{path}:{line}: ignoring unknown column(s) "
@@ -378,10 +405,15 @@ def _make_event(
 
 
 def _parse_name(text: str) -> str:
-    if any(ord(ch) < 32 or ord(ch) == 127 for ch in text):
+    if any(ord(ch) < 32 or ord(ch) == 127 or ch in "\ufffe\uffff" for ch in text):
         raise _FieldError(
-            f"{text!r} contains control characters (e.g. a line break): "
+            f"{text[:40]!r} contains control characters (e.g. a line break): "
             "expected a one-line event name"
+        )
+    if len(text) > _MAX_NAME:
+        raise _FieldError(
+            f"{text[:40]!r}... is {len(text)} characters long: expected an event name of at "
+            f"most {_MAX_NAME} characters"
         )
     return text
 
@@ -432,13 +464,19 @@ def _parse_mag(text: str) -> float:
 
 
 def _parse_priority(text: str) -> int:
+    expected = f"a whole-number priority from -{_MAX_PRIORITY} to {_MAX_PRIORITY}"
+    if len(text) > 20:
+        raise _FieldError(f"{text[:20]!r}... is too long: expected {expected}")
     try:
-        return int(text)
+        value = int(text)
     except ValueError:
         raise _FieldError(
-            f"{text!r} is not a whole number: expected an integer priority "
-            "(higher wins a conflict; default 0)"
+            f"{text!r} is not a whole number: expected {expected} (higher wins a conflict; "
+            "default 0)"
         ) from None
+    if abs(value) > _MAX_PRIORITY:
+        raise _FieldError(f"{text} is out of range: expected {expected}")
+    return value
 
 
 def _parse_sexagesimal(text: str, *, hours: bool, expected: str) -> float:

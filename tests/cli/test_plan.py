@@ -255,7 +255,9 @@ def test_now_with_offset(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_stdin(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
-    monkeypatch.setattr("sys.stdin", io.StringIO((DATA / "classic.csv").read_text()))
+    monkeypatch.setattr(
+        "sys.stdin", io.TextIOWrapper(io.BytesIO((DATA / "classic.csv").read_bytes()))
+    )
     assert plan("-", "--site", SITE, "--now", NOW) == 0
     assert "star1" in capsys.readouterr().out
 
@@ -356,3 +358,38 @@ def test_big_plan_table_lists_scheduled_unless_all(
     assert "ev000" in out and "ev009" in out and "Listed:" not in out
     assert plan(*common, "--json") == 0
     assert len(json.loads(capsys.readouterr().out)["events"]) == 120
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"\xef\xbb\xbf" + (DATA / "classic.csv").read_bytes(),  # UTF-8 with its byte-order mark
+        (DATA / "classic.csv").read_text().encode("utf-16"),  # Excel "Unicode text"
+    ],
+)
+def test_stdin_is_decoded_like_a_file(
+    data: bytes, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(data)))
+    assert plan("-", "--site", SITE, "--now", NOW, "--json") == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert sorted(e["name"] for e in doc["events"]) == ["star1", "star2", "star3"]
+
+
+@pytest.mark.parametrize("source", ["stdin", "file"])
+def test_bad_encoding_is_named_with_its_line(
+    source: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    data = b"name,ra,dec,start,duration,mag\nM\xfcnchen,1,2,2023-02-08T23:29,10,9\n"
+    if source == "stdin":
+        monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(data)))
+        arg, name = "-", "<stdin>"
+    else:
+        (tmp_path / "latin1.csv").write_bytes(data)
+        arg = name = str(tmp_path / "latin1.csv")
+    assert plan(arg, "--site", SITE, "--now", NOW) == 2
+    err = capsys.readouterr().err
+    assert f"{name}:2: byte 0xfc is not UTF-8 text" in err and "Traceback" not in err

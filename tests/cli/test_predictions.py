@@ -180,7 +180,7 @@ def test_plan_reads_occelmnt_from_stdin_and_filters(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     text = (DATA / "feed_with_bad_event.xml").read_text()
-    monkeypatch.setattr("sys.stdin", io.StringIO(text))
+    monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(text.encode())))
     assert (
         main(
             [

@@ -286,3 +286,48 @@ def test_record_window_from_start_is_start_plus_duration() -> None:
     (e,) = read_events(f"{HEADER}\ns,1,2,2023-02-08T23:59:55.5,9.5,9\n", "x.csv").events
     assert e.record_end - e.record_start == timedelta(seconds=9.5)
     assert e.record_end == utc(2023, 2, 9, 0, 0, 5)
+
+
+def test_excel_header_with_trailing_empty_columns() -> None:
+    """Excel writes 'mag,,,' (and ',,,' at the end of each row) for formatted empty columns."""
+    cat = read_events(f"{HEADER},,,\r\n{ROW},,,\r\n{ROW.replace('star1', 'star2')},,\r\n", "x.csv")
+    assert [e.name for e in cat.events] == ["star1", "star2"]
+    assert cat.warnings == ()
+
+
+def test_unnamed_middle_column_is_ignored_with_a_warning() -> None:
+    cat = read_events(
+        "name,,ra,dec,start,duration,mag\nstar1,junk,125.2,-6.2,2023-02-08T23:29,10,9\n", "x.csv"
+    )
+    assert cat.events[0].ra_deg == 125.2
+    assert cat.warnings == ("x.csv:1: ignoring column(s) 2: no name in the header.",)
+
+
+def test_data_under_an_unnamed_trailing_column_is_an_extra_field() -> None:
+    (problem,) = problems_of(f"{HEADER},,\n{ROW},,oops\n")
+    assert problem.startswith("night.csv:2: has 8 fields but the header has only 6")
+
+
+@pytest.mark.parametrize(
+    ("row", "fragment"),
+    [
+        (ROW.replace("star1", "x" * 300), "column 'name': 'xxxxxxxxxxxx"),
+        (ROW + ",99999999999999999999999", "column 'priority': '99999999999999999999'... is too"),
+        (ROW + ",2000000", "column 'priority': 2000000 is out of range"),
+        (ROW.replace("125.225", "nan"), "column 'ra': 'nan' is not a finite number"),
+        (ROW.replace("125.225", "1e400"), "column 'ra': '1e400' is not a finite number"),
+        (ROW.replace(",10,", ",-10,"), "column 'duration': -10 is not positive"),
+        (ROW.replace(",10,", ",inf,"), "column 'duration': 'inf' is not a finite number"),
+        (ROW.replace("9.0", ""), "column 'mag': is empty"),
+        (ROW.replace("2023-02-08T23:29:00", "2023-02-30T23:29"), "column 'start': '2023-02-30"),
+    ],
+)
+def test_each_cell_is_checked_naming_file_line_column(row: str, fragment: str) -> None:
+    header = HEADER + (",priority" if row.count(",") > 5 else "")
+    problems = problems_of(f"{header}\n{row}\n")
+    assert any(p.startswith("night.csv:2: ") and fragment in p for p in problems), problems
+
+
+def test_a_cell_beyond_the_csv_field_limit_is_a_problem_not_a_crash() -> None:
+    (problem,) = problems_of(f'{HEADER}\n"{"x" * 200_000}",1,2,2023-02-08T23:29,10,9\n')
+    assert problem.startswith("night.csv:2: cannot be read as CSV")
