@@ -58,6 +58,11 @@ TIME_SOURCES = (
 POSITION_SOURCES = ("gps", "map", "survey", "other")
 
 
+KSTARS_VERSION_SETTINGS = ("auto", "3.6", "3.7")
+"""``[ekos] kstars_version``: detect, or a file format (the core cannot import
+:mod:`ekos_occult.ekosfiles.formats`; ``tests/ekosfiles/test_formats.py`` checks they agree)."""
+
+
 @dataclass(frozen=True)
 class EkosSettings:
     """How to talk to Ekos and what its jobs contain.
@@ -412,8 +417,8 @@ def _coerce(key: str, current: Any, value: Any) -> Any:
     if key == "gain":
         return _number(key, value, whole=False)
     if key == "kstars_version":
-        if value not in ("auto", "3.6", "3.7"):
-            raise ValueError("expected auto, 3.6 or 3.7")
+        if value not in KSTARS_VERSION_SETTINGS:
+            raise ValueError("expected " + ", ".join(KSTARS_VERSION_SETTINGS))
         return value
     if isinstance(current, bool):
         if not isinstance(value, bool):
@@ -533,7 +538,7 @@ def _config_camera(base: CameraSettings, table: Mapping[str, Any], where: str) -
 
 def _validate(s: Settings) -> None:
     """Checks across settings (each value was checked alone where it entered)."""
-    if s.ekos.kstars_version not in ("auto", "3.6", "3.7"):
+    if s.ekos.kstars_version not in KSTARS_VERSION_SETTINGS:
         raise ConfigError(
             f"kstars_version must be auto, 3.6 or 3.7, not {s.ekos.kstars_version!r}."
         )

@@ -32,6 +32,7 @@ from ekos_occult.errors import (
     EkosTimeout,
     EkosUnavailable,
 )
+from ekos_occult.kstars.states import MountStatus, SchedulerState
 from ekos_occult.model import (
     OccultationEvent,
     Plan,
@@ -46,10 +47,8 @@ from ekos_occult.night.ports import (
     JobPhase,
     JobProgress,
     MountState,
-    MountStatus,
     RecordingRequest,
     RecordingState,
-    SchedulerState,
 )
 
 UTC = timezone.utc

@@ -8,9 +8,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ekos_occult.app.planning import PlanOptions, Say, quiet
+from ekos_occult.ekosfiles.formats import KStarsFormat, parse_format_setting
 
 if TYPE_CHECKING:
-    from ekos_occult.ekosfiles.jobs import KStarsVersion
     from ekos_occult.ekosfiles.rendered import RenderedNight
     from ekos_occult.settings import Settings
 
@@ -40,13 +40,13 @@ class RenderResult:
     written: tuple[Path, ...]
 
 
-def render_version(setting: str) -> tuple[KStarsVersion, str | None]:
-    """The file format to render, and a note when ``auto`` had to be resolved without Ekos."""
-    if setting == "3.7":
-        return "3.7", None
-    if setting == "3.6":
-        return "3.6", None
-    return "3.6", (
+def render_version(setting: str) -> tuple[KStarsFormat, str | None]:
+    """The file format to render (``[ekos] kstars_version``), and a note when ``auto`` had to
+    be resolved without Ekos (to 3.6)."""
+    chosen = parse_format_setting(setting)
+    if chosen is not None:
+        return chosen, None
+    return KStarsFormat.V3_6, (
         "--kstars-version auto: render does not talk to Ekos, so it writes the KStars 3.6 "
         "format; give --kstars-version 3.7 for KStars 3.7 or newer (`load` detects it)."
     )

@@ -23,6 +23,7 @@ from datetime import date, datetime, timedelta, timezone, tzinfo
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
+from ekos_occult.ekosfiles.formats import FORMAT_SETTINGS
 from ekos_occult.errors import ConfigError
 from ekos_occult.model import Site
 from ekos_occult.settings import LIMITS
@@ -402,7 +403,7 @@ def add_bus_option(p: argparse.ArgumentParser) -> None:
 def add_kstars_version_option(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--kstars-version",
-        choices=("auto", "3.6", "3.7"),
+        choices=FORMAT_SETTINGS,
         dest="kstars_version",
         help="Ekos file format: 3.6 (Debian/Ubuntu) or 3.7 (3.7 and newer, StellarMate); "
         "auto detects the running KStars where possible",

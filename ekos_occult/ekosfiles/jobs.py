@@ -12,8 +12,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
 from pathlib import PurePath, PurePosixPath
-from typing import Literal
 
+from ekos_occult.ekosfiles.formats import KStarsFormat
 from ekos_occult.ekosfiles.naming import file_stem, job_names
 from ekos_occult.ekosfiles.nightfolder import SEQUENCES
 from ekos_occult.errors import RenderError
@@ -21,8 +21,6 @@ from ekos_occult.model import Plan, PlannedEvent
 from ekos_occult.settings import Settings
 
 __all__ = [
-    "KStarsVersion",
-    "VERSIONS",
     "LEAD_TIME_S",
     "STEP_SECONDS",
     "GREEDY_MIN_RUN_S",
@@ -33,8 +31,6 @@ __all__ = [
     "spacing_notes",
 ]
 
-KStarsVersion = Literal["3.6", "3.7"]
-VERSIONS: tuple[KStarsVersion, ...] = ("3.6", "3.7")
 
 LEAD_TIME_S = 300.0
 """KStars' ``[Scheduler] LeadTime`` default: minimum gap between classic-scheduler jobs."""
@@ -150,7 +146,7 @@ def estimated_job_seconds(settings: Settings) -> float:
 
 
 def spacing_notes(
-    jobs: Sequence[JobSpec], settings: Settings, version: KStarsVersion
+    jobs: Sequence[JobSpec], settings: Settings, version: KStarsFormat
 ) -> dict[str, str]:
     """Which jobs Ekos' own scheduler would not run as planned, keyed by job name.
 
@@ -162,13 +158,13 @@ def spacing_notes(
     estimate = estimated_job_seconds(settings)
     for prev, job in zip(jobs, jobs[1:], strict=False):
         gap = (job.start_local - prev.start_local).total_seconds()
-        if version == "3.6" and gap < estimate + LEAD_TIME_S:
+        if version == KStarsFormat.V3_6 and gap < estimate + LEAD_TIME_S:
             notes[job.name] = (
                 f"Ekos 3.6 will mark job {job.name!r} invalid: it starts {gap:.0f} s after "
                 f"{prev.name!r}, less than that job's estimated {estimate:.0f} s + 5 min lead "
                 "time. Use `ekos-occult run` (one job at a time) to observe both."
             )
-        elif version == "3.7" and gap < GREEDY_MIN_RUN_S:
+        elif version == KStarsFormat.V3_7 and gap < GREEDY_MIN_RUN_S:
             notes[prev.name] = (
                 f"Ekos 3.7+ will start job {prev.name!r} late: {job.name!r} starts {gap:.0f} s "
                 "later (under 10 min) and runs first. Use `ekos-occult run` (one job at a "

@@ -21,10 +21,10 @@ from typing import Any
 import jinja2
 from markupsafe import Markup
 
+from ekos_occult.ekosfiles.formats import KStarsFormat
 from ekos_occult.ekosfiles.jobs import (
     STEP_SECONDS,
     JobSpec,
-    KStarsVersion,
     build_jobs,
     night_label,
     spacing_notes,
@@ -50,15 +50,15 @@ PRIORITY = 10
 """Priority written to 3.6 jobs (KStars' own default; all our jobs start at fixed times)."""
 GAIN_PROPERTIES = (("CCD_GAIN", "GAIN"), ("CCD_CONTROLS", "Gain"))
 """INDI gain properties: drivers use one or the other; Ekos applies the one the camera has."""
-FULL_FRAME = {"3.6": (0, 0, 100_000, 100_000), "3.7": (0, 0, 0, 0)}
+FULL_FRAME = {KStarsFormat.V3_6: (0, 0, 100_000, 100_000), KStarsFormat.V3_7: (0, 0, 0, 0)}
 """The <Frame> written when no ROI is configured. KStars 3.6 clamps the values into its frame
 boxes, so an oversize width/height gives the full sensor, while 0 gives a 1x1 pixel frame and an
 omitted <Frame> keeps the previous sequence's ROI (both seen on KStars 3.6.2). KStars 3.7+ reads
 a 0x0 ROI as "not set" and uses the full frame."""
 
 _TEMPLATES = {
-    "3.6": ("scheduler-3.6.esl.j2", "sequence-3.6.esq.j2"),
-    "3.7": ("scheduler-3.7.esl.j2", "sequence-3.7.esq.j2"),
+    KStarsFormat.V3_6: ("scheduler-3.6.esl.j2", "sequence-3.6.esq.j2"),
+    KStarsFormat.V3_7: ("scheduler-3.7.esl.j2", "sequence-3.7.esq.j2"),
 }
 
 
@@ -124,7 +124,7 @@ def _plain(x: float) -> str:
     return format(Decimal(repr(float(x))).normalize(), "f")
 
 
-def _frame_context(settings: Settings, version: KStarsVersion) -> dict[str, Any]:
+def _frame_context(settings: Settings, version: KStarsFormat) -> dict[str, Any]:
     cap = settings.capture
     x, y, w, h = cap.frame if cap.frame is not None else FULL_FRAME[version]
     if not (math.isfinite(cap.exposure_s) and cap.exposure_s > 0):
@@ -178,7 +178,7 @@ def _render_files(
     jobs: Sequence[JobSpec],
     schedule_relpath: PurePosixPath,
     settings: Settings,
-    version: KStarsVersion,
+    version: KStarsFormat,
     env: jinja2.Environment,
 ) -> tuple[RenderedFile, tuple[RenderedFile, ...]]:
     if version not in _TEMPLATES:
@@ -222,7 +222,7 @@ def _tz_label(tz: tzinfo, when: datetime) -> str:
 def _finish(
     plan: Plan,
     settings: Settings,
-    version: KStarsVersion,
+    version: KStarsFormat,
     night_dir: PurePath,
     tz: tzinfo,
     jobs: tuple[JobSpec, ...],
@@ -251,7 +251,7 @@ def render_night(
     plan: Plan,
     settings: Settings,
     *,
-    version: KStarsVersion,
+    version: KStarsFormat,
     night_dir: PurePath,
     capture_root: PurePath | None = None,
     tz: tzinfo = timezone.utc,
@@ -290,7 +290,7 @@ def render_single_job(
     settings: Settings,
     event: PlannedEvent,
     *,
-    version: KStarsVersion,
+    version: KStarsFormat,
     night_dir: PurePath,
     capture_root: PurePath | None = None,
     tz: tzinfo = timezone.utc,

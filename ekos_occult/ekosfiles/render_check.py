@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from lxml import etree
 
+from ekos_occult.ekosfiles.formats import KStarsFormat
 from ekos_occult.errors import RenderError
 from ekos_occult.settings import Settings
 
@@ -22,13 +23,13 @@ if TYPE_CHECKING:
 
 __all__ = ["ESL_ROOT_VERSION", "ESQ_ROOT_VERSION", "is_valid_rendered", "check_rendered"]
 
-ESL_ROOT_VERSION = {"3.6": "1.5", "3.7": "2.2"}
-ESQ_ROOT_VERSION = {"3.6": "2.4", "3.7": "2.6"}
+ESL_ROOT_VERSION = {KStarsFormat.V3_6: "1.5", KStarsFormat.V3_7: "2.2"}
+ESQ_ROOT_VERSION = {KStarsFormat.V3_6: "2.4", KStarsFormat.V3_7: "2.6"}
 
 # Every job carries every element: KStars 3.6 parses jobs through its GUI widgets, so an
 # element left out silently keeps the previous job's value.
 _ESL_JOB_ELEMENTS = {
-    "3.6": (
+    KStarsFormat.V3_6: (
         "Name",
         "Priority",
         "Coordinates",
@@ -39,7 +40,7 @@ _ESL_JOB_ELEMENTS = {
         "CompletionCondition",
         "Steps",
     ),
-    "3.7": (
+    KStarsFormat.V3_7: (
         "JobType",
         "Name",
         "Group",
@@ -61,7 +62,7 @@ _ESL_TOP = (
 )
 # KStars 3.7+ turns any unknown top-level element of a sequence file into a capture job.
 _ESQ_TOP = {
-    "3.6": {
+    KStarsFormat.V3_6: {
         "GuideDeviation",
         "GuideStartDeviation",
         "Autofocus",
@@ -70,7 +71,7 @@ _ESQ_TOP = {
         "RefocusOnMeridianFlip",
         "Job",
     },
-    "3.7": {
+    KStarsFormat.V3_7: {
         "GuideDeviation",
         "GuideStartDeviation",
         "HFRCheck",
@@ -141,7 +142,7 @@ def _check_root(root: etree._Element, tag: str, version: str, where: str) -> Non
 
 
 def _check_esl_job(
-    node: etree._Element, job: JobSpec, version: str, steps: list[str], where: str
+    node: etree._Element, job: JobSpec, version: KStarsFormat, steps: list[str], where: str
 ) -> None:
     where = f"{where} job {job.name!r}"
     children = [child.tag for child in node]
@@ -170,7 +171,7 @@ def _check_esl_job(
     _expect(where, "Sequence", _text(node, "Sequence", where), str(job.sequence_path))
     _expect(where, "completion", _text(node, "CompletionCondition/Condition", where), "Sequence")
     _expect(where, "steps", [(s.text or "").strip() for s in node.iterfind("Steps/Step")], steps)
-    if version == "3.7":
+    if version == KStarsFormat.V3_7:
         job_type = node.find("JobType")
         _expect(where, "JobType lead", None if job_type is None else job_type.get("lead"), "true")
 
@@ -193,7 +194,9 @@ def _check_schedule(rendered: RenderedNight, settings: Settings, steps: list[str
     )
 
 
-def _check_sequence(file: RenderedFile, job: JobSpec, version: str, settings: Settings) -> None:
+def _check_sequence(
+    file: RenderedFile, job: JobSpec, version: KStarsFormat, settings: Settings
+) -> None:
     where = str(file.relpath)
     root = _parse(file)
     _check_root(root, "SequenceQueue", ESQ_ROOT_VERSION[version], where)
@@ -217,12 +220,12 @@ def _check_sequence(file: RenderedFile, job: JobSpec, version: str, settings: Se
     _expect(where, "count", _text(node, "Count", where), "1")
     _expect(where, "FITSDirectory", _text(node, "FITSDirectory", where), str(job.capture_dir))
     if (
-        version == "3.6"
+        version == KStarsFormat.V3_6
         and min(_number(node, "Frame/W", where), _number(node, "Frame/H", where)) < 1
     ):
         # KStars 3.6 clamps a 0 width/height to 1: it would capture a 1x1 pixel frame.
         raise RenderError(f"{where}: <Frame> width and height must be positive for KStars 3.6.")
-    if version == "3.7":
+    if version == KStarsFormat.V3_7:
         _expect(where, "TargetName", _text(node, "TargetName", where), job.name)
 
 

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta, timezone
 from pathlib import Path, PurePosixPath
 
-from ekos_occult.ekosfiles.jobs import VERSIONS
+from ekos_occult.ekosfiles.formats import FORMATS
 from ekos_occult.ekosfiles.render import render_night
 from ekos_occult.ekosfiles.rendered import RenderedNight
 from ekos_occult.settings import load_settings
@@ -65,7 +65,7 @@ def render_samples(folder: Path = SAMPLES_DIR) -> dict[str, RenderedNight]:
         version: render_night(
             plan, settings, version=version, night_dir=SAMPLE_NIGHT_DIR, tz=SAMPLE_TZ
         )
-        for version in VERSIONS
+        for version in FORMATS
     }
 
 

@@ -9,7 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import PurePath, PurePosixPath
 
-from ekos_occult.ekosfiles.jobs import JobSpec, KStarsVersion
+from ekos_occult.ekosfiles.formats import KStarsFormat
+from ekos_occult.ekosfiles.jobs import JobSpec
 from ekos_occult.model import Plan
 
 __all__ = ["RenderedFile", "RenderedNight"]
@@ -38,7 +39,7 @@ class RenderedNight:
         plan: the plan with Ekos spacing notes added to the events they concern.
     """
 
-    version: KStarsVersion
+    version: KStarsFormat
     night: str
     night_dir: PurePath
     tz_label: str

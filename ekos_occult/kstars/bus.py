@@ -30,6 +30,7 @@ from dbus_next.constants import MessageFlag, MessageType
 from dbus_next.message import Message
 from dbus_next.signature import Variant
 
+from ekos_occult.ekosfiles.formats import KStarsFormat
 from ekos_occult.errors import EkosCommandFailed, EkosTimeout, EkosUnavailable
 from ekos_occult.kstars.events import (
     EkosEvent,
@@ -91,10 +92,16 @@ class KStarsBus:
     Args:
         bus_address: the D-Bus address (``unix:path=...``) of KStars' session bus.
         timeout_s: the longest any single call may take.
-        version: KStars version family whose state numbering to use (``"3.6"``/``"3.7"``).
+        version: the KStars file format (family) whose state numbering to use.
     """
 
-    def __init__(self, bus_address: str, *, timeout_s: float = 10.0, version: str = "3.6") -> None:
+    def __init__(
+        self,
+        bus_address: str,
+        *,
+        timeout_s: float = 10.0,
+        version: KStarsFormat = KStarsFormat.V3_6,
+    ) -> None:
         self.bus_address = bus_address
         self.timeout_s = timeout_s
         self.version = version

@@ -22,8 +22,6 @@ Signals (scheduler log and status, capture, mount, KStars leaving or returning) 
 
 from __future__ import annotations
 
-import re
-
 from ekos_occult.kstars.bus import KSTARS_SERVICE, NOT_RUNNING_MESSAGE
 from ekos_occult.kstars.capture_calls import CaptureCalls
 from ekos_occult.kstars.ekos_calls import EkosCalls
@@ -42,20 +40,7 @@ __all__ = [
     "Subscription",
     "KSTARS_SERVICE",
     "NOT_RUNNING_MESSAGE",
-    "version_family",
 ]
-
-
-def version_family(version: str) -> str:
-    """Map a KStars version ("3.6.2", "3.7.5", "3.8.0") to an Ekos file-format family.
-
-    Returns:
-        ``"3.6"`` for 3.6.x and older, ``"3.7"`` for 3.7 and newer.
-    """
-    m = re.match(r"(\d+)\.(\d+)", version)
-    if m is None:
-        return "3.6"
-    return "3.6" if (int(m.group(1)), int(m.group(2))) < (3, 7) else "3.7"
 
 
 class EkosClient(KStarsCalls, EkosCalls, SchedulerCalls, CaptureCalls, MountCalls, IndiCalls):
@@ -66,5 +51,5 @@ class EkosClient(KStarsCalls, EkosCalls, SchedulerCalls, CaptureCalls, MountCall
     Args:
         bus_address: the D-Bus address (``unix:path=...``) of KStars' session bus.
         timeout_s: the longest any single call may take.
-        version: KStars version family whose state numbering to use (``"3.6"``/``"3.7"``).
+        version: the KStars file format (family) whose state numbering to use.
     """

@@ -13,6 +13,7 @@ from enum import Enum
 from types import MappingProxyType
 from typing import Any, Union
 
+from ekos_occult.ekosfiles.formats import KStarsFormat
 from ekos_occult.errors import EkosTimeout
 from ekos_occult.kstars.states import (
     CaptureState,
@@ -114,7 +115,9 @@ def _plain(value: Any) -> Any:
     return inner
 
 
-def event_from_signal(signal: EkosSignal, body: list[Any], version: str) -> EkosEvent | None:
+def event_from_signal(
+    signal: EkosSignal, body: list[Any], version: KStarsFormat
+) -> EkosEvent | None:
     """Build the event for a raw signal body; None when the signal is not about KStars."""
     if signal in _STATE_KIND:
         return EkosEvent(signal, state_from_code(_STATE_KIND[signal], _int_of(body[0]), version))

@@ -24,10 +24,9 @@ from ekos_occult.ekosfiles.jobs import JobSpec
 from ekos_occult.errors import EkosCommandFailed, EkosTimeout
 from ekos_occult.kstars.client import EkosClient
 from ekos_occult.kstars.events import EkosSignal
-from ekos_occult.kstars.states import SchedulerState
+from ekos_occult.kstars.states import SchedulerState, is_scheduler_idle
 
 __all__ = [
-    "IDLE_STATES",
     "NightFiles",
     "LoadReport",
     "load_actions",
@@ -36,8 +35,6 @@ __all__ = [
     "load_night",
 ]
 
-IDLE_STATES = frozenset({SchedulerState.IDLE, SchedulerState.ABORTED})
-"""Scheduler states in which no job runs and loading is safe."""
 STOP_TIMEOUT_S = 30.0
 """How long a stopped scheduler may take to become idle (3.6.2: well under a second)."""
 _POLL_S = 0.2
@@ -125,7 +122,7 @@ async def make_idle(
         EkosTimeout: it did not become idle within ``timeout_s`` of ``stop``.
     """
     state = await client.scheduler_status()
-    if state in IDLE_STATES:
+    if is_scheduler_idle(state):
         return None
     if not force:
         raise EkosCommandFailed(
@@ -135,7 +132,7 @@ async def make_idle(
         )
     await client.stop_scheduler()
     deadline = clock.now() + timedelta(seconds=timeout_s)
-    while (now_state := await client.scheduler_status()) not in IDLE_STATES:
+    while not is_scheduler_idle(now_state := await client.scheduler_status()):
         if clock.now() >= deadline:
             raise EkosTimeout(
                 f"The Ekos scheduler was asked to stop but is still {now_state.value} after "

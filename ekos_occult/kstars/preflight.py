@@ -15,20 +15,15 @@ from datetime import timedelta, timezone, tzinfo
 from typing import Literal
 
 from ekos_occult.clock import Clock
+from ekos_occult.ekosfiles.formats import KStarsFormat, format_for_version, parse_format_setting
 from ekos_occult.errors import ConfigError, EkosCommandFailed, EkosUnavailable
-from ekos_occult.kstars.client import (
-    NOT_RUNNING_MESSAGE,
-    EkosClient,
-    KStarsLocation,
-    version_family,
-)
+from ekos_occult.kstars.client import NOT_RUNNING_MESSAGE, EkosClient, KStarsLocation
 from ekos_occult.kstars.states import CommunicationStatus
 from ekos_occult.settings import Settings
 
 __all__ = [
     "ReadyReport",
     "ensure_ekos_ready",
-    "format_for_version",
 ]
 
 EKOS_START_TIMEOUT_S = 90.0
@@ -47,7 +42,7 @@ class ReadyReport:
     Attributes:
         kstars_version: the running KStars' version ("3.6.2"), None when it cannot be told
             (e.g. KStars on another machine).
-        file_format: the Ekos file format to write, ``"3.6"`` or ``"3.7"``.
+        file_format: the Ekos file format to write.
         format_source: ``detected`` (from the running KStars), ``configured``
             (``--kstars-version``/config) or ``assumed`` (unknown version: 3.6).
         location: KStars' geographic location; its ``tz_hours`` is the zone of StartAt times.
@@ -58,7 +53,7 @@ class ReadyReport:
     """
 
     kstars_version: str | None
-    file_format: Literal["3.6", "3.7"]
+    file_format: KStarsFormat
     format_source: FormatSource
     location: KStarsLocation
     camera: str
@@ -80,21 +75,16 @@ class ReadyReport:
         return f"{found}, {self.file_format} file format ({self.format_source})"
 
 
-def format_for_version(version: str) -> Literal["3.6", "3.7"]:
-    """The Ekos file-format family of a KStars version: 3.6 and older → "3.6", else "3.7"."""
-    return "3.7" if version_family(version) == "3.7" else "3.6"
-
-
 async def _pause(clock: Clock, seconds: float) -> None:
     await clock.sleep_until(clock.now() + timedelta(seconds=seconds))
 
 
 async def _file_format(
     client: EkosClient, configured: str
-) -> tuple[str | None, Literal["3.6", "3.7"], FormatSource, tuple[str, ...]]:
+) -> tuple[str | None, KStarsFormat, FormatSource, tuple[str, ...]]:
     detected = await client.kstars_version()
-    if configured in ("3.6", "3.7"):
-        fmt: Literal["3.6", "3.7"] = "3.6" if configured == "3.6" else "3.7"
+    fmt = parse_format_setting(configured)
+    if fmt is not None:
         notes: tuple[str, ...] = ()
         if detected and format_for_version(detected) != fmt:
             notes = (
@@ -106,7 +96,7 @@ async def _file_format(
         return detected, format_for_version(detected), "detected", ()
     return (
         None,
-        "3.6",
+        KStarsFormat.V3_6,
         "assumed",
         (
             "Could not tell the running KStars' version (is it on another machine?); writing the "

@@ -12,7 +12,11 @@ from collections.abc import Sequence
 from enum import Enum
 from typing import TypeVar
 
+from ekos_occult.ekosfiles.formats import KStarsFormat
+
 __all__ = [
+    "IDLE_SCHEDULER_STATES",
+    "is_scheduler_idle",
     "SchedulerState",
     "CaptureState",
     "MountStatus",
@@ -20,10 +24,7 @@ __all__ = [
     "CommunicationStatus",
     "PropertyState",
     "state_from_code",
-    "KNOWN_VERSIONS",
 ]
-
-KNOWN_VERSIONS = ("3.6", "3.7")
 
 
 class SchedulerState(str, Enum):
@@ -37,6 +38,20 @@ class SchedulerState(str, Enum):
     ABORTED = "aborted"
     LOADING = "loading"
     UNKNOWN = "unknown"
+
+
+IDLE_SCHEDULER_STATES = frozenset({SchedulerState.IDLE, SchedulerState.ABORTED})
+"""The scheduler states in which no job runs: idle, or stopped after an abort."""
+
+
+def is_scheduler_idle(state: SchedulerState) -> bool:
+    """Whether the scheduler runs no job (idle, or aborted), the one definition of "idle".
+
+    Only then may its queue be replaced: KStars 3.6.2 loading a schedule while the scheduler
+    runs ends up capturing without slewing (``docs/kstars-facts.md`` §5). A stopped scheduler
+    reports idle within a second.
+    """
+    return state in IDLE_SCHEDULER_STATES
 
 
 class CaptureState(str, Enum):
@@ -154,18 +169,21 @@ _CODES_36: dict[type[Enum], Sequence[Enum]] = {
     CommunicationStatus: (_N.IDLE, _N.PENDING, _N.SUCCESS, _N.ERROR),
 }
 
-_CODES: dict[str, dict[type[Enum], Sequence[Enum]]] = {"3.6": _CODES_36, "3.7": _CODES_36}
+_CODES: dict[KStarsFormat, dict[type[Enum], Sequence[Enum]]] = {
+    KStarsFormat.V3_6: _CODES_36,
+    KStarsFormat.V3_7: _CODES_36,
+}
 
 E = TypeVar("E", SchedulerState, CaptureState, MountStatus, ParkStatus, CommunicationStatus)
 
 
-def state_from_code(kind: type[E], code: int, version: str = "3.6") -> E:
+def state_from_code(kind: type[E], code: int, version: KStarsFormat = KStarsFormat.V3_6) -> E:
     """Name the integer state ``code`` that KStars ``version`` sent for an enum ``kind``.
 
     Args:
         kind: one of the state enums of this module.
         code: the integer from D-Bus.
-        version: KStars version family (``"3.6"`` or ``"3.7"``); others use the 3.6 table.
+        version: the KStars file format (family) that sent it.
 
     Returns:
         The member of ``kind``; ``UNKNOWN`` when the version does not define ``code``.

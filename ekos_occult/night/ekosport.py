@@ -24,9 +24,15 @@ from pathlib import Path
 from typing import TypeVar
 
 from ekos_occult.clock import Clock
+from ekos_occult.ekosfiles.formats import KStarsFormat
 from ekos_occult.errors import EkosCommandFailed, EkosError, EkosTimeout
 from ekos_occult.kstars.client import EkosClient, EkosEvent, EkosSignal, Subscription
-from ekos_occult.kstars.states import CaptureState, MountStatus, SchedulerState
+from ekos_occult.kstars.states import (
+    CaptureState,
+    MountStatus,
+    SchedulerState,
+    is_scheduler_idle,
+)
 from ekos_occult.night.ports import JobPhase, JobProgress, MountState
 
 __all__ = [
@@ -118,7 +124,7 @@ class JobTracker:
             return
         if state is SchedulerState.RUNNING:
             self.was_running = True
-        elif state in (SchedulerState.IDLE, SchedulerState.ABORTED) and self.was_running:
+        elif is_scheduler_idle(state) and self.was_running:
             self._set(
                 JobPhase.FAILED,
                 f"the scheduler became {state.value} before the job "
@@ -176,7 +182,7 @@ class KStarsLink:
         bus_address: str,
         *,
         timeout_s: float = 10.0,
-        version: str = "3.6",
+        version: KStarsFormat = KStarsFormat.V3_6,
         make_client: Callable[..., EkosClient] = EkosClient,
     ) -> None:
         self.bus_address, self.timeout_s, self.version = bus_address, timeout_s, version
@@ -284,7 +290,7 @@ class DBusEkosPort:
         name = job_name_of(path)
         c = self.link.client
         state = await c.scheduler_status()
-        if state is not SchedulerState.IDLE:
+        if not is_scheduler_idle(state):
             raise EkosCommandFailed(
                 f"The Ekos scheduler is {state.value}: a schedule is loaded only while it is "
                 "idle (loading while it runs makes Ekos capture without slewing)."

@@ -19,8 +19,8 @@ Contract shared by every async method of EkosPort and RecorderPort:
   or :class:`~ekos_occult.errors.RecordingError`.
 - No other exception leaves an adapter (D-Bus errors are translated inside it).
 
-The Ekos state enums (:class:`SchedulerState`, :class:`MountStatus`) are the adapter's own, from
-:mod:`ekos_occult.kstars.states`, re-exported here.
+The Ekos state enums (``SchedulerState``, ``MountStatus``) are the adapter's own, from
+:mod:`ekos_occult.kstars.states`.
 """
 
 from __future__ import annotations
@@ -35,10 +35,8 @@ from typing import Protocol, runtime_checkable
 from ekos_occult.kstars.states import MountStatus, SchedulerState
 
 __all__ = [
-    "SchedulerState",
     "JobPhase",
     "JobProgress",
-    "MountStatus",
     "MountState",
     "FrameGeometry",
     "RecordingRequest",

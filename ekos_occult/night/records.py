@@ -13,12 +13,13 @@ from datetime import datetime
 from enum import Enum
 from pathlib import Path
 
+from ekos_occult.kstars.states import SchedulerState, is_scheduler_idle
+from ekos_occult.model import PlannedEvent
 from ekos_occult.night.ports import (
     FrameGeometry,
     JobProgress,
     MountState,
     RecordingState,
-    SchedulerState,
 )
 from ekos_occult.settings import RunSettings
 from ekos_occult.video.serverify import SerCheck
@@ -135,7 +136,7 @@ class RigStatus:
 
     @property
     def is_ekos_quiet(self) -> bool:
-        return self.scheduler is SchedulerState.IDLE and self.capture_idle
+        return is_scheduler_idle(self.scheduler) and self.capture_idle
 
 
 @dataclass(frozen=True)
@@ -188,13 +189,13 @@ class Limits(RunSettings):
 
 @dataclass(frozen=True)
 class Job:
-    """One event as the supervisor sees it: the plan's times plus what has happened so far.
+    """One event as the supervisor sees it: the planned event, carried whole through the night,
+    plus what has happened to it so far.
 
     Attributes:
-        name, key: the event name and its journal key (name + planned start).
+        event: the planned event (its times, exposure and star are read from it).
+        key: its journal key (name + planned start, :func:`ekos_occult.night.journal.event_key`).
         job_file: the event's single-job .esl, or None to record without an Ekos job.
-        job_start, record_start, record_end: planned UTC times.
-        exposure_s: stream exposure; ra_deg, dec_deg: the star (J2000).
         previous: outcome already in the journal from an earlier run, if any.
         job_sent_at, job_done, stop_sent_at, record_sent_at: what the supervisor did, when.
         flags: things that went wrong without changing the outcome.
@@ -203,15 +204,9 @@ class Job:
         progress: the Ekos job's last reported progress.
     """
 
-    name: str
+    event: PlannedEvent
     key: str
     job_file: Path | None
-    job_start: datetime
-    record_start: datetime
-    record_end: datetime
-    exposure_s: float
-    ra_deg: float
-    dec_deg: float
     previous: Outcome | None = None
     job_sent_at: datetime | None = None
     job_done: bool = False
@@ -225,12 +220,119 @@ class Job:
     progress: JobProgress | None = None
 
     @property
+    def name(self) -> str:
+        return self.event.name
+
+    @property
+    def job_start(self) -> datetime:
+        """When the Ekos job starts (planned, UTC)."""
+        return self.event.job_start
+
+    @property
+    def record_start(self) -> datetime:
+        """The recording window's planned start (UTC)."""
+        return self.event.event.record_start
+
+    @property
+    def record_end(self) -> datetime:
+        """The recording window's planned end (UTC)."""
+        return self.event.event.record_end
+
+    @property
+    def exposure_s(self) -> float:
+        """The stream exposure (one frame every ``exposure_s`` seconds)."""
+        return self.event.exposure_s
+
+    @property
+    def ra_deg(self) -> float:
+        """The star's right ascension (J2000, degrees)."""
+        return self.event.event.ra_deg
+
+    @property
+    def dec_deg(self) -> float:
+        """The star's declination (J2000, degrees)."""
+        return self.event.event.dec_deg
+
+    @property
     def duration_s(self) -> float:
         return (self.record_end - self.record_start).total_seconds()
 
     def flag(self, text: str) -> Job:
         """This job with ``text`` added to its flags (once)."""
         return self if text in self.flags else replace(self, flags=(*self.flags, text))
+
+
+Steps = dict[str, dict[str, datetime | None]]
+"""Each step of a job by name: its ``planned`` and ``actual`` UTC time."""
+
+
+@dataclass(frozen=True)
+class EventLine:
+    """The journal's ``"type": "event"`` line: how one event ended. Each field is a key of the
+    line on disk (``journal.jsonl``), in this order; add a field here to journal more.
+
+    Built from the :class:`Job` the supervisor carried through the night (:meth:`of`); the
+    recording's fields are None (lists empty) when there is no checked file.
+    """
+
+    name: str
+    key: str
+    outcome: Outcome
+    reason: Reason | None
+    detail: str
+    file: Path | None
+    frames: int | None
+    expected_frames: int | None
+    dropped_frames: int | None
+    gaps: int | None
+    gap_list: list[list[int]]
+    first_frame_utc: datetime | None
+    last_frame_utc: datetime | None
+    start_delay_s: float | None
+    problems: list[str]
+    warnings: list[str]
+    job_start: datetime
+    record_start: datetime
+    record_end: datetime
+    exposure_s: float
+    timestamp_source: str | None
+    flags: list[str]
+    steps: Steps
+
+    @classmethod
+    def of(cls, job: Job, outcome: Outcome, timestamp_source: str, steps: Steps) -> EventLine:
+        """The line for ``job`` ended with ``outcome``; ``timestamp_source`` says where the
+        recording's frame times came from (kept only when there is a checked file)."""
+        c = job.check
+        return cls(
+            name=job.name,
+            key=job.key,
+            outcome=outcome,
+            reason=job.reason,
+            detail=job.detail,
+            file=job.file,
+            frames=c.frames if c else None,
+            expected_frames=c.expected_frames if c else None,
+            dropped_frames=c.dropped_frames if c else None,
+            gaps=c.gaps if c else None,
+            gap_list=[list(g) for g in c.gap_list] if c else [],
+            first_frame_utc=c.first_frame_utc if c else None,
+            last_frame_utc=c.last_frame_utc if c else None,
+            start_delay_s=c.start_delay_s if c else None,
+            problems=list(c.problems) if c else [],
+            warnings=list(c.warnings) if c else [],
+            job_start=job.job_start,
+            record_start=job.record_start,
+            record_end=job.record_end,
+            exposure_s=job.exposure_s,
+            timestamp_source=timestamp_source if c else None,
+            flags=list(job.flags),
+            steps=dict(steps),
+        )
+
+    def fields(self) -> dict[str, object]:
+        """The line's keys and values (before JSON encoding), in field order."""
+        return {f.name: getattr(self, f.name) for f in fields(self)}
 
 
 @dataclass(frozen=True)

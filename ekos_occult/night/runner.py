@@ -40,6 +40,7 @@ from ekos_occult.night.ports import (
 from ekos_occult.night.records import (
     Act,
     Action,
+    EventLine,
     Failure,
     Job,
     JobState,
@@ -91,19 +92,7 @@ class EventResult:
 
 def make_job(ev: PlannedEvent, job_file: Path | None, previous: Outcome | None = None) -> Job:
     """The supervisor's view of a planned event."""
-    e = ev.event
-    return Job(
-        name=e.name,
-        key=event_key(e.name, e.record_start),
-        job_file=job_file,
-        job_start=ev.job_start,
-        record_start=e.record_start,
-        record_end=e.record_end,
-        exposure_s=ev.exposure_s,
-        ra_deg=e.ra_deg,
-        dec_deg=e.dec_deg,
-        previous=previous,
-    )
+    return Job(ev, event_key(ev.name, ev.event.record_start), job_file, previous)
 
 
 def recording_request(
@@ -274,36 +263,9 @@ class NightRunner:
     def _finish(self, state: JobState, job: Job, *, journal_line: bool) -> EventResult:
         outcome = _OUTCOMES[state]
         if journal_line:
-            self._emit("event", **self._final_line(outcome, job))
+            line = EventLine.of(job, outcome, self.recorder.timestamp_source, self._steps)
+            self._emit("event", **line.fields())
         return EventResult(job.name, job.key, outcome, job.reason, job.detail, job.file, job.flags)
-
-    def _final_line(self, outcome: Outcome, job: Job) -> dict[str, Any]:
-        c = job.check
-        return {
-            "name": job.name,
-            "key": job.key,
-            "outcome": outcome,
-            "reason": job.reason,
-            "detail": job.detail,
-            "file": job.file,
-            "frames": c.frames if c else None,
-            "expected_frames": c.expected_frames if c else None,
-            "dropped_frames": c.dropped_frames if c else None,
-            "gaps": c.gaps if c else None,
-            "gap_list": [list(g) for g in c.gap_list] if c else [],
-            "first_frame_utc": c.first_frame_utc if c else None,
-            "last_frame_utc": c.last_frame_utc if c else None,
-            "start_delay_s": c.start_delay_s if c else None,
-            "problems": list(c.problems) if c else [],
-            "warnings": list(c.warnings) if c else [],
-            "job_start": job.job_start,
-            "record_start": job.record_start,
-            "record_end": job.record_end,
-            "exposure_s": job.exposure_s,
-            "timestamp_source": self.recorder.timestamp_source if c else None,
-            "flags": list(job.flags),
-            "steps": dict(self._steps),
-        }
 
     async def _cleanup(self, actions: Sequence[Action]) -> None:
         """Undo what a failed or interrupted job left running; failures here change nothing."""

@@ -54,7 +54,8 @@ from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime, timedelta
 
-from ekos_occult.night.ports import JobPhase, RecordingState, SchedulerState
+from ekos_occult.kstars.states import SchedulerState, is_scheduler_idle
+from ekos_occult.night.ports import JobPhase, RecordingState
 from ekos_occult.night.records import (
     Act,
     Action,
@@ -286,7 +287,7 @@ def _waiting_overdue(now: datetime, job: Job, lim: Limits) -> Transition | None:
 
 
 def _on_scheduler(now: datetime, job: Job, state: SchedulerState, lim: Limits) -> Transition:
-    if state is SchedulerState.IDLE:
+    if is_scheduler_idle(state):
         job = replace(job, job_sent_at=now)
         return _go(
             _W,
@@ -334,7 +335,7 @@ def _on_rig(now: datetime, job: Job, rig: RigStatus, lim: Limits) -> Transition:
         return _fail(job, Reason.CAMERA_DISCONNECTED, "the camera is not connected")
     if not rig.is_ekos_quiet:
         if now < job.record_start:
-            acts = [Action(Act.STOP_SCHEDULER)] if rig.scheduler is not SchedulerState.IDLE else []
+            acts = [] if is_scheduler_idle(rig.scheduler) else [Action(Act.STOP_SCHEDULER)]
             acts += [] if rig.capture_idle else [Action(Act.ABORT_CAPTURE)]
             wait = _sleep(now, lim, job.record_start)
             return _go(_A, job, *acts, wait, Action(Act.CHECK_RIG))

@@ -12,7 +12,7 @@ import jinja2
 import pytest
 from lxml import etree
 
-from ekos_occult.ekosfiles.jobs import VERSIONS
+from ekos_occult.ekosfiles.formats import FORMATS
 from ekos_occult.ekosfiles.render import (
     lilxml_escape,
     render_night,
@@ -74,7 +74,7 @@ def test_root_and_layout(version: str, esl_version: str, esq_version: str) -> No
         assert len(seq.findall("Job")) == 1
 
 
-@pytest.mark.parametrize("version", VERSIONS)
+@pytest.mark.parametrize("version", FORMATS)
 def test_one_job_per_scheduled_event_with_plan_values(version: str) -> None:
     r = render(version)
     jobs = esl_jobs(r)
@@ -137,7 +137,7 @@ def test_newest_format_specifics_37() -> None:
     assert job.find("Prefix") is None
 
 
-@pytest.mark.parametrize("version", VERSIONS)
+@pytest.mark.parametrize("version", FORMATS)
 def test_control_frame_sequence(version: str) -> None:
     r = render(version)
     job = parse(r.sequences[1].text).find("Job")
@@ -155,7 +155,7 @@ def test_control_frame_sequence(version: str) -> None:
     assert [job.findtext(f"Frame/{k}") for k in "XYWH"] == full
 
 
-@pytest.mark.parametrize("version", VERSIONS)
+@pytest.mark.parametrize("version", FORMATS)
 def test_capture_settings_reach_the_sequence(version: str) -> None:
     settings = Settings(
         capture=CaptureSettings(
@@ -225,7 +225,7 @@ NASTY = [
 ]
 
 
-@pytest.mark.parametrize("version", VERSIONS)
+@pytest.mark.parametrize("version", FORMATS)
 def test_nasty_names_escape_and_sanitise(version: str) -> None:
     events = [
         planned(name, 10.0 * i, 5.0, f"2023-02-08T2{i // 5}:{(i % 5) * 11:02d}:00")
@@ -392,7 +392,7 @@ def test_spacing_estimate_counts_steps() -> None:
 # ---------------------------------------------------------------- single job (for `run`)
 
 
-@pytest.mark.parametrize("version", VERSIONS)
+@pytest.mark.parametrize("version", FORMATS)
 def test_single_job_matches_the_night_file(version: str) -> None:
     plan = three_event_plan()
     night = render(version, plan=plan)

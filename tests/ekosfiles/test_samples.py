@@ -11,7 +11,7 @@ from pathlib import Path, PurePosixPath
 import pytest
 from lxml import etree
 
-from ekos_occult.ekosfiles.jobs import VERSIONS
+from ekos_occult.ekosfiles.formats import FORMATS
 from ekos_occult.ekosfiles.render_check import check_rendered
 from ekos_occult.ekosfiles.render_samples import (
     SAMPLE_CONFIG,
@@ -50,7 +50,7 @@ def committed_files(version: str) -> set[PurePosixPath]:
     return {PurePosixPath(p.relative_to(root).as_posix()) for p in root.rglob("*.es[lq]")}
 
 
-@pytest.mark.parametrize("version", VERSIONS)
+@pytest.mark.parametrize("version", FORMATS)
 def test_samples_have_exactly_the_rendered_files(
     rendered: dict[str, RenderedNight], version: str
 ) -> None:
@@ -58,7 +58,7 @@ def test_samples_have_exactly_the_rendered_files(
     assert committed_files(version) == expected, REGENERATE
 
 
-@pytest.mark.parametrize("version", VERSIONS)
+@pytest.mark.parametrize("version", FORMATS)
 def test_samples_match_the_templates(rendered: dict[str, RenderedNight], version: str) -> None:
     root = output_dir(SAMPLES_DIR, version)
     for file in rendered[version].files:
@@ -66,7 +66,7 @@ def test_samples_match_the_templates(rendered: dict[str, RenderedNight], version
         assert structure(committed) == structure(file.text), f"{file.relpath}: {REGENERATE}"
 
 
-@pytest.mark.parametrize("version", VERSIONS)
+@pytest.mark.parametrize("version", FORMATS)
 def test_committed_samples_pass_the_parse_back_check(
     rendered: dict[str, RenderedNight], version: str
 ) -> None:
@@ -119,7 +119,7 @@ def test_regeneration_command_writes_the_same_files(tmp_path: Path) -> None:
     stale.write_text("<SequenceQueue/>", encoding="utf-8")
     assert main([str(tmp_path)]) == 0
     assert not stale.exists()
-    for version in VERSIONS:
+    for version in FORMATS:
         for path in output_dir(SAMPLES_DIR, version).rglob("*.es[lq]"):
             rel = path.relative_to(SAMPLES_DIR)
             assert (tmp_path / rel).read_text(encoding="utf-8") == path.read_text(encoding="utf-8")

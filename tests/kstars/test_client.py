@@ -20,7 +20,7 @@ from dbus_next.service import ServiceInterface, dbus_property, method, signal
 from privatebus import private_bus
 
 from ekos_occult.errors import EkosCommandFailed, EkosTimeout, EkosUnavailable
-from ekos_occult.kstars.client import EkosClient, EkosSignal, version_family
+from ekos_occult.kstars.client import EkosClient, EkosSignal
 from ekos_occult.kstars.signatures import load_signatures, parse_introspection
 from ekos_occult.kstars.states import CaptureState, SchedulerState, state_from_code
 
@@ -170,13 +170,6 @@ def test_state_codes_map_by_name_and_unknown_is_not_an_error() -> None:
     assert state_from_code(CaptureState, 19) is CaptureState.COMPLETE
     assert state_from_code(CaptureState, 99) is CaptureState.UNKNOWN
     assert state_from_code(SchedulerState, -1, "3.7") is SchedulerState.UNKNOWN
-
-
-def test_version_family() -> None:
-    assert version_family("3.6.2") == "3.6"
-    assert version_family("3.7.0") == "3.7"
-    assert version_family("3.8.1") == "3.7"
-    assert version_family("garbage") == "3.6"
 
 
 def test_signatures_come_from_vendored_xml() -> None:

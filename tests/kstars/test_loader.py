@@ -31,7 +31,7 @@ from ekos_occult.files import write_night
 from ekos_occult.kstars.client import KStarsLocation
 from ekos_occult.kstars.events import EkosEvent, EkosSignal, EventStream
 from ekos_occult.kstars.loader import is_problem_line, load_actions, load_night, make_idle
-from ekos_occult.kstars.preflight import NOT_RUNNING_MESSAGE, ensure_ekos_ready, format_for_version
+from ekos_occult.kstars.preflight import NOT_RUNNING_MESSAGE, ensure_ekos_ready
 from ekos_occult.kstars.states import CommunicationStatus, SchedulerState
 from ekos_occult.settings import EkosSettings, Settings
 
@@ -207,22 +207,6 @@ def test_ready_ekos_reports_version_camera_devices_and_zone() -> None:
     assert report.tz.utcoffset(T0) == timedelta(hours=2)
     assert "KStars 3.6.2" in report.version_text and "detected" in report.version_text
     assert "start_ekos" not in client.calls
-
-
-@pytest.mark.parametrize(
-    ("version", "family"),
-    [
-        ("3.6.2", "3.6"),
-        ("3.5.0", "3.6"),
-        ("3.7.0", "3.7"),
-        ("3.7.5", "3.7"),
-        ("3.8.1", "3.7"),
-        ("4.0.0", "3.7"),
-        ("garbage", "3.6"),
-    ],
-)
-def test_format_for_version(version: str, family: str) -> None:
-    assert format_for_version(version) == family
 
 
 def test_newer_kstars_gets_the_newer_format() -> None:

@@ -18,9 +18,10 @@ import pytest
 from fakes import T0, FakeClock, FakeRig, JobScript, RecScript, make_plan, planned
 
 from ekos_occult.errors import EkosCommandFailed
+from ekos_occult.kstars.states import SchedulerState
 from ekos_occult.model import Plan
 from ekos_occult.night.journal import Journal, read_journal
-from ekos_occult.night.ports import JobPhase, SchedulerState
+from ekos_occult.night.ports import JobPhase
 from ekos_occult.night.records import Limits, Outcome, Reason
 from ekos_occult.night.runner import EventResult, NightRunner
 from ekos_occult.video.serverify import SerExpectation, verify_ser

@@ -9,14 +9,13 @@ from pathlib import Path
 import pytest
 from fakes import T0, planned
 
+from ekos_occult.kstars.states import MountStatus, SchedulerState
 from ekos_occult.night.ports import (
     FrameGeometry,
     JobPhase,
     JobProgress,
     MountState,
-    MountStatus,
     RecordingState,
-    SchedulerState,
 )
 from ekos_occult.night.records import (
     Act,

@@ -1,0 +1,117 @@
+"""``ekos-occult check`` through cli.main: the verdict lines or JSON, and the exit status.
+
+Without KStars (no bus, or a private dbus-daemon on which nothing is served) the KStars check is
+a problem; the kstarsrc checks read the file given with ``--kstarsrc``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from privatebus import private_bus
+
+from ekos_occult.cli import main
+from ekos_occult.kstars import rigcheck
+from ekos_occult.kstars.rigcheck import Check, Verdict
+
+GOOD_KSTARSRC = "[Scheduler]\nStopEkosAfterShutdown=false\nRememberJobProgress=false\n"
+
+
+@pytest.fixture(autouse=True)
+def _isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    for var, sub in (
+        ("XDG_CONFIG_HOME", "config"),
+        ("XDG_DATA_HOME", "data"),
+        ("XDG_STATE_HOME", "state"),
+    ):
+        monkeypatch.setenv(var, str(tmp_path / sub))
+    monkeypatch.delenv("DBUS_SESSION_BUS_ADDRESS", raising=False)
+    monkeypatch.chdir(tmp_path)  # the disk check looks at the current folder
+    # The clock check asks timedatectl/chronyc: the answer depends on the machine.
+    monkeypatch.setattr(
+        rigcheck, "clock_check", lambda: Check("clock", Verdict.OK, "synchronised (test)")
+    )
+
+
+@pytest.fixture
+def empty_bus(tmp_path: Path) -> Iterator[str]:
+    with private_bus(tmp_path / "bus") as address:
+        yield address
+
+
+def kstarsrc(tmp_path: Path, text: str) -> str:
+    path = tmp_path / "kstarsrc"
+    path.write_text(text, encoding="utf-8")
+    return str(path)
+
+
+def test_no_kstars_is_a_problem_and_exits_1(
+    tmp_path: Path, empty_bus: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rc = main(["check", "--bus", empty_bus, "--kstarsrc", kstarsrc(tmp_path, GOOD_KSTARSRC)])
+    out, err = capsys.readouterr()
+    assert rc == 1 and err == ""
+    lines = out.splitlines()
+    assert "[FAIL] kstars: KStars is not running on this bus" in lines
+    assert any(line.startswith("[  ok] kstars: Ekos stays up after a job: ") for line in lines)
+    assert any(line.startswith("[  ok] clock: ") for line in lines)
+    assert lines[-1] == "Not ready: fix the FAIL lines above."
+
+
+def test_json_lists_every_check(
+    tmp_path: Path, empty_bus: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rc = main(
+        [
+            "check",
+            "--bus",
+            empty_bus,
+            "--kstarsrc",
+            kstarsrc(tmp_path, "[Scheduler]\nStopEkosAfterShutdown=true\n"),
+            "--json",
+        ]
+    )
+    out, err = capsys.readouterr()
+    assert rc == 1 and err == ""
+    report = json.loads(out)
+    assert report["ok"] is False
+    verdicts = {c["name"]: c["verdict"] for c in report["checks"]}
+    assert verdicts["kstars"] == "problem"
+    assert verdicts["kstars: Ekos stays up after a job"] == "problem"
+    assert verdicts["kstars: repeated targets are observed"] == "warning"
+    ending = next(c for c in report["checks"] if c["name"] == "kstars: Ekos stays up after a job")
+    assert "StopEkosAfterShutdown=false" in ending["fix"]
+
+
+def test_ready_rig_exits_0(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from ekos_occult.app import check as check_case
+
+    async def kstars_ok(bus: str, settings: object) -> tuple[list[Check], None]:
+        return [Check("kstars", Verdict.OK, f"KStars 3.6.2 on {bus} (test)")], None
+
+    monkeypatch.setattr(check_case, "_kstars_checks", kstars_ok)
+    rc = main(
+        ["check", "--bus", "unix:path=/test", "--kstarsrc", kstarsrc(tmp_path, GOOD_KSTARSRC)]
+    )
+    out, err = capsys.readouterr()
+    assert rc == 0 and err == ""
+    assert "[  ok] kstars: KStars 3.6.2 on unix:path=/test (test)" in out.splitlines()
+    assert out.splitlines()[-1] == "Ready for the night."
+
+
+def test_a_missing_kstarsrc_means_kstars_defaults_which_end_the_night(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    missing = tmp_path / "nope"
+    assert main(["check", "--kstarsrc", str(missing)]) == 1
+    lines = capsys.readouterr().out.splitlines()
+    assert (
+        f"[FAIL] kstars: Ekos stays up after a job: {missing} (missing: KStars defaults): "
+        "StopEkosAfterShutdown=true"
+    ) in [line.split(": after each")[0] for line in lines]
+    assert lines[-1] == "Not ready: fix the FAIL lines above."
