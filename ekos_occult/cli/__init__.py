@@ -42,6 +42,7 @@ COMMANDS = (
     "render",
     "load",
     "run",
+    "rehearse",
     "check",
     "reduce",
     "predictions",
@@ -51,7 +52,7 @@ COMMANDS = (
 # The commands whose code reaches astropy's time scales or Earth orientation (``run``: Ekos' JNow
 # position → J2000 in night.ekosport). Importing ``astropy.utils.iers`` costs ~0.3 s (seconds on a
 # Pi), so the others do not pay for the offline policy they would not need.
-ASTROPY_COMMANDS = frozenset({"run"})
+ASTROPY_COMMANDS = frozenset({"run", "rehearse"})
 
 log = logging.getLogger(__name__)
 
