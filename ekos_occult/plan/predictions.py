@@ -43,6 +43,9 @@ __all__ = [
 ]
 
 MARGIN_MIN_S = 30.0
+MAX_WINDOW_S = 86_400.0
+"""Longest recording window planned (s); a longer one comes from a broken prediction (a shadow
+speed near zero or a huge time uncertainty) and is skipped with the reason."""
 MARGIN_DURATION_FACTOR = 10.0
 MIN_DETECTABLE_DROP_MAG = 0.2  # video sees drops down to ~0.2 mag (0.1 with good S/N)
 
@@ -127,12 +130,17 @@ def time_uncertainty_s(p: Prediction, g: StationGeometry, override: float | None
     return sigma_arcsec * km_per_arcsec(distance) / g.relative_speed_km_s
 
 
+def window_length_s(duration_s: float, sigma_t_s: float) -> float:
+    """Length of :func:`recording_window` in seconds (may be inf or NaN for broken input)."""
+    margin = max(MARGIN_MIN_S, MARGIN_DURATION_FACTOR * duration_s)
+    return 2.0 * (duration_s / 2.0 + sigma_t_s + margin)
+
+
 def recording_window(
     central: datetime, duration_s: float, sigma_t_s: float
 ) -> tuple[datetime, datetime]:
     """``central ± (duration/2 + σ_t + max(30 s, 10 × duration))``."""
-    margin = max(MARGIN_MIN_S, MARGIN_DURATION_FACTOR * duration_s)
-    half = timedelta(seconds=duration_s / 2.0 + sigma_t_s + margin)
+    half = timedelta(seconds=window_length_s(duration_s, sigma_t_s) / 2.0)
     return central - half, central + half
 
 
@@ -231,6 +239,17 @@ def events_from_predictions(
             continue
         drop = expected_drop(p)
         sigma_t = time_uncertainty_s(p, g, options.time_uncertainty_s)
+        length = window_length_s(g.max_duration_s, sigma_t)
+        if not length <= MAX_WINDOW_S:  # also NaN
+            why = (
+                f"recording window of {length:.3g} s (event {g.max_duration_s:.3g} s, time "
+                f"uncertainty {sigma_t:.3g} s) is longer than the {MAX_WINDOW_S:g} s limit"
+            )
+            notes.append(
+                f"{p.where}: the {why}: not planned; check the prediction's speed and errors"
+            )
+            items.append(StationEvent(p, g, None, None, False, why))
+            continue
         event = _event(p, g, name, mag, sigma_t, drop)
         reason = _filter_reason(g, p.object.diameter_km, options)
         if not reason and event.prediction is not None and event.prediction.small_drop:

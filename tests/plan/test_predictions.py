@@ -188,3 +188,13 @@ def test_geometry_and_planner_agree_on_altitudes_over_a_year() -> None:
     assert max(map(abs, star)) < 0.01
     assert max(map(abs, sun)) < 0.01
     assert {p.status for p in plan.events} == {Status.SCHEDULED, Status.SKIPPED}
+
+
+@pytest.mark.parametrize("sigma_t", [50_000.0, 1e12, 1e300])
+def test_a_recording_window_longer_than_a_day_is_skipped_with_the_reason(sigma_t: float) -> None:
+    options = PredictionOptions(time_uncertainty_s=sigma_t)
+    result = events_from_predictions(real(), PORTUGAL, options)  # no OverflowError
+    (item,) = result.items
+    assert not item.kept and item.event is None and result.events == ()
+    assert item.reason is not None and "longer than the 86400 s limit" in item.reason
+    assert any("not planned; check the prediction's speed and errors" in w for w in result.warnings)
