@@ -241,10 +241,11 @@ def _recording_provenance(file: Path, journal: Path | None) -> Provenance | None
     )
 
 
-def _csv_text(red: Reduction) -> str:
+def _csv_bytes(red: Reduction) -> bytes:
+    """The --csv file's bytes, formatted a block of rows at a time (no per-frame objects)."""
     from dataclasses import replace
 
-    from ekos_occult.reduce.lightcurve import format_pymovie_csv
+    from ekos_occult.reduce.lightcurve import iter_pymovie_csv
 
     lc = replace(red.lightcurve, times_s=red.times_s)
     comments = [
@@ -252,7 +253,7 @@ def _csv_text(red: Reduction) -> str:
         f"(timestamps: {lc.timestamp_source.value})",
         f"ekos-occult reduce: latency correction {red.latency_s:+.6f} s applied",
     ]
-    return format_pymovie_csv(lc, comments)
+    return b"".join(block.encode("utf-8") for block in iter_pymovie_csv(lc, comments))
 
 
 def _secs(v: float | None) -> str:
@@ -321,7 +322,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
 
         outputs.append(("--plot", args.plot, reduction_png(red)))
     if args.csv is not None:
-        outputs.append(("--csv", args.csv, _csv_text(red).encode("utf-8")))
+        outputs.append(("--csv", args.csv, _csv_bytes(red)))
     for flag, path, data in outputs:
         write_bytes_atomic(path, data, flag)
     for note in red.notes:

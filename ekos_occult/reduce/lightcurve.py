@@ -36,6 +36,7 @@ __all__ = [
     "read_lightcurve",
     "parse_pymovie_csv",
     "format_pymovie_csv",
+    "iter_pymovie_csv",
 ]
 
 FloatArray = npt.NDArray[np.float64]
@@ -623,19 +624,6 @@ def read_lightcurve(path: str | Path) -> LightCurve:
     return parse_pymovie_csv(text, str(p))
 
 
-def _time_info(lc: LightCurve, i: int) -> str:
-    if lc.times_s is None:
-        return ""
-    t = float(lc.times_s[i])
-    u = lc.utc(t)
-    if u is not None:
-        t = u.hour * 3600.0 + u.minute * 60.0 + u.second + u.microsecond / 1e6
-    us = round((t % 86_400.0) * 1e6)
-    h, rem = divmod(us, 3_600_000_000)
-    m, rem = divmod(rem, 60_000_000)
-    return f"[{h:02d}:{m:02d}:{rem // 1_000_000:02d}.{rem % 1_000_000:06d}]"
-
-
 def _frame0_date(lc: LightCurve) -> date | None:
     if lc.epoch is None:
         return None
@@ -648,6 +636,17 @@ def format_pymovie_csv(lc: LightCurve, comments: Sequence[str] = ()) -> str:
 
     Every line ends with a newline (PyOTE cuts the last character of each data line).
     """
+    return "".join(iter_pymovie_csv(lc, comments))
+
+
+_CSV_ROWS = 16_384  # rows formatted at a time: bounded memory however long the curve
+
+
+def iter_pymovie_csv(
+    lc: LightCurve, comments: Sequence[str] = (), rows: int = _CSV_ROWS
+) -> Iterator[str]:
+    """:func:`format_pymovie_csv` as text blocks of at most ``rows`` lines, so that a curve of
+    millions of frames is never held as millions of line strings at once."""
     out = [
         f"# PyMovie Version 4.0.2 format, written by ekos-occult {__version__}",
         f"# source: {lc.source}",
@@ -661,9 +660,34 @@ def format_pymovie_csv(lc: LightCurve, comments: Sequence[str] = ()) -> str:
     head = ["FrameNum", "timeInfo"] + [f"signal-{n}" for n in names]
     head += [f"{k}-{n}" for n in names for k in extra_keys]
     out.append(",".join(head))
-    for i in range(len(lc)):
-        cells = [f"{lc.frames[i]:.2f}", _time_info(lc, i)]
-        cells += [f"{a.signal[i]:.2f}" for a in lc.apertures]
-        cells += [f"{a.extra[k][i]:.2f}" for a in lc.apertures for k in extra_keys]
-        out.append(",".join(cells))
-    return "\n".join(out) + "\n"
+    yield "\n".join(out) + "\n"
+    columns = [a.signal for a in lc.apertures]
+    columns += [a.extra[k] for a in lc.apertures for k in extra_keys]
+    for lo in range(0, len(lc), rows):
+        hi = min(lo + rows, len(lc))
+        cells = [[f"{v:.2f}" for v in lc.frames[lo:hi].tolist()], _time_cells(lc, lo, hi)]
+        cells += [[f"{v:.2f}" for v in np.asarray(c[lo:hi], np.float64).tolist()] for c in columns]
+        yield "".join(",".join(row) + "\n" for row in zip(*cells, strict=True))
+
+
+def _time_cells(lc: LightCurve, lo: int, hi: int) -> list[str]:
+    """``[HH:MM:SS.ffffff]`` time of day of rows ``lo..hi-1`` (empty when untimed)."""
+    if lc.times_s is None:
+        return [""] * (hi - lo)
+    t = np.asarray(lc.times_s[lo:hi], np.float64)
+    ok = np.isfinite(t)
+    if lc.epoch is not None:  # as lc.utc(t) then its time of day: whole microseconds
+        e = lc.epoch
+        e_us = ((e.hour * 60 + e.minute) * 60 + e.second) * 1_000_000 + e.microsecond
+        us = (e_us + np.rint(np.where(ok, t, 0.0) * 1e6).astype(np.int64)) % 86_400_000_000
+    else:
+        us = np.rint(np.where(ok, t, 0.0) % 86_400.0 * 1e6).astype(np.int64)
+    h, rem = np.divmod(us, 3_600_000_000)
+    m, rem = np.divmod(rem, 60_000_000)
+    sec, frac = np.divmod(rem, 1_000_000)
+    return [
+        f"[{a:02d}:{b:02d}:{c:02d}.{d:06d}]" if good else ""
+        for a, b, c, d, good in zip(
+            h.tolist(), m.tolist(), sec.tolist(), frac.tolist(), ok.tolist(), strict=True
+        )
+    ]
