@@ -418,7 +418,7 @@ def _coerce(key: str, current: Any, value: Any) -> Any:
         return _number(key, value, whole=False)
     if key == "kstars_version":
         if value not in KSTARS_VERSION_SETTINGS:
-            raise ValueError("expected " + ", ".join(KSTARS_VERSION_SETTINGS))
+            raise ValueError("expected auto, 3.6 or 3.7")
         return value
     if isinstance(current, bool):
         if not isinstance(value, bool):

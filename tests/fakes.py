@@ -20,10 +20,13 @@ Every call is logged in ``rig.calls`` as ``(time, port, method)``.
 from __future__ import annotations
 
 import asyncio
+import json
 import struct
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any
 
 from ekos_occult.ekosfiles.naming import sanitize_component
 from ekos_occult.errors import (
@@ -42,6 +45,7 @@ from ekos_occult.model import (
     SkipReason,
     Status,
 )
+from ekos_occult.night.journal import to_json
 from ekos_occult.night.ports import (
     FrameGeometry,
     JobPhase,
@@ -446,3 +450,17 @@ def planned(
 
 def make_plan(*events: PlannedEvent) -> Plan:
     return Plan(Site(51.468, 0.0, 46.0), T0, PlanRules(), tuple(events))
+
+
+class MemoryJournal:
+    """A JournalSink that keeps entries in memory, as the journal would read them back (JSON)."""
+
+    def __init__(self) -> None:
+        self.entries: list[dict[str, Any]] = []
+        self.closed = False
+
+    def append(self, entry: Mapping[str, object]) -> None:
+        self.entries.append(json.loads(to_json(entry)))
+
+    def close(self) -> None:
+        self.closed = True

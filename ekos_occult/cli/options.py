@@ -27,6 +27,7 @@ from ekos_occult.ekosfiles.formats import FORMAT_SETTINGS
 from ekos_occult.errors import ConfigError
 from ekos_occult.model import Site
 from ekos_occult.settings import LIMITS
+from ekos_occult.utc import parse_utc
 
 if TYPE_CHECKING:
     from ekos_occult.app.planning import PlanOptions
@@ -217,9 +218,8 @@ def utc_time(value: str) -> datetime:
     expected = "an ISO 8601 time such as 2026-02-09T21:30:00 (UTC) or 2026-02-09T22:30+01:00"
     cleaned = _clean(value, expected)
     try:
-        t = datetime.fromisoformat(cleaned.replace("Z", "+00:00").replace("z", "+00:00"))
-        t = t.replace(tzinfo=timezone.utc) if t.tzinfo is None else t.astimezone(timezone.utc)
-    except (ValueError, OverflowError):
+        t = parse_utc(cleaned)
+    except ValueError:
         raise _fail(f"{value!r} is not {expected}") from None
     if not 1900 <= t.year <= 2200:
         raise _fail(f"{value!r} is not within the years 1900-2200: expected {expected}")

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from ekos_occult.cli import options
 from ekos_occult.cli.options import add_site_option
 from ekos_occult.settings import Settings
+from ekos_occult.utc import parse_utc
 
 if TYPE_CHECKING:
     from ekos_occult.kstars.sandbox import SandboxStatus
@@ -204,7 +205,6 @@ def _occult(args: argparse.Namespace, state_dir: os.PathLike[str]) -> int:
 
 
 def _occultation(args: argparse.Namespace) -> Occultation:
-    from datetime import datetime, timezone
 
     from ekos_occult.errors import ConfigError
     from ekos_occult.kstars.sky import FULL_DROP_MAG, Occultation
@@ -224,12 +224,12 @@ def _occultation(args: argparse.Namespace) -> Occultation:
     times = []
     for flag, text in (("--D", args.d_utc), ("--R", args.r_utc)):
         try:
-            t = datetime.fromisoformat(str(text).replace("Z", "+00:00"))
+            t = parse_utc(str(text))
         except ValueError as exc:
             raise ConfigError(
                 f"{flag} {text}: not an ISO date-time (e.g. 2026-01-31T21:04:05.2Z)."
             ) from exc
-        times.append(t if t.tzinfo else t.replace(tzinfo=timezone.utc))
+        times.append(t)
     if not times[0] < times[1]:
         raise ConfigError(f"--D {args.d_utc} must come before --R {args.r_utc}.")
     if not (0.0 <= args.ra < 360.0 and -90.0 <= args.dec <= 90.0):

@@ -10,7 +10,6 @@ output, disk) take values; :func:`check_rig` asks KStars through the adapter.
 from __future__ import annotations
 
 import configparser
-import math
 import re
 import subprocess
 from collections.abc import Callable, Mapping, Sequence
@@ -23,6 +22,7 @@ from ekos_occult.errors import EkosError, SandboxError
 from ekos_occult.kstars.client import EkosClient, KStarsLocation
 from ekos_occult.kstars.states import CommunicationStatus
 from ekos_occult.model import Site
+from ekos_occult.sphere import ground_distance_km
 from ekos_occult.video.diskspace import format_bytes
 
 __all__ = [
@@ -172,13 +172,6 @@ def night_ending(checks: Sequence[Check]) -> list[Check]:
 
 
 # ---------------------------------------------------------------------- site, clock, disk
-def _distance_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
-    p1, p2 = math.radians(lat1), math.radians(lat2)
-    dp, dl = p2 - p1, math.radians(lon2 - lon1)
-    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
-    return 2 * 6371.0 * math.asin(min(1.0, math.sqrt(a)))
-
-
 def location_check(loc: KStarsLocation, site: Site | None) -> Check:
     """KStars' location against the configured site (Ekos computes altitudes from KStars')."""
     found = (
@@ -192,7 +185,7 @@ def location_check(loc: KStarsLocation, site: Site | None) -> Check:
             f"{found}; no site configured to compare with",
             "Give --site LAT,LON,ELEV or set [site] in the config file.",
         )
-    km = _distance_km(loc.lat_deg, loc.lon_deg, site.lat_deg, site.lon_deg)
+    km = ground_distance_km(loc.lat_deg, loc.lon_deg, site.lat_deg, site.lon_deg)
     if km <= _SITE_TOLERANCE_KM:
         return Check("site", Verdict.OK, f"{found}, {km:.2f} km from the configured site")
     return Check(

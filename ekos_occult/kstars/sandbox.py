@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from ekos_occult.errors import EkosError, EkosUnavailable, SandboxError
+from ekos_occult.files import write_atomic
 from ekos_occult.kstars import procs as _procs
 from ekos_occult.kstars import sandbox_setup as _sandbox_setup
 from ekos_occult.kstars import sky as _sky
@@ -175,7 +176,7 @@ def _write_state(state: SandboxState) -> None:
         "lang": state.lang,
         "sky": state.sky,
     }
-    _sandbox_setup.write_atomic(_state_path(state.state_dir), json.dumps(data, indent=2) + "\n")
+    write_atomic(_state_path(state.state_dir), json.dumps(data, indent=2) + "\n")
 
 
 async def start(

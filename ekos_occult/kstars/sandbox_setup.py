@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ekos_occult.errors import SandboxError
+from ekos_occult.files import write_atomic
 from ekos_occult.kstars import procs as _procs
 from ekos_occult.kstars.procs import ProcessRecord
 from ekos_occult.kstars.sky import SkyFiles
@@ -32,7 +33,6 @@ __all__ = [
     "Layout",
     "KSTARSRC",
     "prepare_dirs",
-    "write_atomic",
     "start_display_and_bus",
     "start_kstars",
     "locale_for",
@@ -129,21 +129,6 @@ class Layout:
     def userdb(self) -> Path:
         """KStars' user database (profiles live there)."""
         return self.home / ".local" / "share" / "kstars" / "userdb.sqlite"
-
-
-def write_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file in the same directory."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def prepare_dirs(state_dir: Path) -> Layout:

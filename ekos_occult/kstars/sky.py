@@ -20,13 +20,14 @@ import os
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 
 import numpy as np
 
 from ekos_occult.errors import SandboxError
 from ekos_occult.files import write_atomic as write_text_atomic
+from ekos_occult.utc import format_utc, parse_utc
 
 __all__ = [
     "INDEX_DIR",
@@ -82,8 +83,8 @@ class Occultation:
             "name": self.name,
             "ra": self.ra_deg,
             "dec": self.dec_deg,
-            "D": _iso(self.d_utc),
-            "R": _iso(self.r_utc),
+            "D": format_utc(self.d_utc),
+            "R": format_utc(self.r_utc),
             "drop_mag": self.drop_mag,
             "mag": self.mag,
         }
@@ -95,20 +96,11 @@ class Occultation:
             str(d["name"]),
             float(str(d["ra"])),
             float(str(d["dec"])),
-            _parse_iso(str(d["D"])),
-            _parse_iso(str(d["R"])),
+            parse_utc(str(d["D"])),
+            parse_utc(str(d["R"])),
             float(str(d.get("drop_mag", FULL_DROP_MAG))),
             float(str(d.get("mag", 9.0))),
         )
-
-
-def _iso(t: datetime) -> str:
-    return t.astimezone(timezone.utc).isoformat(timespec="microseconds").replace("+00:00", "Z")
-
-
-def _parse_iso(text: str) -> datetime:
-    t = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    return t if t.tzinfo else t.replace(tzinfo=timezone.utc)
 
 
 @dataclass(frozen=True)

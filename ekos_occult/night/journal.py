@@ -27,17 +27,17 @@ import json
 import os
 import sys
 from collections.abc import Callable, Iterable, Mapping
-from datetime import datetime, timezone
+from datetime import datetime
 from enum import Enum
 from pathlib import Path
 from typing import Any, TextIO
 
 from ekos_occult.errors import RecordingError
+from ekos_occult.utc import format_utc
 
 __all__ = [
     "TORN_SUFFIX",
     "Journal",
-    "MemoryJournal",
     "to_json",
     "read_journal",
     "intact_length",
@@ -51,17 +51,13 @@ TORN_SUFFIX = ".torn"
 
 def event_key(name: str, record_start: datetime | str) -> str:
     """The key that identifies an event across runs: its name and planned start (UTC ISO)."""
-    start = record_start if isinstance(record_start, str) else _iso(record_start)
+    start = record_start if isinstance(record_start, str) else format_utc(record_start)
     return f"{name}@{start}"
-
-
-def _iso(t: datetime) -> str:
-    return t.astimezone(timezone.utc).isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
 def _default(value: object) -> Any:
     if isinstance(value, datetime):
-        return _iso(value)
+        return format_utc(value)
     if isinstance(value, Enum):
         return value.value
     if isinstance(value, Path):
@@ -290,20 +286,6 @@ def intact_length(data: bytes) -> int:
             break
         good = start
     return good
-
-
-class MemoryJournal:
-    """A JournalSink that keeps entries in memory (dry runs, tests, the live view's feed)."""
-
-    def __init__(self) -> None:
-        self.entries: list[dict[str, Any]] = []
-        self.closed = False
-
-    def append(self, entry: Mapping[str, object]) -> None:
-        self.entries.append(json.loads(to_json(entry)))
-
-    def close(self) -> None:
-        self.closed = True
 
 
 def _fsync_dir(directory: Path) -> None:

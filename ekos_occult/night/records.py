@@ -7,7 +7,6 @@ Pure data, no I/O. The rules that move a :class:`Job` from state to state are in
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, fields, replace
 from datetime import datetime
 from enum import Enum
@@ -36,7 +35,6 @@ __all__ = [
     "Limits",
     "Job",
     "Transition",
-    "separation_deg",
 ]
 
 
@@ -342,11 +340,3 @@ class Transition:
     state: JobState
     job: Job
     actions: tuple[Action, ...] = ()
-
-
-def separation_deg(ra1: float, dec1: float, ra2: float, dec2: float) -> float:
-    """Angular distance between two sky positions in degrees (haversine, stable when small)."""
-    p1, p2 = math.radians(dec1), math.radians(dec2)
-    dp, dl = p2 - p1, math.radians(ra2 - ra1)
-    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
-    return math.degrees(2 * math.asin(min(1.0, math.sqrt(a))))

@@ -68,8 +68,8 @@ from ekos_occult.night.records import (
     Reason,
     RigStatus,
     Transition,
-    separation_deg,
 )
+from ekos_occult.sphere import angular_separation_deg
 from ekos_occult.video.diskspace import estimate_recording_bytes, judge_space
 
 __all__ = [
@@ -362,7 +362,7 @@ def _flag_rig(job: Job, rig: RigStatus, lim: Limits) -> Job:
     if m.ra_deg is None or m.dec_deg is None:
         job = job.flag("mount position unknown at record_start")
     else:
-        off = separation_deg(m.ra_deg, m.dec_deg, job.ra_deg, job.dec_deg)
+        off = angular_separation_deg(m.ra_deg, m.dec_deg, job.ra_deg, job.dec_deg)
         if off > lim.pointing_tolerance_deg:
             job = job.flag(f"mount {off:.2f} deg from the star at record_start: recorded anyway")
     if not rig.is_ekos_quiet:

@@ -25,11 +25,12 @@ import re
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import TypeVar
 
 from ekos_occult.errors import CsvFormatError, CsvProblem
 from ekos_occult.model import InvalidRow, OccultationEvent
+from ekos_occult.utc import parse_utc
 
 __all__ = ["Catalog", "read_events", "CLASSIC_HEADER", "KNOWN_COLUMNS"]
 
@@ -540,9 +541,8 @@ def _parse_time(text: str) -> datetime:
     if not re.match(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}", text):
         raise _FieldError(f"{text!r} is not {expected}")
     try:
-        t = datetime.fromisoformat(text[:-1] + "+00:00" if text.endswith(("Z", "z")) else text)
-        t = t.replace(tzinfo=timezone.utc) if t.tzinfo is None else t.astimezone(timezone.utc)
-    except (ValueError, OverflowError):
+        t = parse_utc(text)
+    except ValueError:
         raise _FieldError(f"{text!r} is not a valid time: expected {expected}") from None
     if not _FIRST_YEAR <= t.year <= _LAST_YEAR:
         raise _FieldError(

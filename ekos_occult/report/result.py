@@ -13,10 +13,11 @@ import json
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, time, timezone
+from datetime import datetime, time
 from typing import Any
 
 from ekos_occult.errors import ReportError
+from ekos_occult.utc import parse_utc
 
 __all__ = ["TimestampInfo", "ReduceResult", "parse_result", "result_from_dict", "parse_instant"]
 
@@ -110,10 +111,9 @@ def parse_instant(text: str) -> datetime | time:
         ValueError: neither form.
     """
     try:
-        t = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        return parse_utc(text)
     except ValueError:
         return time.fromisoformat(text)
-    return t.replace(tzinfo=timezone.utc) if t.tzinfo is None else t.astimezone(timezone.utc)
 
 
 class _Fields:

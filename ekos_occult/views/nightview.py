@@ -23,6 +23,7 @@ from rich.table import Table
 from rich.text import Text
 
 from ekos_occult.night.journal import to_json
+from ekos_occult.utc import parse_utc
 
 __all__ = [
     "EventRow",
@@ -52,7 +53,7 @@ _STYLE = {
 def _time(value: Any) -> datetime | None:
     if not isinstance(value, str):
         return value if isinstance(value, datetime) else None
-    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+    return parse_utc(value)
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,7 @@ import pytest
 from dbus_next.aio import MessageBus
 from dbus_next.constants import PropertyAccess
 from dbus_next.service import ServiceInterface, dbus_property, method, signal
-from fakes import FakeClock, make_plan, planned, write_ser
+from fakes import FakeClock, MemoryJournal, make_plan, planned, write_ser
 from privatebus import private_bus
 
 from ekos_occult.errors import DeviceLost, EkosCommandFailed, EkosTimeout, EkosUnavailable
@@ -35,11 +35,11 @@ from ekos_occult.night.ekosport import (
     jnow_to_j2000,
     job_name_of,
 )
-from ekos_occult.night.journal import MemoryJournal
 from ekos_occult.night.ports import JobPhase, RecordingRequest, RecordingState
 from ekos_occult.night.recorder import IndiStreamRecorder
-from ekos_occult.night.records import Limits, Outcome, Reason, separation_deg
+from ekos_occult.night.records import Limits, Outcome, Reason
 from ekos_occult.night.runner import NightRunner
+from ekos_occult.sphere import angular_separation_deg as separation_deg
 
 CAM = "CCD Simulator"
 NAME = "Deneb 2026-11-21"

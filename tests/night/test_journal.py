@@ -11,6 +11,7 @@ from enum import Enum
 from pathlib import Path
 
 import pytest
+from fakes import MemoryJournal
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -18,7 +19,6 @@ import ekos_occult.night.journal as journal_module
 from ekos_occult.errors import RecordingError
 from ekos_occult.night.journal import (
     Journal,
-    MemoryJournal,
     event_key,
     finished_events,
     read_journal,

@@ -9,10 +9,9 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from fakes import T0, FakeClock, FakeRig, RecScript, make_plan, planned
+from fakes import T0, FakeClock, FakeRig, MemoryJournal, RecScript, make_plan, planned
 from rich.console import Console
 
-from ekos_occult.night.journal import MemoryJournal
 from ekos_occult.night.runner import NightRunner
 from ekos_occult.views.nightview import (
     LineSink,
