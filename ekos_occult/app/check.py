@@ -2,7 +2,9 @@
 
 KStars/Ekos reachable, devices connected, the camera's stream recording and SER recorder,
 KStars settings that would end the night (read from kstarsrc, with the exact change to make),
-KStars' location against the site, the system clock's synchronisation and free disk space.
+KStars' location against the site, KStars' first connect to its INDI server (from KStars'
+log: a failed first connect leaves KStars 3.6.2 crash-prone for the session), the system
+clock's synchronisation and free disk space.
 """
 
 from __future__ import annotations
@@ -68,6 +70,16 @@ async def _kstars_checks(bus: str, settings: Settings) -> tuple[list[Check], int
         return [Check("kstars", Verdict.PROBLEM, str(exc))], None
 
 
+def _connect_race_check(bus: str, settings: Settings) -> list[Check]:
+    """KStars' first connect to its INDI server, from KStars' log when there is one."""
+    from ekos_occult.kstars.rigcheck import indi_connect_check, kstars_log_lines
+    from ekos_occult.kstars.sandbox import default_state_dir
+
+    dirs = [d for d in (settings.sandbox_dir, default_state_dir()) if d is not None]
+    lines, where = kstars_log_lines(bus, dirs, Path.home())
+    return [indi_connect_check(lines, where)] if lines else []
+
+
 def check_rig_ready(request: CheckRequest, settings: Settings) -> list[Check]:
     """Every check, in order; none raises: what cannot be checked is a verdict too."""
     import asyncio
@@ -95,6 +107,7 @@ def check_rig_ready(request: CheckRequest, settings: Settings) -> list[Check]:
     if bus:
         found, frame_bytes = asyncio.run(_kstars_checks(bus, settings))
         checks += found
+        checks += _connect_race_check(bus, settings)
     rc_path = kstarsrc_path(request.kstarsrc, settings, bus)
     try:
         checks += kstars_settings_checks(read_kstarsrc(rc_path), rc_path)

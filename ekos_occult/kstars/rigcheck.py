@@ -280,6 +280,81 @@ def disk_check(
     )
 
 
+# ---------------------------------------------------------------------- INDI connect race
+_CONNECT = "creating new connection"
+_STARTING = "Starting INDI services"
+_STARTED = "INDI services started on port"
+
+
+def indi_connect_check(lines: Sequence[str], source: str) -> Check:
+    """Did KStars' first connect to its own INDI server succeed (the last Ekos start)?
+
+    KStars 3.6.2 connects to the ``indiserver`` it has just started; when that first connect
+    fails, libindiclient logs "creating new connection" a second time before Ekos logs "INDI
+    services started on port N", and KStars keeps a null client manager for the devices for
+    the whole session: Align's capture-and-solve and ``INDI.sendProperty`` then crash KStars
+    (SIGSEGV in libindiclient, OBSERVED). Slow machines lose this race more often.
+
+    Args:
+        lines: KStars' log (its stderr, or its log file), oldest first.
+        source: where the lines come from (named in the verdict).
+    """
+    start = max((i for i, ln in enumerate(lines) if _STARTING in ln), default=-1)
+    tail = lines[start + 1 :] if start >= 0 else lines
+    end = next((i for i, ln in enumerate(tail) if _STARTED in ln), None)
+    if end is None:
+        return Check("indi connect", Verdict.UNKNOWN, f"{source}: no Ekos start of INDI logged")
+    tries = sum(1 for ln in tail[:end] if _CONNECT in ln)
+    if tries == 0:
+        return Check(
+            "indi connect",
+            Verdict.UNKNOWN,
+            f"{source}: libindiclient's connection lines are not in this log",
+        )
+    if tries == 1:
+        return Check("indi connect", Verdict.OK, f"one clean connect to the INDI server ({source})")
+    return Check(
+        "indi connect",
+        Verdict.PROBLEM,
+        f"KStars needed {tries} tries to connect to its INDI server at the last Ekos start "
+        f"({source}): KStars 3.6.2 then keeps a null client manager for this session, and "
+        "Align or INDI.sendProperty crash it (SIGSEGV in libindiclient)",
+        "Stop and start the Ekos profile until the log shows one connect; to avoid the race, "
+        "give the profile's first driver a start delay (Profile Editor > Scripts > Pre "
+        "start delay, 3 s).",
+    )
+
+
+def kstars_log_lines(bus: str, sandbox_dirs: Sequence[Path], home: Path) -> tuple[list[str], str]:
+    """KStars' log for the KStars on ``bus``: a sandbox's ``logs/kstars.log``, else the newest
+    of KStars' own log files (``~/.local/share/kstars/logs``, when file logging is on).
+
+    Returns:
+        (lines, where); no lines when no log is found.
+    """
+    from ekos_occult.kstars.sandbox import read_state
+
+    candidates: list[Path] = []
+    for d in sandbox_dirs:
+        try:
+            state = read_state(d)
+        except SandboxError:
+            continue
+        if state is not None and state.bus_address == bus:
+            candidates.append(d / "logs" / "kstars.log")
+    logs = sorted(
+        (home / ".local" / "share" / "kstars" / "logs").glob("*/log_*.txt"),
+        key=lambda p: p.stat().st_mtime,
+    )
+    candidates += logs[-1:]
+    for path in candidates:
+        try:
+            return path.read_text(encoding="utf-8", errors="replace").splitlines(), str(path)
+        except OSError:
+            continue
+    return [], ""
+
+
 # ---------------------------------------------------------------------- KStars
 async def _ekos_checks(client: EkosClient) -> tuple[list[Check], bool]:
     if not await client.is_running():

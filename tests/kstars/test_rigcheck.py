@@ -305,3 +305,58 @@ def test_run_carries_on_a_folder_written_by_render(
     assert rc == 0
     assert "Polaris x:" in text and "record 10 s" in text
     assert f"night folder {night}" in text
+
+
+# --- KStars' first connect to its INDI server ---------------------------------------------
+_CLEAN = [
+    'org.kde.kstars.ekos: "Starting INDI services..."',
+    "INDI::BaseClient::connectServer: creating new connection...",
+    'org.kde.kstars.ekos: "INDI services started on port 7,624."',
+    "INDI::BaseClient::connectServer: creating new connection...",  # Align's, later: not counted
+]
+_RACE = [
+    'org.kde.kstars.ekos: "Starting INDI services..."',
+    "INDI::BaseClient::connectServer: creating new connection...",
+    "INDI::BaseClient::connectServer: creating new connection...",
+    'org.kde.kstars.ekos: "INDI services started on port 7,624."',
+]
+
+
+def test_indi_connect_race_is_seen_in_the_log() -> None:
+    from ekos_occult.kstars.rigcheck import indi_connect_check
+
+    assert indi_connect_check(_CLEAN, "kstars.log").verdict is Verdict.OK
+    lost = indi_connect_check(_RACE, "kstars.log")
+    assert (
+        lost.verdict is Verdict.PROBLEM and "2 tries" in lost.detail and "kstars.log" in lost.detail
+    )
+    assert "Pre start delay" in lost.fix
+    # Only the last Ekos start counts: a lost race earlier, then a clean restart, is fine.
+    assert indi_connect_check(_RACE + _CLEAN, "x").verdict is Verdict.OK
+    assert indi_connect_check(_CLEAN + _RACE, "x").verdict is Verdict.PROBLEM
+    assert indi_connect_check(["nothing"], "x").verdict is Verdict.UNKNOWN
+    no_client_lines = [_CLEAN[0], _CLEAN[2]]
+    assert indi_connect_check(no_client_lines, "x").verdict is Verdict.UNKNOWN
+
+
+def test_kstars_log_of_a_sandbox_is_found_by_its_bus(tmp_path: Path) -> None:
+    import json
+
+    from ekos_occult.kstars.rigcheck import kstars_log_lines
+
+    sbx = tmp_path / "sbx"
+    (sbx / "logs").mkdir(parents=True)
+    (sbx / "logs" / "kstars.log").write_text("\n".join(_RACE) + "\n", encoding="utf-8")
+    rec = {"name": "x", "pid": 1, "start_ticks": 1}
+    state = {
+        "bus_address": "unix:path=/x/bus",
+        "display": ":1",
+        "site": [1.0, 2.0, 3.0],
+        "profile": "Simulators",
+        "xvfb": rec,
+        "dbus": rec,
+    }
+    (sbx / "sandbox.json").write_text(json.dumps(state), encoding="utf-8")
+    lines, where = kstars_log_lines("unix:path=/x/bus", [sbx], tmp_path / "home")
+    assert lines == _RACE and where == str(sbx / "logs" / "kstars.log")
+    assert kstars_log_lines("unix:path=/other", [sbx], tmp_path / "home") == ([], "")
