@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +20,7 @@ from ekos_occult.video.ser import open_ser, ticks_to_datetime
 
 __all__ = [
     "GAP_FACTOR",
+    "MAX_GAP_LIST",
     "SerExpectation",
     "SerCheck",
     "check_recording",
@@ -28,6 +29,8 @@ __all__ = [
 
 GAP_FACTOR = 1.5
 """An interval longer than this many exposures is a gap (dropped frames)."""
+MAX_GAP_LIST = 1000
+"""Gaps listed one by one in :attr:`SerCheck.gap_list` (a journal line stays small)."""
 
 
 @dataclass(frozen=True)
@@ -68,7 +71,8 @@ class SerCheck:
         start_delay_s: first frame timestamp minus the planned start.
         problems: reasons the file is invalid (empty when valid).
         warnings: things to know that do not invalidate it.
-        gap_list: each gap as (index of the frame before it, frames missing there).
+        gap_list: each gap as (index of the frame before it, frames missing there); the first
+            :data:`MAX_GAP_LIST` gaps only (``gaps`` counts them all).
     """
 
     path: Path
@@ -117,18 +121,33 @@ def check_recording(
     if stamps is None or len(stamps) == 0:
         why = " ".join(notes) or "no per-frame timestamps"
         return replace(base, problems=(why,))
-    ticks = np.asarray(stamps, dtype=np.int64)
-    intervals = np.diff(ticks) / 1e7
+    all_ticks = np.asarray(stamps, dtype=np.int64)
+    stamped = np.flatnonzero(all_ticks > 0)  # 0: no (usable) stamp, see open_ser
+    if stamped.size == 0:
+        return replace(base, problems=(" ".join(notes) or "no usable per-frame timestamp",))
+    ticks = all_ticks[stamped]
+    steps = np.diff(stamped)  # frames between consecutive stamped frames (1 when none unstamped)
+    intervals = np.diff(ticks) / 1e7 / steps  # seconds per frame
     first, last = ticks_to_datetime(int(ticks[0])), ticks_to_datetime(int(ticks[-1]))
+    if stamped[0] > 0 or stamped[-1] < all_ticks.size - 1:  # the window's ends were not stamped
+        step = float(np.median(intervals)) if intervals.size else expect.exposure_s
+        first -= timedelta(seconds=float(stamped[0]) * step)
+        last += timedelta(seconds=float(all_ticks.size - 1 - stamped[-1]) * step)
     exp = expect.exposure_s
     gap_mask = intervals > GAP_FACTOR * exp
-    missing = np.rint(intervals / exp).astype(np.int64) - 1
+    missing = np.rint(intervals * steps / exp).astype(np.int64) - steps
     dropped = int(np.sum(missing[gap_mask]))
-    gap_list = tuple((int(i), int(missing[i])) for i in np.flatnonzero(gap_mask))
+    listed = np.flatnonzero(gap_mask)[:MAX_GAP_LIST]
+    gap_list = tuple(zip(stamped[listed].tolist(), missing[listed].tolist(), strict=True))
     delay = (first - expect.record_start).total_seconds()
     problems, warnings = _judge(frames, intervals, delay, last, expect)
     if dropped:
         warnings.append(f"{dropped} dropped frames in {int(np.sum(gap_mask))} gaps")
+    if stamped.size < all_ticks.size:
+        warnings.append(
+            f"{all_ticks.size - stamped.size} frames have no usable timestamp; their times "
+            "are not used"
+        )
     return replace(
         base,
         dropped_frames=dropped,

@@ -83,7 +83,32 @@ def test_backwards_timestamps_are_invalid(tmp_path: Path) -> None:
     ts[50], ts[51] = ts[51], ts[50]
     path = tmp_path / "back.ser"
     write_ser(path, ts)
+    check = verify_ser(path, EXPECT)  # the frames are usable; the bad stamp is named, unused
+    assert check.frames == 100 and check.gap_list == ((49, 1),)  # frame 50 stamped a frame late
+    assert any("go backwards at 1 frames (first: frame 51" in w for w in check.warnings)
+    assert "1 frames have no usable timestamp; their times are not used" in check.warnings
+    assert check.last_frame_utc is not None and check.first_frame_utc is not None
+    assert (check.last_frame_utc - check.first_frame_utc).total_seconds() == pytest.approx(
+        99 * EXPECT.exposure_s, abs=1e-3
+    )
+
+
+def test_repeated_timestamps_are_invalid(tmp_path: Path) -> None:
+    ts = stamps(100)
+    ts[51] = ts[50]
+    path = tmp_path / "same.ser"
+    write_ser(path, ts)
     assert "timestamps are not increasing" in verify_ser(path, EXPECT).problems
+
+
+def test_unstamped_frames_at_the_ends_do_not_fake_a_year_one_start(tmp_path: Path) -> None:
+    ts = stamps(100)
+    ts[0] = datetime(1980, 1, 1, tzinfo=timezone.utc)  # implausible: missing for the reader
+    path = tmp_path / "first.ser"
+    write_ser(path, ts)
+    check = verify_ser(path, EXPECT)
+    assert check.first_frame_utc == ts[1] - timedelta(seconds=0.1)  # one frame before frame 1
+    assert check.dropped_frames == 0 and check.gaps == 0 and check.is_valid
 
 
 def test_crashed_recording_has_frames_but_no_timestamps(tmp_path: Path) -> None:
