@@ -49,7 +49,10 @@ class JobSpec:
         stem: file stem of the job's files (name with underscores).
         event: the planned event.
         ra_hours, dec_deg: J2000 coordinates, RA normalised to [0, 24).
-        start_local: ``job_start`` as naive wall-clock time of KStars' location.
+        start_local: ``job_start`` as naive wall-clock time of KStars' location, by the zone's
+            rules at that instant (each job its own UTC offset: a DST change may fall between).
+        local_ambiguous: that wall-clock time happens twice (the night the clocks go back), so
+            Ekos, which reads StartAt without an offset, may start the job an hour off.
         sequence_path: absolute path of the .esq the job references.
         capture_dir: absolute FITSDirectory for the control frame.
     """
@@ -62,6 +65,7 @@ class JobSpec:
     start_local: datetime
     sequence_path: PurePath
     capture_dir: PurePath
+    local_ambiguous: bool = False
 
     @property
     def start_at(self) -> str:
@@ -124,6 +128,7 @@ def build_jobs(
     for ev, name in zip(events, names, strict=True):
         ra_hours, dec_deg = _checked_coordinates(ev)
         stem = file_stem(name)
+        local = ev.job_start.astimezone(tz)  # this instant's offset, DST or not
         jobs.append(
             JobSpec(
                 name=name,
@@ -131,9 +136,10 @@ def build_jobs(
                 event=ev,
                 ra_hours=ra_hours,
                 dec_deg=dec_deg,
-                start_local=ev.job_start.astimezone(tz).replace(tzinfo=None),
+                start_local=local.replace(tzinfo=None),
                 sequence_path=night_dir / SEQUENCES / f"{stem}.esq",
                 capture_dir=capture_root / stem,
+                local_ambiguous=local.replace(fold=1 - local.fold).utcoffset() != local.utcoffset(),
             )
         )
     return tuple(jobs)
@@ -152,22 +158,37 @@ def spacing_notes(
 
     3.6 (classic): a StartAt job starting before the previous job's estimated end + LeadTime
     (5 min) is marked invalid. 3.7+ (greedy): a job followed within 10 min by another StartAt
-    job is run after it, late.
+    job is run after it, late. Gaps are measured in UTC (local wall-clock gaps are wrong across
+    a DST change). A job whose local StartAt happens twice (clocks going back) is noted too.
     """
     notes: dict[str, str] = {}
+
+    def add(name: str, text: str) -> None:
+        notes[name] = f"{notes[name]} {text}" if name in notes else text
+
+    for job in jobs:
+        if job.local_ambiguous:
+            add(
+                job.name,
+                f"job {job.name!r} starts at {job.start_at} local time, which happens twice "
+                "tonight (the clocks go back): Ekos reads StartAt without an offset and may "
+                "start it an hour off. Use `ekos-occult run` (it starts each job itself).",
+            )
     estimate = estimated_job_seconds(settings)
     for prev, job in zip(jobs, jobs[1:], strict=False):
-        gap = (job.start_local - prev.start_local).total_seconds()
+        gap = (job.event.job_start - prev.event.job_start).total_seconds()
         if version == KStarsFormat.V3_6 and gap < estimate + LEAD_TIME_S:
-            notes[job.name] = (
+            add(
+                job.name,
                 f"Ekos 3.6 will mark job {job.name!r} invalid: it starts {gap:.0f} s after "
                 f"{prev.name!r}, less than that job's estimated {estimate:.0f} s + 5 min lead "
-                "time. Use `ekos-occult run` (one job at a time) to observe both."
+                "time. Use `ekos-occult run` (one job at a time) to observe both.",
             )
         elif version == KStarsFormat.V3_7 and gap < GREEDY_MIN_RUN_S:
-            notes[prev.name] = (
+            add(
+                prev.name,
                 f"Ekos 3.7+ will start job {prev.name!r} late: {job.name!r} starts {gap:.0f} s "
                 "later (under 10 min) and runs first. Use `ekos-occult run` (one job at a "
-                "time) to observe both."
+                "time) to observe both.",
             )
     return notes

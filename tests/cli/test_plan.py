@@ -393,3 +393,21 @@ def test_bad_encoding_is_named_with_its_line(
     assert plan(arg, "--site", SITE, "--now", NOW) == 2
     err = capsys.readouterr().err
     assert f"{name}:2: byte 0xfc is not UTF-8 text" in err and "Traceback" not in err
+
+
+def test_longitude_0_360_gives_the_same_night_and_plan(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """359.9 east and 0.1 west are one place: same night date, same plan (was a day apart)."""
+    outputs = []
+    for lon in ("359.9", "-0.1"):
+        site = f"51.5,{lon},20"
+        assert plan(str(DATA / "classic.csv"), "--site", site, "--now", NOW, "--json") == 0
+        doc = json.loads(capsys.readouterr().out)
+        out = tmp_path / lon
+        assert main(["render", str(DATA / "classic.csv"), "--site", site, "--now", NOW,
+                     "--max-sun-altitude", "90", "--min-altitude", "-90", "--out", str(out)]) == 0  # fmt: skip
+        night = capsys.readouterr().out.splitlines()[0].split(":")[0]
+        outputs.append((doc, night))
+    assert outputs[0] == outputs[1]
+    assert outputs[0][1] == "Night 2023-02-08"

@@ -418,3 +418,37 @@ def test_templates_ship_in_the_package() -> None:
         "sequence-3.6.esq.j2",
         "sequence-3.7.esq.j2",
     }
+
+
+# ---------------------------------------------------------------- DST: local times per event
+
+
+def _berlin_jobs(*starts: str, version: str = "3.6") -> RenderedNight:
+    from zoneinfo import ZoneInfo
+
+    events = [planned(f"E{i}", 10.0 * (i + 1), 1.0, s) for i, s in enumerate(starts)]
+    return render(version, plan=make_plan(*events), tz=ZoneInfo("Europe/Berlin"))
+
+
+def test_fall_back_night_two_jobs_an_hour_apart() -> None:
+    """The reported case: jobs at 00:30 and 01:30 UTC on 2026-10-25 (clocks go back at 01:00 UTC)
+    both read 02:30 local; the spacing is an hour (UTC), and both say their time is ambiguous."""
+    r = _berlin_jobs("2026-10-25T00:35:00", "2026-10-25T01:35:00")
+    assert [j.start_at for j in r.jobs] == ["2026-10-25T02:30:00", "2026-10-25T02:30:00"]
+    assert [j.local_ambiguous for j in r.jobs] == [True, True]
+    notes = [" ".join(e.notes) for e in r.plan.events]
+    assert all("happens twice tonight (the clocks go back)" in n for n in notes)
+    assert not any("starts 0 s after" in n or "invalid" in n for n in notes)
+
+
+def test_dst_offsets_are_per_event_and_spacing_is_utc() -> None:
+    # Spring forward 2026-03-29 01:00 UTC: 00:55 UTC is 01:55 CET, 01:00 UTC is 03:00 CEST.
+    r = _berlin_jobs("2026-03-29T01:00:00", "2026-03-29T01:05:00")
+    assert [j.start_at for j in r.jobs] == ["2026-03-29T01:55:00", "2026-03-29T03:00:00"]
+    assert [j.local_ambiguous for j in r.jobs] == [False, False]
+    (note,) = r.plan.events[1].notes
+    assert "starts 300 s after" in note  # not the 3900 s of the wall clocks
+    winter = _berlin_jobs("2026-01-10T20:05:00")
+    summer = _berlin_jobs("2026-07-10T20:05:00")
+    assert winter.jobs[0].start_at.endswith("21:00:00")  # CET, UTC+1
+    assert summer.jobs[0].start_at.endswith("22:00:00")  # CEST, UTC+2
