@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from ekos_occult.app.recording import recording_provenance
 from ekos_occult.ekosfiles.nightfolder import EVENTS_COPY, JOURNAL
 from ekos_occult.errors import PredictionFormatError, RecordingError, ReductionError, ReportError
 from ekos_occult.night.journal import finished_events, read_journal
@@ -326,8 +327,10 @@ def _event_lines(folder: Path) -> list[dict[str, Any]]:
 
 
 def _night_event(
-    entry: dict[str, Any], folder: Path
+    entry: dict[str, Any], folder: Path, settings: Settings
 ) -> tuple[ReduceResult | None, Reduction | None, str]:
+    """Reduce one journal event's recording as ``reduce`` would (the journal's provenance, the
+    config's camera delays), or say why it has no report."""
     outcome, reason = entry.get("outcome"), entry.get("reason") or ""
     if outcome != "recorded":
         detail = entry.get("detail") or ""
@@ -341,7 +344,10 @@ def _night_event(
     if not path.is_file():
         return None, None, f"the recording {path} is missing"
     try:
-        red = reduce_file(path, ReduceOptions())
+        opts = ReduceOptions(
+            provenance=recording_provenance(path, folder / JOURNAL), camera=settings.camera
+        )
+        red = reduce_file(path, opts)
     except ReductionError as exc:
         return None, None, f"the recording could not be reduced: {exc}"
     res = result_from_dict(to_dict(red), str(path))
@@ -364,7 +370,7 @@ def _night(req: ReportRequest, settings: Settings, now: datetime) -> ReportOutco
     written, missing, stems = [], [], set()
     for entry in lines:
         label = str(entry.get("name", "?"))
-        res, red, why = _night_event(entry, folder)
+        res, red, why = _night_event(entry, folder, settings)
         if res is None:
             missing.append(NoReport(label, why))
             continue

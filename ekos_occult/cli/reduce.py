@@ -15,12 +15,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ekos_occult.cli import options
-from ekos_occult.errors import ConfigError, OccultError
+from ekos_occult.errors import ConfigError
 from ekos_occult.settings import Settings
 
 if TYPE_CHECKING:
     from ekos_occult.reduce.reduction import ReduceOptions, Reduction
-    from ekos_occult.reduce.timestamps import Provenance
 
 __all__ = ["NAME", "HELP", "add_arguments", "run", "parse_xy"]
 
@@ -175,6 +174,7 @@ def _timing_flags(g: argparse._ArgumentGroup) -> None:
 
 def _options(args: argparse.Namespace, settings: Settings) -> ReduceOptions:
     """The reduction options; every flag was range-checked by its ``type=`` (cli/options.py)."""
+    from ekos_occult.app.recording import recording_provenance
     from ekos_occult.reduce.reduction import ReduceOptions
 
     day = args.date
@@ -196,48 +196,8 @@ def _options(args: argparse.Namespace, settings: Settings) -> ReduceOptions:
         fe_trials=args.false_trials,
         threshold=args.threshold,
         seed=args.seed,
-        provenance=_recording_provenance(args.file, getattr(args, "journal", None)),
+        provenance=recording_provenance(args.file, getattr(args, "journal", None)),
         camera=settings.camera,
-    )
-
-
-def _recording_provenance(file: Path, journal: Path | None) -> Provenance | None:
-    """The night journal's record of this recording (stamp source, exposure, camera, clock)."""
-    from ekos_occult.night.journal import read_journal
-    from ekos_occult.reduce.timestamps import Provenance, StampKind
-
-    if journal is None:
-        for folder in (file.parent, file.parent.parent):
-            if (folder / "journal.jsonl").is_file():
-                journal = folder / "journal.jsonl"
-                break
-        else:
-            return None
-    try:
-        entries = read_journal(journal)
-    except OccultError:
-        return None
-    found = None
-    for entry in entries:
-        f = entry.get("file")
-        if entry.get("type") == "event" and isinstance(f, str) and Path(f).name == file.name:
-            found = entry
-    if found is None:
-        return None
-    raw = found.get("timestamps")
-    stamps: dict[str, Any] = raw if isinstance(raw, dict) else {}
-    kinds = {k.value: k for k in StampKind}
-    source = str(stamps.get("source", found.get("timestamp_source")))
-    kind = kinds.get(source, StampKind.HOST if source == "host clock" else StampKind.NONE)
-    exposure = found.get("exposure_s")
-    clock = found.get("clock")
-    camera = stamps.get("camera")
-    return Provenance(
-        kind,
-        float(exposure) if isinstance(exposure, (int, float)) and exposure > 0 else None,
-        camera if isinstance(camera, str) and camera else None,
-        clock if isinstance(clock, dict) else None,
-        f"night journal {journal}",
     )
 
 
