@@ -97,7 +97,7 @@ class Report:
         start, end: start of the first exposure and end of the last one (the observed span).
         d, r: the timed edges (positive only).
         duration_s: R - D.
-        exposure_s: frame interval (start-of-exposure stamps; exposure taken as the interval).
+        exposure_s: the exposure reduce's timing section names, else the frame interval.
         snr: event depth over the baseline noise.
         dropped_frames: frames missing from the recording.
         false_event_probability: of the dip found (1 when none).
@@ -338,7 +338,11 @@ def build_report(
         d=d,
         r=r,
         duration_s=(res.duration_s if res.event else None),
-        exposure_s=res.cadence_s,
+        exposure_s=(
+            res.timestamps.exposure_s
+            if res.timestamps and res.timestamps.exposure_s
+            else res.cadence_s
+        ),
         snr=res.snr if res.event else None,
         dropped_frames=res.dropped_frames,
         false_event_probability=res.false_event_probability,

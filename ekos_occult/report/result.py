@@ -35,6 +35,7 @@ class TimestampInfo:
         why: the correction in words, when given.
         timestamp_s: the stamps' own 1-sigma (without the clock), when given in the budget.
         d_total_s, r_total_s: each edge's whole 1-sigma (fit, stamps and clock), when known.
+        exposure_s: the exposure the recording was made with (e.g. from the night journal).
     """
 
     source: str
@@ -46,6 +47,7 @@ class TimestampInfo:
     timestamp_s: float | None = None
     d_total_s: float | None = None
     r_total_s: float | None = None
+    exposure_s: float | None = None
 
 
 @dataclass(frozen=True)
@@ -208,6 +210,7 @@ def _timestamps(f: _Fields) -> TimestampInfo | None:
         timestamp_s=dict(budget).get("timestamp_s"),
         d_total_s=t.number("D_err_total_s", optional=True),
         r_total_s=t.number("R_err_total_s", optional=True),
+        exposure_s=t.number("exposure_s", optional=True),
     )
 
 

@@ -291,3 +291,22 @@ def test_the_report_package_imports_only_its_layers() -> None:
     for module in folder.glob("*.py"):
         for number, line in enumerate(module.read_text(encoding="utf-8").splitlines(), 1):
             assert not above.match(line), f"{module.name}:{number}: {line.strip()}"
+
+
+def test_dropped_frames_are_gaps_in_the_light_curve_and_said(tmp_path: Path) -> None:
+    import report_golden
+    from report_golden import Scene, make
+
+    report_golden.SCENES["dropped"] = Scene(dropped=(60, 61, 62))
+    try:
+        m = make("dropped", tmp_path)
+    finally:
+        del report_golden.SCENES["dropped"]
+    assert m.result["dropped_frames"] == 3
+    xml = parse_occult_xml(m.texts["occult-xml"])
+    values = xml["Observations/Observer/LightValues"]
+    assert len(values) == 240 == int(xml["Observations/Observer/LightData"][7])  # 237 + 3 gaps
+    assert [k for k, v in enumerate(values) if v == ""] == [60, 61, 62]
+    form = dict(parse_iota_es(m.texts["iota-es"]))
+    assert "3 dropped frames" in form["Comments"]
+    assert form["D"] == "D22:15:34.26"  # D and R still the truth
