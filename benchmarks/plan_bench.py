@@ -34,10 +34,10 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from ekos_occult.cli import configure_astropy_offline  # noqa: E402
 from ekos_occult.model import OccultationEvent, PlanRules, Site  # noqa: E402
 from ekos_occult.plan.catalog import read_events  # noqa: E402
 from ekos_occult.plan.planner import make_plan  # noqa: E402
+from ekos_occult.settings import configure_astropy_offline  # noqa: E402
 
 SITE = Site(48.1, 11.6, 520.0)
 NIGHT_START = datetime(2023, 2, 8, 16, 0, tzinfo=timezone.utc)  # sunset twilight included

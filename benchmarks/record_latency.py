@@ -26,13 +26,13 @@ import tempfile
 from datetime import timedelta
 from pathlib import Path
 
-from ekos_occult.cli import configure_astropy_offline
 from ekos_occult.cli.run import parse_roi
 from ekos_occult.clock import SystemClock
 from ekos_occult.kstars import sandbox
 from ekos_occult.kstars.client import EkosClient
 from ekos_occult.night.ports import RecordingRequest, RecordingState
 from ekos_occult.night.recorder import IndiStreamRecorder
+from ekos_occult.settings import configure_astropy_offline
 from ekos_occult.video.ser import open_ser
 
 

@@ -29,6 +29,7 @@ from typing import Protocol
 from ekos_occult.errors import OutputError
 
 __all__ = [
+    "format_bytes",
     "OutputFile",
     "RenderedFiles",
     "write_atomic",
@@ -433,3 +434,14 @@ def _swap(stage: Path, root: Path) -> None:
         os.rename(old, root)
         raise
     os.rename(old, stage)  # pragma: no cover
+
+
+def format_bytes(n: int) -> str:
+    """``n`` bytes as a short human text (binary units)."""
+    value = float(n)
+    units = ("B", "KiB", "MiB", "GiB", "TiB")
+    for unit in units[:-1]:
+        if abs(value) < 1024:
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{value:.1f} {units[-1]}"

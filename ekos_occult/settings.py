@@ -24,6 +24,7 @@ else:  # pragma: no cover - Python 3.10 (Ubuntu 22.04)
     import tomli as tomllib
 
 __all__ = [
+    "configure_astropy_offline",
     "EkosSettings",
     "CaptureSettings",
     "RunSettings",
@@ -418,7 +419,7 @@ def _coerce(key: str, current: Any, value: Any) -> Any:
         return _number(key, value, whole=False)
     if key == "kstars_version":
         if value not in KSTARS_VERSION_SETTINGS:
-            raise ValueError("expected auto, 3.6 or 3.7")
+            raise ValueError("expected " + ", ".join(KSTARS_VERSION_SETTINGS))
         return value
     if isinstance(current, bool):
         if not isinstance(value, bool):
@@ -642,3 +643,14 @@ def load_settings(
     _validate(s)
     _validate_report(s, where)
     return s
+
+
+def configure_astropy_offline() -> None:
+    """Never let astropy reach the network: bundled IERS tables only, no auto-download."""
+    from astropy.utils import iers
+    from astropy.utils.data import conf as data_conf
+
+    iers.conf.auto_download = False
+    iers.conf.auto_max_age = None
+    iers.conf.iers_degraded_accuracy = "warn"
+    data_conf.allow_internet = False

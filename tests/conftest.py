@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ekos_occult.cli import configure_astropy_offline
+from ekos_occult.settings import configure_astropy_offline
 
 
 @pytest.fixture(autouse=True, scope="session")

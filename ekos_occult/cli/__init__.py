@@ -29,9 +29,9 @@ from ekos_occult import __version__
 from ekos_occult.cli.options import ArgumentParser
 from ekos_occult.errors import OccultError
 from ekos_occult.model import Site
-from ekos_occult.settings import Settings, load_settings, parse_site
+from ekos_occult.settings import Settings, configure_astropy_offline, load_settings, parse_site
 
-__all__ = ["main", "build_parser", "configure_astropy_offline", "default_config_path"]
+__all__ = ["main", "build_parser", "default_config_path"]
 
 # One module per subcommand. Each defines ``NAME``, ``HELP``, ``add_arguments(parser)`` and
 # ``run(args, settings) -> int``, imports heavy libraries lazily inside ``run`` (so ``--help`` and
@@ -61,17 +61,6 @@ def default_config_path() -> Path:
     """The per-user config file (``$XDG_CONFIG_HOME/ekos-occult/config.toml``)."""
     base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
     return Path(base) / "ekos-occult" / "config.toml"
-
-
-def configure_astropy_offline() -> None:
-    """Never let astropy reach the network: bundled IERS tables only, no auto-download."""
-    from astropy.utils import iers
-    from astropy.utils.data import conf as data_conf
-
-    iers.conf.auto_download = False
-    iers.conf.auto_max_age = None
-    iers.conf.iers_degraded_accuracy = "warn"
-    data_conf.allow_internet = False
 
 
 def _command_module(name: str) -> ModuleType:

@@ -71,8 +71,8 @@ def render_samples(folder: Path = SAMPLES_DIR) -> dict[str, RenderedNight]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Rewrite the rendered samples; ``argv[0]`` may name another samples folder."""
-    from ekos_occult.cli import configure_astropy_offline
     from ekos_occult.files import write_tree
+    from ekos_occult.settings import configure_astropy_offline
 
     args = list(sys.argv[1:] if argv is None else argv)
     folder = Path(args[0]) if args else SAMPLES_DIR

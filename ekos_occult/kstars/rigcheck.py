@@ -19,11 +19,11 @@ from pathlib import Path
 from typing import Any
 
 from ekos_occult.errors import EkosError, SandboxError
+from ekos_occult.files import format_bytes
 from ekos_occult.kstars.client import EkosClient, KStarsLocation
 from ekos_occult.kstars.states import CommunicationStatus
 from ekos_occult.model import Site
 from ekos_occult.sphere import ground_distance_km
-from ekos_occult.video.diskspace import format_bytes
 
 __all__ = [
     "Verdict",

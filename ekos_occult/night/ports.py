@@ -33,12 +33,12 @@ from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 from ekos_occult.kstars.states import MountStatus, SchedulerState
+from ekos_occult.video.diskspace import FrameGeometry
 
 __all__ = [
     "JobPhase",
     "JobProgress",
     "MountState",
-    "FrameGeometry",
     "RecordingRequest",
     "RecordingState",
     "EkosPort",
@@ -93,20 +93,6 @@ class MountState:
     @property
     def is_tracking(self) -> bool:
         return self.status is MountStatus.TRACKING
-
-
-@dataclass(frozen=True)
-class FrameGeometry:
-    """Size of one recorded frame: what the disk estimate multiplies by the frame count."""
-
-    width: int
-    height: int
-    bytes_per_pixel: int
-    planes: int = 1
-
-    @property
-    def frame_bytes(self) -> int:
-        return self.width * self.height * self.bytes_per_pixel * self.planes
 
 
 @dataclass(frozen=True)

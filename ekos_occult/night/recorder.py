@@ -29,7 +29,8 @@ from typing import TypeVar
 from ekos_occult.errors import DeviceLost, EkosCommandFailed, EkosTimeout, RecordingError
 from ekos_occult.kstars.client import EkosClient
 from ekos_occult.kstars.states import PropertyState
-from ekos_occult.night.ports import FrameGeometry, RecordingRequest, RecordingState
+from ekos_occult.night.ports import RecordingRequest, RecordingState
+from ekos_occult.video.diskspace import FrameGeometry
 from ekos_occult.video.diskspace import free_bytes as disk_free_bytes
 
 __all__ = [

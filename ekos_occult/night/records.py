@@ -15,12 +15,12 @@ from pathlib import Path
 from ekos_occult.kstars.states import SchedulerState, is_scheduler_idle
 from ekos_occult.model import PlannedEvent
 from ekos_occult.night.ports import (
-    FrameGeometry,
     JobProgress,
     MountState,
     RecordingState,
 )
 from ekos_occult.settings import RunSettings
+from ekos_occult.video.diskspace import FrameGeometry
 from ekos_occult.video.serverify import SerCheck
 
 __all__ = [

@@ -13,16 +13,31 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ekos_occult.errors import RecordingError
-from ekos_occult.night.ports import FrameGeometry
+from ekos_occult.files import format_bytes
 
 __all__ = [
+    "FrameGeometry",
     "SER_OVERHEAD_BYTES",
     "DiskVerdict",
     "estimate_recording_bytes",
     "judge_space",
     "free_bytes",
-    "format_bytes",
 ]
+
+
+@dataclass(frozen=True)
+class FrameGeometry:
+    """Size of one recorded frame: what the disk estimate multiplies by the frame count."""
+
+    width: int
+    height: int
+    bytes_per_pixel: int
+    planes: int = 1
+
+    @property
+    def frame_bytes(self) -> int:
+        return self.width * self.height * self.bytes_per_pixel * self.planes
+
 
 SER_OVERHEAD_BYTES = 178
 SAFETY_FRAMES = 1.05
@@ -91,14 +106,3 @@ def free_bytes(directory: Path) -> int:
         return shutil.disk_usage(probe).free
     except OSError as exc:
         raise RecordingError(f"Cannot read the free space of {probe}: {exc.strerror}.") from exc
-
-
-def format_bytes(n: int) -> str:
-    """``n`` bytes as a short human text (binary units)."""
-    value = float(n)
-    units = ("B", "KiB", "MiB", "GiB", "TiB")
-    for unit in units[:-1]:
-        if abs(value) < 1024:
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{value:.1f} {units[-1]}"

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from ekos_occult.night.ports import FrameGeometry
+from ekos_occult.files import format_bytes
 from ekos_occult.video.diskspace import (
+    FrameGeometry,
     estimate_recording_bytes,
-    format_bytes,
     free_bytes,
     judge_space,
 )
