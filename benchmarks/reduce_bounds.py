@@ -7,7 +7,8 @@ reader would choke on: one huge frame size, and millions of tiny frames.
 ``huge``: 10 000 x 10 000 px 16-bit mono (200 MB a frame), 10 frames, written as a sparse file
 (only the star patches and the trailer hold data), two stars near the centre and an event.
 ``tiny``: N frames of 2 x 2 px 16-bit (default 2 000 000) with a trailer and an event, reduced
-with ``--target 0.5,0.5 --aperture 1``.
+with ``--target 0.5,0.5 --aperture 1``. ``mc``: 3000 such frames with ``--trials`` and
+``--false-trials`` at their limit (100 000): the Monte-Carlo runs in batches.
 
 Each case runs ``cli.main(["reduce", ...])`` in a fresh Python process and reports its peak RSS
 (VmHWM), the traced peak of Python and numpy allocations (tracemalloc, a second run), the wall
@@ -133,6 +134,10 @@ def main() -> int:
         tiny(small, a.tiny)
         flags = ["--target", "0.5,0.5", "--aperture", "1"]
         report("tiny", ["reduce", str(small), *fast, *flags], a.tiny)
+        small.unlink()
+        tiny(small, 3000)  # the Monte-Carlo at the --trials/--false-trials limits
+        most = ["--trials", "100000", "--false-trials", "100000"]
+        report("mc", ["reduce", str(small), "--json", *most, *flags], 3000)
     return 0
 
 

@@ -272,7 +272,7 @@ class NightRunner:
         for action in actions:
             try:
                 await self._do(self._job_or_fail(), action)
-            except (EkosError, RecordingError) as exc:
+            except (EkosError, RecordingError, OSError) as exc:  # OSError: a disk, a folder
                 self._emit("note", what=f"cleanup {action.kind.value} failed: {exc}")
 
     def _job_or_fail(self) -> Job:
@@ -295,7 +295,7 @@ class NightRunner:
         for action in actions:
             try:
                 result = await self._do(job, action)
-            except (EkosError, RecordingError) as exc:
+            except (EkosError, RecordingError, OSError) as exc:  # OSError: a disk, a folder
                 return self._failed(action, exc)
             if result.failure is not None:
                 return result

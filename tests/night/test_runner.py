@@ -552,3 +552,22 @@ def test_a_failing_live_view_is_dropped_and_the_night_goes_on(tmp_path: Path) ->
     results = asyncio.run(runner.run())
     assert [r.outcome for r in results] == [Outcome.RECORDED]
     assert view.calls == 4 and night.entries()[-1]["what"] == "end"
+
+
+def test_an_os_error_in_a_step_fails_that_event_and_the_night_goes_on(tmp_path: Path) -> None:
+    night = Night(tmp_path, make_plan(planned("A", 6), planned("B", 20)))
+    rec = night.rig.recorder
+    real = rec.find_recording
+    calls = []
+
+    async def broken_disk(request: Any, started: datetime) -> Path | None:
+        calls.append(request)
+        if len(calls) == 1:
+            raise OSError(errno.EIO, "Input/output error", str(request.directory))
+        return await real(request, started)
+
+    rec.find_recording = broken_disk  # type: ignore[method-assign]
+    results = night.run()  # no OSError out of the night
+    assert results["B"].outcome is Outcome.RECORDED
+    assert results["A"].outcome is not Outcome.RECORDED
+    assert "Input/output error" in night.final("A")["detail"]
