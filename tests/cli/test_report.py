@@ -204,3 +204,27 @@ def test_prediction_that_does_not_match_the_recording(
     err = capsys.readouterr().err
     assert rc == 2 and f"--prediction {pred}" in err and "no event within" in err
     assert not list(tmp_path.glob("*.xml"))
+
+
+@pytest.mark.parametrize(
+    ("change", "note"),
+    [
+        ({"file": "gone.csv"}, "light curve not attached: gone.csv not found"),
+        ({"D": "2024-01-02T03:12:05.600000+00:00"}, "does not give this result's D and R"),
+    ],
+)
+def test_a_light_curve_that_cannot_be_reproduced_is_not_attached(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], change: dict[str, str], note: str
+) -> None:
+    assert main(["reduce", str(REAL), "--json"]) == 0
+    result = json.loads(capsys.readouterr().out) | change
+    source = tmp_path / "astrid.json"
+    source.write_text(json.dumps(result), encoding="utf-8")
+    rc = main(["--config", str(STATION), "report", str(source)])
+    out, err = capsys.readouterr()
+    assert rc == 0 and note in err
+    assert not list(tmp_path.glob("*.png"))
+    xml = parse_occult_xml(next(tmp_path.glob("*.occult.xml")).read_text(encoding="utf-8"))
+    assert "Observations/Observer/LightValues" not in xml
+    form = dict(parse_iota_es(next(tmp_path.glob("*.iota-es.txt")).read_text(encoding="utf-8")))
+    assert abs(parse_hms(form["D"][1:]) - _tod(result["D"])) <= 0.005 + 1e-9  # the result's D
