@@ -9,6 +9,8 @@ from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import ekos_occult.files as files
 from ekos_occult.ekosfiles.render import render_night
@@ -229,3 +231,63 @@ def test_replace_folder_creates_a_new_folder_and_its_parents(tmp_path: Path) -> 
     night = tmp_path / "a" / "b" / "night"
     replace_folder(night, [(PurePosixPath("n.esl"), "S")])
     assert listing(tmp_path) == {"a/b/night/n.esl": "S"}
+
+
+def _tree(root: Path) -> dict[str, tuple[int, bytes]]:
+    return {
+        str(p.relative_to(root)): (p.stat().st_mode, p.read_bytes() if p.is_file() else b"")
+        for p in sorted(root.rglob("*"))
+    }
+
+
+_NAMES = st.sampled_from(["n.esl", "events.csv", "sequences/a.esq", "sequences/b c.esq", "x.txt"])
+
+
+@settings(
+    max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    old=st.dictionaries(_NAMES, st.text(max_size=30), max_size=4),
+    new=st.dictionaries(_NAMES, st.text(max_size=30), min_size=1, max_size=5),
+    fail_at=st.integers(1, 6),
+    keep=st.booleans(),
+)
+def test_any_failure_while_replacing_leaves_the_old_folder_byte_for_byte(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    old: dict[str, str],
+    new: dict[str, str],
+    fail_at: int,
+    keep: bool,
+) -> None:
+    base = tmp_path / f"case{len(list(tmp_path.iterdir()))}"
+    night = base / "night"
+    night.mkdir(parents=True)
+    for rel, text in old.items():
+        (night / rel).parent.mkdir(parents=True, exist_ok=True)
+        (night / rel).write_text(text, encoding="utf-8")
+    if keep:
+        (night / "recordings").mkdir()
+        (night / "recordings" / "a.ser").write_bytes(b"frames")
+    before = _tree(night)
+    real, calls = files._write_fd, []
+
+    def fill_up(fd: int, data: bytes) -> None:
+        calls.append(data)
+        if len(calls) == fail_at:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        real(fd, data)
+
+    monkeypatch.setattr(files, "_write_fd", fill_up)
+    pairs = [(PurePosixPath(r), t) for r, t in new.items()]
+    try:
+        replace_folder(night, pairs, owned=("events.csv",))
+    except OutputError as exc:
+        assert fail_at <= len(new) and "Nothing was written" in str(exc)
+        assert _tree(night) == before  # whole or not at all
+    else:
+        assert fail_at > len(new)
+        assert {r: (night / r).read_text(encoding="utf-8") for r in new} == new
+        assert keep == (night / "recordings" / "a.ser").exists()
+    assert sorted(p.name for p in base.iterdir()) == ["night"]  # no staging folder left
+    monkeypatch.undo()

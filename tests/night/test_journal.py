@@ -266,3 +266,46 @@ def test_entries_still_unwritten_at_close_are_said_and_close_does_not_raise(
         "they were printed on stderr."
     )
     assert path.read_bytes() == b'{"n": 1}\n'  # readable, only whole entries
+
+
+@settings(
+    max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(full=st.lists(st.booleans(), min_size=1, max_size=25))
+def test_a_disk_that_fills_and_frees_never_loses_or_reorders_an_entry(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, full: list[bool]
+) -> None:
+    monkeypatch.setattr(os, "fsync", lambda fd: None)
+    path = tmp_path / f"j{len(list(tmp_path.iterdir()))}.jsonl"
+    disk = DiskFull(monkeypatch)
+    j = Journal(path, stderr=io.StringIO()).open()
+    for n, is_full in enumerate(full):
+        disk.full = is_full
+        j.append({"n": n})
+        on_disk = [e["n"] for e in read_journal(path)]
+        assert on_disk + [json.loads(u)["n"] for u in j.unwritten] == list(range(n + 1))
+    disk.full = False
+    j.close()  # the last try writes everything
+    assert [e["n"] for e in read_journal(path)] == list(range(len(full)))
+    assert (j.failure is None) == (not any(full))
+    monkeypatch.undo()
+
+
+def test_the_journal_follows_the_umask(tmp_path: Path) -> None:
+    old = os.umask(0o027)
+    try:
+        path = tmp_path / "journal.jsonl"
+        path.write_bytes(b'{"n": 1}\n{"n"')
+        with Journal(path) as j:
+            j.append({"n": 2})
+    finally:
+        os.umask(old)
+    torn = tmp_path / "journal.jsonl.torn"
+    assert (torn.stat().st_mode & 0o777) == 0o640
+    new = tmp_path / "new" / "journal.jsonl"
+    os.umask(0o027)
+    try:
+        Journal(new).open().close()
+    finally:
+        os.umask(old)
+    assert (new.stat().st_mode & 0o777) == 0o640
