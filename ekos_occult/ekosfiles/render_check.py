@@ -2,7 +2,7 @@
 
 Runs before any file is written: a broken template or a value Ekos would misread becomes a
 RenderError here instead of a schedule that KStars silently mangles (its loader accepts almost
-anything, see the integration reference §8).
+anything, see ``docs/kstars-facts.md`` §6).
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 Values are set on KStars' side with ``set_*`` and sent to the driver with
 :meth:`IndiCalls.send_property`, which talks to Ekos' local INDI server directly
 (:mod:`ekos_occult.kstars.indiwire`) when it can: KStars 3.6.2's own ``sendProperty`` can crash
-KStars.
+KStars (``docs/kstars-facts.md`` §8).
 """
 
 from __future__ import annotations

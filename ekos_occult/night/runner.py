@@ -189,7 +189,8 @@ class NightRunner:
         return results
 
     async def _park(self) -> None:
-        """Park the mount at the end of the night (``[run] park_at_end``), journaled.
+        """Park the mount at the end of the night (``[run] park_at_end``), journaled: without
+        it the mount keeps tracking the last star (``docs/kstars-facts.md`` §10).
 
         A refusal or a KStars that is gone is journaled and changes no event's outcome.
         """

@@ -56,7 +56,7 @@ def test_observed_job_goes_from_slew_to_complete() -> None:
     t = JobTracker()
     t.reset(NAME)
     t.started = True
-    # KStars 3.6.2, experiment 1 of ekos-integration.md §7 (Track only).
+    # KStars 3.6.2, a Track-only job (docs/kstars-facts.md §7).
     assert feed(t, "Scheduler is awake.", "Scheduler started.") is JobPhase.QUEUED
     assert feed(t, f"Job '{NAME}' is slewing to target.") is JobPhase.SLEWING
     assert feed(t, f"Job '{NAME}' slew is complete.") is JobPhase.SLEWING

@@ -3,8 +3,7 @@
 ``FakeIndi`` keeps INDI properties like KStars' client side does (set_* then send_property) and,
 on the record command, behaves like INDI's stream recorder as observed on the CCD simulator:
 RECORD_STREAM busy while recording, then idle with RECORD_OFF on, and a SER file in the record
-directory whose name has ``_D_``/``_H_``/``_T_`` expanded (reference: ekos-integration.md §10
-and the sandbox probe recorded there).
+directory whose name has ``_D_``/``_H_``/``_T_`` expanded (``docs/kstars-facts.md`` §9).
 """
 
 from __future__ import annotations
