@@ -21,6 +21,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from ekos_occult.errors import PredictionFormatError
+from ekos_occult.model import normalise_longitude
 
 __all__ = [
     "Elements",
@@ -208,76 +209,100 @@ def _flag(text: str) -> bool:
 
 
 def _text(text: str) -> str:
-    return text.strip()
+    value = text.strip()
+    if any(ord(ch) < 32 or ord(ch) == 127 for ch in value):
+        raise _FieldProblem(f"{value[:40]!r} contains a control character")
+    if len(value) > 200:
+        raise _FieldProblem(f"{value[:40]!r}... is longer than 200 characters")
+    return value
+
+
+def _in(low: float, high: float, parse: Callable[[str], Any] = _number) -> Callable[[str], Any]:
+    """``parse``, then refuse a value outside ``[low, high]`` (a typo or a corrupt file)."""
+
+    def checked(text: str) -> Any:
+        value = parse(text)
+        if not low <= value <= high:
+            raise _FieldProblem(f"{text!r} is out of range: expected {low:g} to {high:g}")
+        return value
+
+    return checked
+
+
+def _longitude(text: str) -> float:
+    """East-positive degrees, ±360 read, stored in (-180, 180]."""
+    return normalise_longitude(_in(-360.0, 360.0)(text))
 
 
 _Spec = Sequence[tuple[str, Callable[[str], Any], Any]]
+_PLANE = 1e4  # Earth radii (per hour, per hour²...): shadow elements beyond this are corrupt
+_MAG = _in(-30.0, 40.0)
 
 _ELEMENTS: _Spec = (
     ("source", _text, ""),
-    ("max duration", _number, None),
-    ("year", _integer, _MISSING),
-    ("month", _integer, _MISSING),
-    ("day", _integer, _MISSING),
+    ("max duration", _in(0.0, 86400.0), None),
+    ("year", _in(1900, 2200, _integer), _MISSING),
+    ("month", _in(1, 12, _integer), _MISSING),
+    ("day", _in(1, 31, _integer), _MISSING),
     ("UT", _number, _MISSING),
-    ("X", _number, _MISSING),
-    ("Y", _number, _MISSING),
-    ("dX", _number, _MISSING),
-    ("dY", _number, _MISSING),
-    ("d2X", _number, 0.0),
-    ("d2Y", _number, 0.0),
-    ("d3X", _number, 0.0),
-    ("d3Y", _number, 0.0),
+    ("X", _in(-_PLANE, _PLANE), _MISSING),
+    ("Y", _in(-_PLANE, _PLANE), _MISSING),
+    ("dX", _in(-_PLANE, _PLANE), _MISSING),
+    ("dY", _in(-_PLANE, _PLANE), _MISSING),
+    ("d2X", _in(-_PLANE, _PLANE), 0.0),
+    ("d2Y", _in(-_PLANE, _PLANE), 0.0),
+    ("d3X", _in(-_PLANE, _PLANE), 0.0),
+    ("d3Y", _in(-_PLANE, _PLANE), 0.0),
 )
 _EARTH: _Spec = (
-    ("substellar longitude", _number, None),
-    ("substellar latitude", _number, None),
-    ("subsolar longitude", _number, None),
-    ("subsolar latitude", _number, None),
+    ("substellar longitude", _longitude, None),
+    ("substellar latitude", _in(-90.0, 90.0), None),
+    ("subsolar longitude", _longitude, None),
+    ("subsolar latitude", _in(-90.0, 90.0), None),
     ("JWST", _flag, False),
 )
 _STAR: _Spec = (
     ("id", _text, _MISSING),
     ("RA", _number, _MISSING),
     ("Dec", _number, _MISSING),
-    ("Mb", _number, None),
-    ("Mv", _number, None),
-    ("Mr", _number, None),
-    ("diameter", _number, 0.0),
-    ("double-star code", _integer, 0),
+    ("Mb", _MAG, None),
+    ("Mv", _MAG, None),
+    ("Mr", _MAG, None),
+    ("diameter", _in(0.0, 1e6), 0.0),
+    ("double-star code", _in(-1000, 1000, _integer), 0),
     ("K2 flag", _flag, False),
-    ("apparent RA", _number, None),
-    ("apparent Dec", _number, None),
-    ("mag drop V", _number, None),
-    ("mag drop R", _number, None),
+    ("apparent RA", _in(0.0, 24.0), None),
+    ("apparent Dec", _in(-90.0, 90.0), None),
+    ("mag drop V", _in(0.0, 40.0), None),
+    ("mag drop R", _in(0.0, 40.0), None),
     ("drops adjusted", _flag, False),
-    ("bright nearby stars", _integer, -1),
-    ("all nearby stars", _integer, -1),
+    ("bright nearby stars", _in(-1, 1_000_000, _integer), -1),
+    ("all nearby stars", _in(-1, 1_000_000, _integer), -1),
 )
 _OBJECT: _Spec = (
     ("number", _text, ""),
     ("name", _text, ""),
-    ("magnitude", _number, None),
-    ("diameter", _number, _MISSING),
-    ("distance", _number, None),
-    ("rings", _integer, 0),
-    ("moons", _integer, 0),
-    ("dRA", _number, None),
-    ("dDec", _number, None),
+    ("magnitude", _MAG, None),
+    ("diameter", _in(0.0, 200_000.0), _MISSING),
+    ("distance", _in(0.0, 1e6), None),
+    ("rings", _in(0, 1000, _integer), 0),
+    ("moons", _in(0, 1000, _integer), 0),
+    ("dRA", _in(-1e7, 1e7), None),
+    ("dDec", _in(-1e7, 1e7), None),
     ("taxonomy", _text, ""),
-    ("diameter uncertainty", _number, None),
+    ("diameter uncertainty", _in(0.0, 200_000.0), None),
     ("moon in planet shadow", _flag, False),
-    ("MagV", _number, None),
-    ("MagR", _number, None),
+    ("MagV", _MAG, None),
+    ("MagR", _MAG, None),
 )
 _ERRORS: _Spec = (
-    ("path widths", _number, None),
-    ("major axis", _number, None),
-    ("minor axis", _number, None),
-    ("PA", _number, None),
-    ("1-sigma position", _number, None),
+    ("path widths", _in(0.0, 1e6), None),
+    ("major axis", _in(0.0, 1e6), None),
+    ("minor axis", _in(0.0, 1e6), None),
+    ("PA", _in(-360.0, 360.0), None),
+    ("1-sigma position", _in(0.0, 1e6), None),
     ("basis", _text, ""),
-    ("reliability", _number, None),
+    ("reliability", _in(-1e6, 1e6), None),
 )
 
 

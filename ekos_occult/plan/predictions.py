@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from ekos_occult.model import OccultationEvent, PredictionInfo, Site
+from ekos_occult.plan.earthsky import EARTH_RADIUS_KM
 from ekos_occult.plan.geometry import StationGeometry, km_per_arcsec, station_geometry
 from ekos_occult.plan.occelmnt import Prediction
 from ekos_occult.plan.planner import exposure_for
@@ -32,6 +33,8 @@ __all__ = [
     "MARGIN_MIN_S",
     "MARGIN_DURATION_FACTOR",
     "MIN_DETECTABLE_DROP_MAG",
+    "REACH_SIGMAS",
+    "reach_km",
     "PredictionOptions",
     "StationEvent",
     "PredictedEvents",
@@ -47,6 +50,7 @@ MAX_WINDOW_S = 86_400.0
 """Longest recording window planned (s); a longer one comes from a broken prediction (a shadow
 speed near zero or a huge time uncertainty) and is skipped with the reason."""
 MARGIN_DURATION_FACTOR = 10.0
+REACH_SIGMAS = 3.0  # path uncertainties added to the reach (see reach_km)
 MIN_DETECTABLE_DROP_MAG = 0.2  # video sees drops down to ~0.2 mag (0.1 with good S/N)
 
 
@@ -144,8 +148,26 @@ def recording_window(
     return central - half, central + half
 
 
+def reach_km(g: StationGeometry, diameter_km: float) -> float:
+    """How far from the centre line a station can be and still be reachable by the path:
+    the Earth's radius + half the path width + :data:`REACH_SIGMAS` × its 1-sigma uncertainty.
+
+    Generous on purpose (a mobile observer drives to the path; a feed filtered for a station
+    keeps everything), yet a shadow that never touches the Earth's disc on the station's side,
+    as in whole-sky Occult searches, is beyond it.
+    """
+    return EARTH_RADIUS_KM + diameter_km / 2.0 + REACH_SIGMAS * (g.sigma_path_km or 0.0)
+
+
 def _filter_reason(g: StationGeometry, diameter_km: float, options: PredictionOptions) -> str:
     distance = abs(g.offset_km)
+    reach = reach_km(g, diameter_km)
+    if not distance <= reach:  # also NaN
+        return (
+            f"the path cannot reach the station: its centre line passes {distance:.0f} km "
+            f"away, beyond the Earth's radius + half the path width + {REACH_SIGMAS:g} sigma "
+            f"({reach:.0f} km)"
+        )
     if options.max_offset_km is not None and distance > options.max_offset_km:
         return (
             f"the centre line passes {distance:.1f} km away (--max-offset "

@@ -98,7 +98,8 @@ def test_minimal_event_reads() -> None:
             GOOD.replace("5.0,1.0</Elements>", "5.0</Elements>"),
             "<Elements> field 9 (dY) is missing",
         ),
-        (GOOD.replace("2024,5,6", "2024,13,6"), "<Elements> fields 2-4 (date)"),
+        (GOOD.replace("2024,5,6", "2024,13,6"), "<Elements> field 3 (month)"),
+        (GOOD.replace("2024,5,6", "2024,2,30"), "<Elements> fields 2-4 (date)"),
         (GOOD.replace("5.0,1.0</Elements>", "0,0</Elements>"), "the shadow does not move"),
         (GOOD.replace("S1,10.0,20.0", "S1,25.0,20.0"), "<Star> fields 1-2 (RA, Dec)"),
         (GOOD.replace("8.0,900", "8.0,-3"), "<Object> field 3 (diameter)"),
@@ -154,3 +155,44 @@ def test_is_occelmnt_text() -> None:
     assert is_occelmnt_text(REAL.read_text())
     assert not is_occelmnt_text("name,ra,dec\n<Occultations>")
     assert not is_occelmnt_text("<kml></kml>")
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        ((",2026,2,9,", ",2026,13,9,"), "<Elements> field 3 (month): '13' is out of range"),
+        ((",2026,2,9,", ",9999,2,9,"), "<Elements> field 2 (year): '9999' is out of range"),
+        ((",0.1241303,", ",1e30,"), "<Elements> field 6 (X): '1e30' is out of range"),
+        ((",0.1241303,", ",nan,"), "<Elements> field 6 (X): 'nan' is not a finite number"),
+        (
+            ("<Object>2731,Cucula,16.50,47.900,", "<Object>2731,Cucula,16.50,-47.900,"),
+            "<Object> field 3 (diameter): '-47.900' is out of range",
+        ),  # fmt: skip
+        (
+            ("<Object>2731,Cucula,16.50,47.900,2.8068,", "<Object>2731,Cucula,16.50,47.900,-2,"),
+            "<Object> field 4 (distance): '-2' is out of range",
+        ),  # fmt: skip
+        (("<Object>2731,Cucula,", "<Object>2731,Cu&#10;cula,"), "contains a control character"),
+    ],
+)
+def test_each_field_is_range_checked_naming_file_event_and_field(
+    edit: tuple[str, str], message: str
+) -> None:
+    text = REAL.read_text()
+    assert edit[0] in text
+    with pytest.raises(PredictionFormatError) as info:
+        read_occelmnt(text.replace(*edit), "feed.xml")
+    assert str(info.value).startswith("feed.xml: event 1 (20260209_4855.6, line ")
+    assert message in str(info.value)
+
+
+def test_earth_longitudes_are_normalised() -> None:
+    text = REAL.read_text()
+    start = text.index("<Earth>") + len("<Earth>")
+    lon = text[start:].split(",")[0]
+    east = read_occelmnt(text.replace(f"<Earth>{lon},", f"<Earth>{float(lon) - 360},"), "e.xml")
+    west = read_occelmnt(text, "w.xml")
+    assert east.predictions[0].earth.substellar_lon_deg == pytest.approx(
+        west.predictions[0].earth.substellar_lon_deg, abs=1e-9
+    )
+    assert -180 < east.predictions[0].earth.substellar_lon_deg <= 180

@@ -198,3 +198,22 @@ def test_a_recording_window_longer_than_a_day_is_skipped_with_the_reason(sigma_t
     assert not item.kept and item.event is None and result.events == ()
     assert item.reason is not None and "longer than the 86400 s limit" in item.reason
     assert any("not planned; check the prediction's speed and errors" in w for w in result.warnings)
+
+
+def test_a_shadow_that_never_reaches_the_station_is_skipped_by_default() -> None:
+    """Whole-sky Occult searches are not filtered for a station: a shadow 6 Earth radii off
+    (chord offset about +34 900 km) is left out with its reason, without --max-offset."""
+    far = real((",0.2412790,", ",6.7412790,"))  # the closest approach 6.5 Earth radii north
+    (item,) = events_from_predictions(far, PORTUGAL).items
+    assert abs(item.geometry.offset_km) > 30_000
+    assert not item.kept and item.event is not None
+    assert item.reason.startswith("the path cannot reach the station: its centre line passes")
+    assert "beyond the Earth's radius + half the path width + 3 sigma (6" in item.reason
+    (near,) = events_from_predictions(real(), PORTUGAL).items
+    assert near.kept  # a normal event is kept
+
+
+def test_reach_is_generous_for_a_mobile_observer() -> None:
+    """A station 3000 km from the path (another country) still keeps the event by default."""
+    (item,) = events_from_predictions(real(), Site(38.5 + 27.0, -7.1, 200.0)).items
+    assert 2000 < abs(item.geometry.offset_km) < 6000 and item.kept, item.geometry.offset_km
