@@ -26,6 +26,7 @@ from ekos_occult.night.journal import finished_events, read_journal
 from ekos_occult.plan.geometry import StationGeometry, station_geometry
 from ekos_occult.plan.occelmnt import Prediction, is_occelmnt_text, read_occelmnt
 from ekos_occult.reduce.reduction import ReduceOptions, Reduction, reduce_file, to_dict
+from ekos_occult.report import DEFAULT_FORMATS, FORMATS
 from ekos_occult.report.iotaes import check_iota_es, format_iota_es
 from ekos_occult.report.occultxml import check_occult_xml, format_occult_xml
 from ekos_occult.report.record import LightCurveData, Report, build_report
@@ -46,8 +47,6 @@ __all__ = [
 
 REPORTS = "reports"
 """The folder of a night folder that its reports go into (unless ``--out`` names another)."""
-FORMATS = ("iota-es", "occult-xml", "text")
-DEFAULT_FORMATS = ("iota-es", "occult-xml")
 _SUFFIX = {"iota-es": ".iota-es.txt", "occult-xml": ".occult.xml", "text": ".report.txt"}
 _MATCH_WINDOW = timedelta(hours=1)  # a prediction further than this from the recording is not it
 _CA_WINDOW = timedelta(hours=4)  # without a site: from the geocentric closest approach

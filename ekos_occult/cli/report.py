@@ -26,8 +26,8 @@ HELP = (
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     """Register the report flags."""
-    from ekos_occult.app.report import DEFAULT_FORMATS, FORMATS
     from ekos_occult.cli.options import input_file, output_dir
+    from ekos_occult.report import DEFAULT_FORMATS, FORMATS  # not app.report: numpy, jinja2...
 
     p.add_argument(
         "result",

@@ -7,3 +7,9 @@ May import the core modules (``errors``, ``model``, ``settings``), ``plan`` (occ
 the station geometry) and ``reduce`` records; nothing from ``night``, ``kstars`` or ``cli``. Pure:
 texts in, texts out; the files are written by the caller (atomically, ``files.py``).
 """
+
+__all__ = ["FORMATS", "DEFAULT_FORMATS"]
+
+# Here, not in the use case: ``ekos-occult --help`` lists them without importing the report stack.
+FORMATS = ("iota-es", "occult-xml", "text")
+DEFAULT_FORMATS = ("iota-es", "occult-xml")
