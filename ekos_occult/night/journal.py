@@ -267,8 +267,26 @@ def _is_json(line: bytes) -> bool:
     try:
         json.loads(line)
     except (ValueError, UnicodeDecodeError):
-        return False
+        return _glued(line) is not None
     return True
+
+
+def _glued(line: bytes) -> dict[str, Any] | None:
+    """The entry at the end of a line that starts with a torn fragment, or None.
+
+    Versions before the torn-tail repair appended the next entry right after a line cut short
+    by a crash (``{"type": "ev{"type": "night", ...}``); the entry after the fragment was
+    acknowledged and is kept.
+    """
+    at = line.find(b"{", 1)
+    while at > 0:
+        try:
+            entry = json.loads(line[at:])
+        except (ValueError, UnicodeDecodeError):
+            at = line.find(b"{", at + 1)
+            continue
+        return entry if isinstance(entry, dict) else None
+    return None
 
 
 def intact_length(data: bytes) -> int:
@@ -300,7 +318,9 @@ def _fsync_dir(directory: Path) -> None:
 def read_journal(path: Path) -> list[dict[str, Any]]:
     """Read a journal back; a missing file is an empty journal.
 
-    A torn tail (see :func:`intact_length`) is ignored; a broken line anywhere else is an error.
+    A torn tail (see :func:`intact_length`) is ignored; a line that is a torn fragment with a
+    whole entry after it (written by older versions) gives that entry; any other broken line is
+    an error.
 
     Raises:
         RecordingError: the file cannot be read or a complete line is not a JSON object.
@@ -319,11 +339,13 @@ def read_journal(path: Path) -> list[dict[str, Any]]:
         try:
             entry = json.loads(line)
         except (ValueError, UnicodeDecodeError) as exc:
-            msg = exc.msg if isinstance(exc, json.JSONDecodeError) else "not UTF-8"
-            raise RecordingError(
-                f"{path}:{number}: not a journal line ({msg}). Move the file aside to start "
-                "a fresh journal."
-            ) from exc
+            entry = _glued(line)  # a fragment an older version wrote over: keep the entry
+            if entry is None:
+                msg = exc.msg if isinstance(exc, json.JSONDecodeError) else "not UTF-8"
+                raise RecordingError(
+                    f"{path}:{number}: not a journal line ({msg}). Move the file aside to "
+                    "start a fresh journal."
+                ) from exc
         if not isinstance(entry, dict):
             raise RecordingError(f"{path}:{number}: a journal line must be a JSON object.")
         entries.append(entry)

@@ -309,3 +309,17 @@ def test_the_journal_follows_the_umask(tmp_path: Path) -> None:
     finally:
         os.umask(old)
     assert (new.stat().st_mode & 0o777) == 0o640
+
+
+def test_a_journal_an_older_version_glued_onto_a_fragment_is_read_whole(tmp_path: Path) -> None:
+    # What the first restart used to leave: the next entry appended onto the cut line.
+    path = tmp_path / "journal.jsonl"
+    path.write_bytes(b'{"n": 1}\n{"n": 2, "na{"n": 3}\n{"n": 4}\n{"n": 5, "x')
+    assert [e["n"] for e in read_journal(path)] == [1, 3, 4]
+    with Journal(path) as j:  # the restart after that no longer refuses it
+        j.append({"n": 6})
+    assert [e.get("n") for e in read_journal(path)] == [1, 3, 4, None, 6]
+    path.write_bytes(b'{"n": 1}\n{"n": 2, "na{"n": 3}\n')  # glued as the last line: kept
+    with Journal(path) as j:
+        j.append({"n": 4})
+    assert [e.get("n") for e in read_journal(path)] == [1, 3, 4]
