@@ -310,3 +310,36 @@ def test_dropped_frames_are_gaps_in_the_light_curve_and_said(tmp_path: Path) -> 
     form = dict(parse_iota_es(m.texts["iota-es"]))
     assert "3 dropped frames" in form["Comments"]
     assert form["D"] == "D22:15:34.26"  # D and R still the truth
+
+
+def test_parsers_read_forms_filled_by_hand() -> None:
+    """Forms as observers and Occult write them (padding, tabs, spaces in times), made-up values."""
+    form = dict(
+        parse_iota_es(
+            "#IOTA-ES ASTEROIDAL OCCULTATION - REPORT FORM 2.03\n#Event\n"
+            "#Occultation: POSITIVE\n#ASTEROID: Examplia                 \n"
+            "#ObservingMethod: a\t\t    \n\n#D: D21:04:05.3\n#Acc_D: 0.2\n#Comments:\n"
+        )
+    )
+    assert form == {
+        "Occultation": "POSITIVE",
+        "ASTEROID": "Examplia",
+        "ObservingMethod": "a",
+        "D": "D21:04:05.3",
+        "Acc_D": "0.2",
+        "Comments": "",
+    }
+    assert parse_hms(form["D"][1:]) == pytest.approx(21 * 3600 + 4 * 60 + 5.3)
+    xml = parse_occult_xml(
+        "<AsteroidOccultations><FileVersion>2.15</FileVersion><Event><Date>2025|7|4|9.1</Date>"
+        "<Observations><Observer><ID>1|A N Other||0|Town|NZ|+170  5  3.2|-40  1  9.0|12| |20|2|a|a"
+        "</ID><D> 9  5  3.4|D|0.1|||</D></Observer></Observations></Event></AsteroidOccultations>"
+    )
+    ident = xml["Observations/Observer/ID"]
+    assert parse_dms(ident[6]) == pytest.approx(170 + 5 / 60 + 3.2 / 3600)
+    assert parse_dms(ident[7]) == pytest.approx(-(40 + 1 / 60 + 9 / 3600))
+    assert parse_hms(xml["Observations/Observer/D"][0]) == pytest.approx(9 * 3600 + 5 * 60 + 3.4)
+    with pytest.raises(ReportError, match="not an IOTA-ES report form"):
+        parse_iota_es("#Occultation: POSITIVE\n", "x.txt")
+    with pytest.raises(ReportError, match="<Occultations>, not <AsteroidOccultations>"):
+        parse_occult_xml("<Occultations/>", "x.xml")
