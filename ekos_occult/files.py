@@ -308,7 +308,8 @@ def replace_folder(
     leaves ``root`` byte for byte as it was.
 
     Args:
-        root: the folder to replace (created with its parents if missing).
+        root: the folder to replace (created with its parents if missing); a symbolic link to
+            a folder (a night on another disk) stays a link: the folder it names is replaced.
         files: ``(relative path, text)`` pairs, written in this order.
         owned: top-level names dropped from the old folder even when not written.
 
@@ -319,6 +320,7 @@ def replace_folder(
         OutputError: a path escapes ``root``, or the folder cannot be built or swapped in.
     """
     entries = [(_target(root, rel), rel, text) for rel, text in files]
+    root = root.resolve() if root.is_symlink() else root  # a link stays: swap its folder
     created = _missing_dirs(root.parent)
     try:
         root.parent.mkdir(parents=True, exist_ok=True)

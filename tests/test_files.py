@@ -240,6 +240,7 @@ def _tree(root: Path) -> dict[str, tuple[int, bytes]]:
     }
 
 
+_WRITE_FD = files._write_fd
 _NAMES = st.sampled_from(["n.esl", "events.csv", "sequences/a.esq", "sequences/b c.esq", "x.txt"])
 
 
@@ -270,7 +271,7 @@ def test_any_failure_while_replacing_leaves_the_old_folder_byte_for_byte(
         (night / "recordings").mkdir()
         (night / "recordings" / "a.ser").write_bytes(b"frames")
     before = _tree(night)
-    real, calls = files._write_fd, []
+    real, calls = _WRITE_FD, []
 
     def fill_up(fd: int, data: bytes) -> None:
         calls.append(data)
@@ -278,16 +279,32 @@ def test_any_failure_while_replacing_leaves_the_old_folder_byte_for_byte(
             raise OSError(errno.ENOSPC, "No space left on device")
         real(fd, data)
 
-    monkeypatch.setattr(files, "_write_fd", fill_up)
     pairs = [(PurePosixPath(r), t) for r, t in new.items()]
-    try:
-        replace_folder(night, pairs, owned=("events.csv",))
-    except OutputError as exc:
-        assert fail_at <= len(new) and "Nothing was written" in str(exc)
-        assert _tree(night) == before  # whole or not at all
-    else:
-        assert fail_at > len(new)
-        assert {r: (night / r).read_text(encoding="utf-8") for r in new} == new
-        assert keep == (night / "recordings" / "a.ser").exists()
+    with monkeypatch.context() as patch:
+        patch.setattr(files, "_write_fd", fill_up)
+        try:
+            replace_folder(night, pairs, owned=("events.csv",))
+        except OutputError as exc:
+            assert fail_at <= len(new) and "Nothing was written" in str(exc)
+            assert _tree(night) == before  # whole or not at all
+        else:
+            assert fail_at > len(new)
+            assert {r: (night / r).read_bytes() for r in new} == {
+                r: t.encode("utf-8") for r, t in new.items()
+            }
+            assert keep == (night / "recordings" / "a.ser").exists()
     assert sorted(p.name for p in base.iterdir()) == ["night"]  # no staging folder left
-    monkeypatch.undo()
+
+
+def test_a_night_folder_that_is_a_link_stays_a_link(tmp_path: Path) -> None:
+    disk = tmp_path / "disk" / "2026-11-21"
+    (disk / "recordings").mkdir(parents=True)
+    (disk / "recordings" / "a.ser").write_bytes(b"frames")
+    link = tmp_path / "nights" / "2026-11-21"
+    link.parent.mkdir()
+    link.symlink_to(disk, target_is_directory=True)
+    written = replace_folder(link, [(PurePosixPath("n.esl"), "S")])
+    assert written == (link / "n.esl",)
+    assert link.is_symlink() and link.resolve() == disk.resolve()
+    assert listing(disk) == {"recordings/a.ser": "frames", "n.esl": "S"}
+    assert sorted(p.name for p in disk.parent.iterdir()) == ["2026-11-21"]
