@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from ekos_occult.kstars.rigcheck import Check
     from ekos_occult.settings import Settings
 
-__all__ = ["CheckRequest", "check_rig_ready", "kstarsrc_path"]
+__all__ = ["CheckRequest", "check_rig_ready", "kstarsrc_path", "kstars_config_home"]
 
 FRAMES_PER_S = 10
 """The disk check counts minutes of full-frame video at this rate."""
@@ -37,8 +37,15 @@ class CheckRequest:
 
 
 def kstarsrc_path(kstarsrc: Path | None, settings: Settings, bus: str) -> Path:
-    """``kstarsrc`` (``--kstarsrc``), or the kstarsrc of the KStars on ``bus`` (see
-    :func:`ekos_occult.kstars.rigcheck.default_kstarsrc`)."""
+    """``kstarsrc`` (``--kstarsrc``), or the kstarsrc of the KStars on ``bus``.
+
+    The KStars that owns its name on ``bus`` is asked for by process id (the bus daemon knows
+    it); its ``XDG_CONFIG_HOME`` or ``HOME`` (``/proc/PID/environ``) locates its kstarsrc, which
+    may belong to another user or a sandbox. When that process cannot be read (KStars not
+    running yet, another PID namespace), a sandbox's recorded bus or the caller's own
+    ``$XDG_CONFIG_HOME/kstarsrc`` is used (see
+    :func:`ekos_occult.kstars.rigcheck.default_kstarsrc`).
+    """
     import os
 
     from ekos_occult.kstars.rigcheck import default_kstarsrc
@@ -46,8 +53,29 @@ def kstarsrc_path(kstarsrc: Path | None, settings: Settings, bus: str) -> Path:
 
     if kstarsrc is not None:
         return kstarsrc.expanduser()
+    home = kstars_config_home(bus, settings.ekos.call_timeout_s) if bus else None
+    if home is not None:
+        return home / "kstarsrc"
     dirs = [d for d in (settings.sandbox_dir, default_state_dir()) if d is not None]
     return default_kstarsrc(bus, dirs, os.environ, Path.home())
+
+
+def kstars_config_home(bus: str, timeout_s: float) -> Path | None:
+    """The config directory of the KStars process on ``bus``; None when it cannot be told."""
+    import asyncio
+
+    from ekos_occult.errors import EkosError
+    from ekos_occult.kstars.client import EkosClient
+    from ekos_occult.kstars.procs import config_home_of
+
+    async def pid() -> int:
+        async with EkosClient(bus, timeout_s=timeout_s) as client:
+            return await client.kstars_pid()
+
+    try:
+        return config_home_of(asyncio.run(pid()))
+    except EkosError:
+        return None
 
 
 async def _kstars_checks(bus: str, settings: Settings) -> tuple[list[Check], int | None]:

@@ -492,8 +492,8 @@ def add_kstarsrc_option(parser: argparse.ArgumentParser) -> None:
         "--kstarsrc",
         metavar="PATH",
         type=input_file,
-        help="KStars' settings file (default: the sandbox's when --bus is a "
-        "sandbox's, else $XDG_CONFIG_HOME/kstarsrc, i.e. ~/.config/kstarsrc)",
+        help="KStars' settings file (default: that of the KStars process on the bus, read "
+        "from its HOME/XDG_CONFIG_HOME; else the sandbox's, else ~/.config/kstarsrc)",
     )
     parser.add_argument(
         "--state-dir",

@@ -11,17 +11,93 @@ through here when it knows the server's port, and reads property values and stat
 from __future__ import annotations
 
 import asyncio
+import json
 import re
+import socket
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from lxml import etree
 
 from ekos_occult.errors import EkosCommandFailed, EkosTimeout
 
-__all__ = ["new_vector_xml", "send_xml", "server_port_from_log"]
+__all__ = [
+    "IndiServer",
+    "new_vector_xml",
+    "send_xml",
+    "server_port_from_log",
+    "server_from_profile",
+    "port_from_cmdline",
+    "is_local_host",
+]
 
 _KINDS = {"number": "Number", "text": "Text", "switch": "Switch"}
 _PORT = re.compile(r"INDI services started on port ([\d,.\u00a0 ]+)")
+
+
+@dataclass(frozen=True)
+class IndiServer:
+    """Where Ekos' INDI server listens, and how that was found.
+
+    Attributes:
+        host: ``127.0.0.1`` for Ekos' local server, else the remote host (Ekos remote mode,
+            INDI Web Manager): the recordings are then written on that host's disk.
+        port: its TCP port.
+        how: the source, for the user ("KStars' indiserver child process -p 7624", ...).
+    """
+
+    host: str
+    port: int
+    how: str
+
+    @property
+    def is_local(self) -> bool:
+        """Whether the INDI drivers (and the files they write) are on this machine."""
+        return is_local_host(self.host)
+
+    def describe(self) -> str:
+        where = "on this machine" if self.is_local else "on another host: recordings stay there"
+        return f"INDI server {self.host}:{self.port} {where} (found from {self.how})"
+
+
+def is_local_host(host: str) -> bool:
+    """``localhost``, ``127.0.0.1``, ``::1`` or this machine's own name."""
+    names = {"localhost", "127.0.0.1", "::1", "", socket.gethostname().lower()}
+    return host.strip().lower() in names
+
+
+def server_from_profile(text: str, how: str = "Ekos.getProfile") -> IndiServer | None:
+    """The INDI server of an Ekos profile's JSON (KStars 3.8 ``Ekos.getProfile``).
+
+    Only remote mode names the server (``remote_host``/``remote_port``); a local profile's port
+    is chosen by Ekos at start (None here: ask KStars' child process instead). The JSON field
+    names follow the reference (unverified on a live 3.8: unknown shapes give None).
+    """
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return None
+    if not isinstance(data, dict) or str(data.get("mode", "")).lower() != "remote":
+        return None
+    host = str(data.get("remote_host") or data.get("host") or "")
+    try:
+        port = int(data.get("remote_port") or data.get("port") or 0)
+    except (TypeError, ValueError):
+        return None
+    if not host or port <= 0:
+        return None
+    return IndiServer("127.0.0.1" if is_local_host(host) else host, port, how)
+
+
+def port_from_cmdline(argv: Sequence[str]) -> int | None:
+    """The ``-p PORT`` of an indiserver command line (KStars starts it as ``indiserver -v -p N``);
+    7624, INDI's default, when the line is an indiserver's without ``-p``; None otherwise."""
+    if not argv or "indi" not in argv[0].rsplit("/", 1)[-1]:
+        return None
+    for i, arg in enumerate(argv[:-1]):
+        if arg == "-p" and argv[i + 1].isdigit():
+            return int(argv[i + 1])
+    return 7624 if argv[0].rsplit("/", 1)[-1].startswith(("indiserver", "indi-srv")) else None
 
 
 def new_vector_xml(device: str, prop: str, kind: str, values: Sequence[tuple[str, str]]) -> bytes:

@@ -20,6 +20,9 @@ __all__ = [
     "is_alive",
     "sandbox_members",
     "terminate",
+    "environ_of",
+    "children_cmdlines",
+    "config_home_of",
 ]
 
 
@@ -91,6 +94,42 @@ def _environ_has(pid: int, needle: bytes) -> bool:
     except OSError:
         return False
     return needle in data.split(b"\0")
+
+
+def environ_of(pid: int) -> dict[str, str] | None:
+    """The environment a process started with; None when it cannot be read (gone, another
+    user, another PID namespace)."""
+    try:
+        data = Path(f"/proc/{pid}/environ").read_bytes()
+    except OSError:
+        return None
+    pairs = (item.split(b"=", 1) for item in data.split(b"\0") if b"=" in item)
+    return {k.decode("utf-8", "replace"): v.decode("utf-8", "replace") for k, v in pairs}
+
+
+def config_home_of(pid: int) -> Path | None:
+    """A process's ``$XDG_CONFIG_HOME`` (default ``$HOME/.config``): where KStars keeps its
+    kstarsrc. None when its environment cannot be read or names neither."""
+    env = environ_of(pid)
+    if env is None:
+        return None
+    if env.get("XDG_CONFIG_HOME"):
+        return Path(env["XDG_CONFIG_HOME"])
+    return Path(env["HOME"]) / ".config" if env.get("HOME") else None
+
+
+def children_cmdlines(pid: int) -> list[list[str]]:
+    """The command lines of a process's live children (e.g. the indiserver KStars started)."""
+    found = []
+    for st in _all_stats():
+        if st.ppid != pid or st.state == "Z":
+            continue
+        try:
+            raw = Path(f"/proc/{st.pid}/cmdline").read_bytes()
+        except OSError:
+            continue
+        found.append([a.decode("utf-8", "replace") for a in raw.split(b"\0") if a])
+    return found
 
 
 def _all_stats() -> list[_Stat]:

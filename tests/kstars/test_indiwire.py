@@ -60,3 +60,33 @@ def test_send_xml_to_a_closed_port_is_an_ekos_error() -> None:
     port = asyncio.run(free_port())
     with pytest.raises(EkosCommandFailed, match="Cannot send to the INDI server"):
         asyncio.run(send_xml("127.0.0.1", port, b"<x/>", 2.0))
+
+
+def test_remote_profile_names_the_server_local_profile_does_not() -> None:
+    from ekos_occult.kstars.indiwire import server_from_profile
+
+    remote = (
+        '{"name": "SM", "mode": "remote", "remote_host": "stellarmate.local", "remote_port": 7624}'
+    )
+    found = server_from_profile(remote)
+    assert found is not None and (found.host, found.port, found.is_local) == (
+        "stellarmate.local",
+        7624,
+        False,
+    )
+    assert "recordings stay there" in found.describe()
+    web_manager_here = '{"mode": "remote", "remote_host": "localhost", "remote_port": 7624}'
+    here = server_from_profile(web_manager_here)
+    assert here is not None and here.is_local and here.host == "127.0.0.1"
+    for text in ('{"mode": "local", "remote_port": 7624}', "not json", "[]", '{"mode": "remote"}'):
+        assert server_from_profile(text) is None
+
+
+def test_port_from_kstars_indiserver_child() -> None:
+    from ekos_occult.kstars.indiwire import port_from_cmdline
+
+    argv = "/tmp/sb/home/bin/indi-srv -v -p 47147 -m 1024 -r 0 -f /tmp/indififoa7".split()
+    assert port_from_cmdline(argv) == 47147  # OBSERVED: the sandbox's KStars 3.6.2 child
+    assert port_from_cmdline(["/usr/bin/indiserver", "-v", "indi_simulator_ccd"]) == 7624
+    assert port_from_cmdline(["/usr/bin/Xvfb", "-p", "5"]) is None
+    assert port_from_cmdline([]) is None
