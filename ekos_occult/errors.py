@@ -24,6 +24,7 @@ __all__ = [
     "EkosUnavailable",
     "EkosCommandFailed",
     "EkosTimeout",
+    "EkosIncompatible",
     "RecordingError",
     "DeviceLost",
     "SandboxError",
@@ -116,6 +117,11 @@ class EkosUnavailable(EkosError):
 
 class EkosCommandFailed(EkosError):
     """Ekos answered, but refused or failed the request."""
+
+
+class EkosIncompatible(EkosError):
+    """KStars is there but its D-Bus interface differs from the one called (a signature
+    mismatch, ``UnknownMethod`` on an object that exists): another KStars version."""
 
 
 class EkosTimeout(EkosError):

@@ -81,7 +81,8 @@ def write_ser(
     header = _SER.pack(
         b"INDI-RECORDER", 0, 0, 0, width, height, 8, count, b"", b"", b"", start, start
     )
-    body = bytes(range(width * height)) * n
+    pixels = width * height
+    body = (bytes(range(256)) * (pixels // 256 + 1))[:pixels] * n
     tail = b"".join(struct.pack("<q", ticks(t)) for t in stamps) if trailer else b""
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(header + body + tail)
@@ -330,6 +331,7 @@ class FakeRecorder:
     """RecorderPort on the simulated camera; writes tiny real SER files."""
 
     timestamp_source = "host clock"
+    files_host = None
 
     def __init__(self, rig: FakeRig) -> None:
         self.rig = rig

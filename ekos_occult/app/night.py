@@ -200,8 +200,8 @@ def _write_jobs(
 
     paths: dict[str, Path] = {}
     for ev in plan.scheduled:
-        rendered = render_single_job(
-            plan, settings, ev, version=report.file_format, night_dir=night, tz=report.tz
+        rendered = render_single_job(  # ASAP: run starts each job itself, at its time
+            plan, settings, ev, version=report.file_format, night_dir=night, tz=report.tz, asap=True
         )
         paths[ev.name] = write_night(rendered)[-1]
     return paths
@@ -258,7 +258,10 @@ async def _night(
     )
     await port.subscribe()
     recorder = IndiStreamRecorder(
-        lambda: link.client, report.camera, timeout_s=settings.ekos.call_timeout_s
+        lambda: link.client,
+        report.camera,
+        timeout_s=settings.ekos.call_timeout_s,
+        indi_server=report.indi_server,  # on another host, the SER is written there
     )
     journal = Journal(night / JOURNAL, now=clock.now).open()  # cuts off a torn tail
     runner = NightRunner(

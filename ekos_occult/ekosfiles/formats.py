@@ -45,10 +45,11 @@ def format_for_version(version: str) -> KStarsFormat:
     """The format a KStars version reads: 3.6.x and older → 3.6, 3.7 and newer → 3.7.
 
     Args:
-        version: a KStars version (``"3.6.2"``, ``"3.7.5"``, ``"3.8.0"``); text that does not
-            start with ``MAJOR.MINOR`` is taken for 3.6, the format most rigs run.
+        version: a KStars version (``"3.6.2"``, ``"3.7.5"``, ``"3.8.0"``) or a lower bound
+            from a feature probe (``">=3.7.3"``); text without ``MAJOR.MINOR`` is taken for
+            3.6, the format most rigs run.
     """
-    m = re.match(r"\s*(\d+)\.(\d+)", version)
+    m = re.search(r"(\d+)\.(\d+)", version)
     if m is None:
         return KStarsFormat.V3_6
     older = (int(m.group(1)), int(m.group(2))) < (3, 7)

@@ -55,6 +55,10 @@ class JobSpec:
             Ekos, which reads StartAt without an offset, may start the job an hour off.
         sequence_path: absolute path of the .esq the job references.
         capture_dir: absolute FITSDirectory for the control frame.
+        asap: the job starts "as soon as possible" instead of at ``start_local``: ``run``
+            loads each event's job at its start itself, so it must not depend on KStars'
+            clock and zone (a GPS/mount time source or a DST change moves them; a job that
+            looks > 500 s late never runs, on 3.8 one > 5 min early parks the mount).
     """
 
     name: str
@@ -66,6 +70,7 @@ class JobSpec:
     sequence_path: PurePath
     capture_dir: PurePath
     local_ambiguous: bool = False
+    asap: bool = False
 
     @property
     def start_at(self) -> str:

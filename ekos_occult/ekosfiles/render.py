@@ -159,6 +159,7 @@ def _job_context(job: JobSpec) -> dict[str, Any]:
         "ra_hours": f"{job.ra_hours:.8f}",
         "dec_deg": f"{job.dec_deg:.7f}",
         "start_at": job.start_at,
+        "asap": job.asap,
         "sequence": str(job.sequence_path),
         "capture_dir": str(job.capture_dir),
     }
@@ -295,11 +296,14 @@ def render_single_job(
     capture_root: PurePath | None = None,
     tz: tzinfo = timezone.utc,
     env: jinja2.Environment | None = None,
+    asap: bool = False,
 ) -> RenderedNight:
     """Render a one-job .esl (``jobs/<job>.esl``) and its .esq for one scheduled event.
 
     Names and paths are the same as in :func:`render_night` for the same plan, so ``run`` can
-    load one event at a time next to the night file. Arguments as for :func:`render_night`.
+    load one event at a time next to the night file. Arguments as for :func:`render_night`;
+    ``asap`` writes an ASAP start instead of the fixed StartAt (``run`` starts each job itself,
+    so its jobs must not depend on KStars' clock; ``load``'s whole night keeps fixed times).
 
     Raises:
         RenderError: ``event`` is not scheduled in ``plan``, or as for :func:`render_night`.
@@ -309,5 +313,7 @@ def render_single_job(
     chosen = tuple(job for job in jobs if job.event is event or job.event == event)
     if not chosen:
         raise RenderError(f"Event {event.name!r} is not scheduled in this plan.")
+    if asap:
+        chosen = tuple(dataclasses.replace(job, asap=True) for job in chosen)
     relpath = PurePosixPath(JOBS) / f"{chosen[0].stem}.esl"
     return _finish(plan, settings, version, night_dir, tz, chosen[:1], relpath, env, {})

@@ -166,7 +166,7 @@ def _check_esl_job(
         where,
         "start condition",
         None if start is None else (start.text, start.get("value")),
-        ("At", job.start_at),
+        ("ASAP", None) if job.asap else ("At", job.start_at),
     )
     _expect(where, "Sequence", _text(node, "Sequence", where), str(job.sequence_path))
     _expect(where, "completion", _text(node, "CompletionCondition/Condition", where), "Sequence")

@@ -11,6 +11,9 @@ runtime proxy objects), every call has a timeout, and
 - the KStars name missing from the bus raises :class:`~ekos_occult.errors.EkosUnavailable`,
 - an Ekos object missing (Ekos not started) raises ``EkosUnavailable`` too,
 - a call that does not answer in time raises :class:`~ekos_occult.errors.EkosTimeout`,
+- a method that does not exist with these arguments on an object and interface that do exist
+  (a signature mismatch: another KStars version) raises
+  :class:`~ekos_occult.errors.EkosIncompatible`, never "not on the bus",
 - any other D-Bus error, or a ``false`` answer, raises
   :class:`~ekos_occult.errors.EkosCommandFailed`.
 """
@@ -31,7 +34,7 @@ from dbus_next.message import Message
 from dbus_next.signature import Variant
 
 from ekos_occult.ekosfiles.formats import KStarsFormat
-from ekos_occult.errors import EkosCommandFailed, EkosTimeout, EkosUnavailable
+from ekos_occult.errors import EkosCommandFailed, EkosIncompatible, EkosTimeout, EkosUnavailable
 from ekos_occult.kstars.events import (
     EkosEvent,
     EkosSignal,
@@ -40,6 +43,7 @@ from ekos_occult.kstars.events import (
     event_from_signal,
     signal_route,
 )
+from ekos_occult.kstars.indiwire import IndiServer
 from ekos_occult.kstars.signatures import Signatures, load_signatures
 
 __all__ = [
@@ -78,6 +82,8 @@ _MISSING_OBJECT = {
     "org.freedesktop.DBus.Error.UnknownInterface",
     "org.freedesktop.DBus.Error.UnknownMethod",
 }
+_UNKNOWN_METHOD = "org.freedesktop.DBus.Error.UnknownMethod"
+_INTROSPECTABLE = "org.freedesktop.DBus.Introspectable"
 _NO_SERVICE = {
     "org.freedesktop.DBus.Error.ServiceUnknown",
     "org.freedesktop.DBus.Error.NameHasNoOwner",
@@ -108,7 +114,8 @@ class KStarsBus:
         self._bus: MessageBus | None = None
         self._sigs: Signatures | None = None
         self._matches: dict[str, int] = {}
-        self._indi_port_cache: int | None = None  # Ekos' local INDI port, per connection
+        self._indi_server: IndiServer | None = None  # Ekos' INDI server, per connection
+        self._probes: dict[str, bool] = {}  # feature probes, per connection
 
     # ----------------------------------------------------------------- connection
     async def connect(self) -> None:
@@ -121,7 +128,8 @@ class KStarsBus:
         if self._bus is not None:
             return
         self._sigs = load_signatures()
-        self._indi_port_cache = None
+        self._indi_server = None
+        self._probes = {}
         _check_socket_exists(self.bus_address)
         bus: MessageBus | None = None
         try:
@@ -287,8 +295,52 @@ class KStarsBus:
         if answer is None:
             return []
         if answer.message_type is MessageType.ERROR:
+            if answer.error_name == _UNKNOWN_METHOD and dest == KSTARS_SERVICE:
+                if iface != _INTROSPECTABLE and await self.has_interface(path, iface):
+                    raise EkosIncompatible(_mismatch(iface, member, msg.signature, answer))
             raise _error_from_reply(answer, path, iface, member)
         return list(answer.body)
+
+    async def introspect(self, path: str) -> str:
+        """KStars' introspection XML of ``path`` ("" when it cannot be had)."""
+        try:
+            (xml,) = await self.call((path, _INTROSPECTABLE), "Introspect")
+        except (EkosCommandFailed, EkosUnavailable, EkosIncompatible):
+            return ""
+        return str(xml)
+
+    async def has_interface(self, path: str, iface: str) -> bool:
+        """Whether KStars exports ``iface`` at ``path`` (Ekos started, module there)."""
+        return f'name="{iface}"' in await self.introspect(path)
+
+    async def method_arities(self, obj: tuple[str, str], member: str) -> set[int]:
+        """The argument counts KStars accepts for ``member`` of ``obj`` (a feature probe)."""
+        import xml.etree.ElementTree as ET
+
+        text = await self.introspect(obj[0])
+        if not text:
+            return set()
+        found = set()
+        for iface in ET.fromstring(text).iter("interface"):
+            if iface.get("name") != obj[1]:
+                continue
+            for m in iface.iter("method"):
+                if m.get("name") == member:
+                    found.add(sum(1 for a in m.iter("arg") if a.get("direction", "in") == "in"))
+        return found
+
+    async def has_property(self, obj: tuple[str, str], prop: str) -> bool:
+        """Whether ``obj`` declares the property ``prop`` (a feature probe)."""
+        import xml.etree.ElementTree as ET
+
+        text = await self.introspect(obj[0])
+        if not text:
+            return False
+        return any(
+            iface.get("name") == obj[1]
+            and any(p.get("name") == prop for p in iface.iter("property"))
+            for iface in ET.fromstring(text).iter("interface")
+        )
 
 
 def _cannot_connect(address: str, exc: BaseException) -> str:
@@ -315,6 +367,16 @@ def _close_socket(bus: MessageBus | None) -> None:
                 close()
             except OSError:
                 pass
+
+
+def _mismatch(iface: str, member: str, signature: str, answer: Message) -> str:
+    text = str(answer.body[0]) if answer.body else ""
+    return (
+        f"KStars has {_describe(iface, member)}, but not with the arguments sent "
+        f"(signature {signature!r}): its D-Bus interface is another KStars version's than "
+        f"expected ({text} (org.freedesktop.DBus.Error.UnknownMethod)). Give --kstars-version, "
+        "or report the KStars version."
+    )
 
 
 def _describe(iface: str, member: str) -> str:

@@ -22,5 +22,21 @@ class CaptureCalls(KStarsBus):
         return str(await self.get_property(CAPTURE_OBJ, "camera"))
 
     async def abort_capture(self) -> None:
-        """Abort the capture in progress, if any."""
-        await self.call(CAPTURE_OBJ, "abort")
+        """Abort the capture in progress, if any: every camera's.
+
+        KStars 3.7.3+ takes the optical train (``abort(s)``, empty = all cameras), older ones
+        take nothing; which one this KStars has is probed once per connection (introspection).
+        """
+        if await self.capture_takes_train():
+            await self.call(CAPTURE_OBJ, "abort", "")
+        else:
+            await self.call(CAPTURE_OBJ, "abort")
+
+    async def capture_takes_train(self) -> bool:
+        """Whether ``Capture.abort`` takes the optical train (KStars 3.7.3 or newer)."""
+        cached = self._probes.get("abort(s)")
+        if cached is None:
+            cached = 1 in await self.method_arities(CAPTURE_OBJ, "abort")
+            if cached or await self.has_interface(*CAPTURE_OBJ):
+                self._probes["abort(s)"] = cached  # only once Capture is there to ask
+        return cached

@@ -1,20 +1,30 @@
 """Calls to KStars' INDI interface (``/KStars/INDI``): devices and their properties.
 
 Values are set on KStars' side with ``set_*`` and sent to the driver with
-:meth:`IndiCalls.send_property`, which talks to Ekos' local INDI server directly
-(:mod:`ekos_occult.kstars.indiwire`) when it can: KStars 3.6.2's own ``sendProperty`` can crash
-KStars (``docs/kstars-facts.md`` §8).
+:meth:`IndiCalls.send_property`, which talks to Ekos' INDI server directly
+(:mod:`ekos_occult.kstars.indiwire`) when it can find it (:meth:`IndiCalls.indi_server`):
+KStars' own ``sendProperty`` can crash KStars (3.6.2 to 3.8), so it is used only when the
+server cannot be found, with a warning (``docs/kstars-facts.md`` §8).
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import math
 
-from ekos_occult.errors import EkosCommandFailed, EkosUnavailable
-from ekos_occult.kstars import indiwire
-from ekos_occult.kstars.bus import EKOS_OBJ, INDI_OBJ, KStarsBus, require
+from ekos_occult.errors import EkosCommandFailed, EkosIncompatible, EkosUnavailable
+from ekos_occult.kstars import indiwire, procs
+from ekos_occult.kstars.bus import EKOS_OBJ, INDI_OBJ, KSTARS_SERVICE, KStarsBus, require
+from ekos_occult.kstars.indiwire import IndiServer
 from ekos_occult.kstars.states import PropertyState
 
+log = logging.getLogger(__name__)
+_DBUS = ("/org/freedesktop/DBus", "org.freedesktop.DBus")
+_CRASH_WARNING = (
+    "Ekos' INDI server was not found: sending {device} {prop} through KStars' "
+    "INDI.sendProperty, which can crash KStars (a null client manager, 3.6.2 to 3.8)."
+)
 __all__ = ["IndiCalls"]
 
 
@@ -87,27 +97,64 @@ class IndiCalls(KStarsBus):
     async def send_property(self, device: str, prop: str) -> None:
         """Send a property (after ``set_*``) to the INDI driver.
 
-        When Ekos logged its local INDI server's port, the values KStars holds are sent to that
-        server directly (:mod:`ekos_occult.kstars.indiwire`): KStars 3.6.2's own ``sendProperty``
-        can crash KStars. Otherwise (a remote INDI server) KStars sends it.
+        The values KStars holds are sent to Ekos' INDI server directly (local, or on another
+        host in Ekos' remote mode; :meth:`indi_server`). Only when that server cannot be found
+        does KStars send it, with a warning logged once: its ``sendProperty`` can crash KStars.
         """
-        port = await self._indi_port()
-        if port is None:
+        server = await self.indi_server()
+        if server is None:
+            if not self._probes.get("warned sendProperty"):
+                self._probes["warned sendProperty"] = True
+                log.warning(_CRASH_WARNING.format(device=device, prop=prop))
             (ok,) = await self.call(INDI_OBJ, "sendProperty", device, prop)
             require(ok, f"Cannot send INDI property {device} {prop}")
             return
         kind, values = await self._property_values(device, prop)
         message = indiwire.new_vector_xml(device, prop, kind, values)
-        await indiwire.send_xml("127.0.0.1", port, message, self.timeout_s)
+        await indiwire.send_xml(server.host, server.port, message, self.timeout_s)
 
-    async def _indi_port(self) -> int | None:
-        if self._indi_port_cache is None:
+    async def indi_server(self, profile: str | None = None) -> IndiServer | None:
+        """Where Ekos' INDI server listens (cached once found), without English log lines.
+
+        In order: the Ekos profile's JSON (KStars 3.8 ``Ekos.getProfile``; remote mode names
+        the host and port), the ``indiserver -p PORT`` that KStars started (its child process,
+        a KStars on this machine), the "INDI services started on port" line of an untranslated
+        Ekos log.
+
+        Args:
+            profile: the Ekos profile to ask about (3.8); None skips that step.
+        """
+        if self._indi_server is None:
+            self._indi_server = await self._find_indi_server(profile)
+        return self._indi_server
+
+    async def _find_indi_server(self, profile: str | None) -> IndiServer | None:
+        if profile:
             try:
-                log = [str(s) for s in await self.get_property(EKOS_OBJ, "logText")]
-            except (EkosUnavailable, EkosCommandFailed):
-                return None  # no Ekos object to ask: let KStars send it (and fail if it is gone)
-            self._indi_port_cache = indiwire.server_port_from_log(log)
-        return self._indi_port_cache
+                (text,) = await self.call(EKOS_OBJ, "getProfile", profile)
+                found = indiwire.server_from_profile(str(text), f"Ekos.getProfile({profile!r})")
+                if found is not None:
+                    return found
+            except (EkosIncompatible, EkosCommandFailed, EkosUnavailable):
+                pass  # before 3.8, or Ekos not started
+        try:
+            (pid,) = await self.call(
+                _DBUS, "GetConnectionUnixProcessID", KSTARS_SERVICE, dest=_DBUS[1]
+            )
+        except EkosCommandFailed:
+            pid = None
+        if pid is not None:
+            for argv in await asyncio.to_thread(procs.children_cmdlines, int(pid)):
+                port = indiwire.port_from_cmdline(argv)
+                if port is not None:
+                    how = f"KStars' child process {' '.join(argv[:1])} -p {port}"
+                    return IndiServer("127.0.0.1", port, how)
+        try:
+            lines = [str(s) for s in await self.get_property(EKOS_OBJ, "logText")]
+        except (EkosUnavailable, EkosCommandFailed):
+            return None
+        port = indiwire.server_port_from_log(lines)
+        return None if port is None else IndiServer("127.0.0.1", port, "Ekos' log")
 
     async def _property_values(self, device: str, prop: str) -> tuple[str, list[tuple[str, str]]]:
         """The property's kind and its elements' values as KStars holds them."""

@@ -8,10 +8,38 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from ekos_occult.errors import EkosCommandFailed
-from ekos_occult.kstars.bus import KSTARS_OBJ, KSTARS_SERVICE, KStarsBus, require
+from ekos_occult.errors import EkosCommandFailed, EkosIncompatible
+from ekos_occult.kstars.bus import (
+    CAPTURE_OBJ,
+    KSTARS_OBJ,
+    KSTARS_SERVICE,
+    SCHEDULER_OBJ,
+    KStarsBus,
+    require,
+)
 
-__all__ = ["KStarsCalls", "KStarsLocation"]
+__all__ = ["KStarsCalls", "KStarsLocation", "KStarsIdentity"]
+
+
+@dataclass(frozen=True)
+class KStarsIdentity:
+    """What the running KStars was identified as, and how.
+
+    Attributes:
+        version: "3.8.1", or a lower bound such as ">=3.7.3" from a feature probe; None when
+            nothing told it.
+        how: the evidence, for the user ("the /KStars version property", ...); when
+            ``version`` is None, everything that was tried.
+    """
+
+    version: str | None
+    how: str
+
+
+_TRIED = (
+    "no /KStars version property (KStars 3.8 has one); {exe}; no Scheduler.jsonJobs (3.7.1+); "
+    "Capture.abort takes no optical train (3.6 to 3.7.2)"
+)
 
 _DBUS = ("/org/freedesktop/DBus", "org.freedesktop.DBus")
 
@@ -44,14 +72,47 @@ class KStarsCalls(KStarsBus):
         return int(pid)
 
     async def kstars_version(self) -> str | None:
-        """The running KStars' version ("3.6.2"), or None when it cannot be told.
+        """The running KStars' version ("3.6.2", ">=3.7.3"), or None (see :meth:`identify`)."""
+        return (await self.identify()).version
 
-        KStars has no version call on D-Bus; this asks the bus for KStars' process id and runs
-        that executable with ``--version``, so it works only for a KStars on this machine.
+    async def identify(self) -> KStarsIdentity:
+        """Identify the running KStars over D-Bus, best evidence first.
+
+        1. the read-only ``version`` property of ``/KStars`` (KStars 3.8);
+        2. the KStars executable of the bus connection's process, run with ``--version``
+           (only a KStars on this machine, in this PID namespace);
+        3. feature probes (introspection): ``Capture.abort`` taking the optical train means
+           3.7.3 or newer, ``Scheduler.jsonJobs`` 3.7.1 or newer.
         """
+        try:
+            value = str(await self.get_property(KSTARS_OBJ, "version"))
+        except (EkosCommandFailed, EkosIncompatible):
+            value = ""
+        if re.match(r"\d+\.\d+", value):
+            return KStarsIdentity(value, "the /KStars version property")
+        exe_version, exe_how = await self._exe_version()
+        if exe_version is not None:
+            return KStarsIdentity(exe_version, exe_how)
+        if 1 in await self.method_arities(CAPTURE_OBJ, "abort"):
+            return KStarsIdentity(">=3.7.3", "Capture.abort(s) takes the optical train: 3.7.3+")
+        if await self.has_property(SCHEDULER_OBJ, "jsonJobs"):
+            return KStarsIdentity(">=3.7.1", "Scheduler.jsonJobs exists: 3.7.1+")
+        return KStarsIdentity(None, _TRIED.format(exe=exe_how))
+
+    async def _exe_version(self) -> tuple[str | None, str]:
         pid = await self.kstars_pid()
         try:
             exe = Path(f"/proc/{pid}/exe").resolve(strict=True)
+        except OSError:
+            return None, f"the process {pid} cannot be read (another namespace or host?)"
+        if "kstars" not in exe.name.lower():
+            return None, f"the bus name's process runs {exe}, not a kstars executable"
+        version = await self._run_version(exe)
+        how = f"{exe} --version"
+        return version, how if version else f"{how} said no version"
+
+    async def _run_version(self, exe: Path) -> str | None:
+        try:
             proc = await asyncio.create_subprocess_exec(
                 str(exe),
                 "--version",

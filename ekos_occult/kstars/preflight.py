@@ -18,6 +18,7 @@ from ekos_occult.clock import Clock
 from ekos_occult.ekosfiles.formats import KStarsFormat, format_for_version, parse_format_setting
 from ekos_occult.errors import ConfigError, EkosCommandFailed, EkosUnavailable
 from ekos_occult.kstars.client import NOT_RUNNING_MESSAGE, EkosClient, KStarsLocation
+from ekos_occult.kstars.indiwire import IndiServer
 from ekos_occult.kstars.states import CommunicationStatus
 from ekos_occult.settings import Settings
 
@@ -32,7 +33,7 @@ CAMERA_WAIT_S = 10.0
 """How long the Capture module may take to name its camera after the devices connected."""
 _POLL_S = 0.5
 
-FormatSource = Literal["detected", "configured", "assumed"]
+FormatSource = Literal["detected", "configured"]
 
 
 @dataclass(frozen=True)
@@ -42,14 +43,17 @@ class ReadyReport:
     Attributes:
         kstars_version: the running KStars' version ("3.6.2"), None when it cannot be told
             (e.g. KStars on another machine).
-        file_format: the Ekos file format to write.
-        format_source: ``detected`` (from the running KStars), ``configured``
-            (``--kstars-version``/config) or ``assumed`` (unknown version: 3.6).
+        file_format: the Ekos file format to write, ``"3.6"`` or ``"3.7"``.
+        format_source: ``detected`` (from the running KStars) or ``configured``
+            (``--kstars-version``/config); an unidentified KStars is refused, never assumed.
         location: KStars' geographic location; its ``tz_hours`` is the zone of StartAt times.
         camera: the INDI name of the camera Ekos captures with.
         devices: the connected INDI devices.
         started_profile: the profile this call started, None when Ekos was already running.
         notes: sentences for the user (e.g. a configured format that differs from KStars').
+        version_how: how the version was found (the 3.8 version property, the executable,
+            a feature probe).
+        indi_server: Ekos' INDI server (local or on another host), None when not found.
     """
 
     kstars_version: str | None
@@ -60,6 +64,8 @@ class ReadyReport:
     devices: tuple[str, ...]
     started_profile: str | None = None
     notes: tuple[str, ...] = ()
+    version_how: str = ""
+    indi_server: IndiServer | None = None
 
     @property
     def tz(self) -> tzinfo:
@@ -70,9 +76,10 @@ class ReadyReport:
 
     @property
     def version_text(self) -> str:
-        """E.g. ``"KStars 3.6.2, 3.6 file format (detected)"``."""
+        """E.g. ``"KStars 3.6.2 (/usr/bin/kstars --version), 3.6 file format (detected)"``."""
         found = f"KStars {self.kstars_version or '(version unknown)'}"
-        return f"{found}, {self.file_format} file format ({self.format_source})"
+        how = f" ({self.version_how})" if self.version_how and self.kstars_version else ""
+        return f"{found}{how}, {self.file_format} file format ({self.format_source})"
 
 
 async def _pause(clock: Clock, seconds: float) -> None:
@@ -81,27 +88,27 @@ async def _pause(clock: Clock, seconds: float) -> None:
 
 async def _file_format(
     client: EkosClient, configured: str
-) -> tuple[str | None, KStarsFormat, FormatSource, tuple[str, ...]]:
-    detected = await client.kstars_version()
+) -> tuple[str | None, KStarsFormat, FormatSource, tuple[str, ...], str]:
+    found = await client.identify()
+    detected = found.version
     fmt = parse_format_setting(configured)
     if fmt is not None:
         notes: tuple[str, ...] = ()
         if detected and format_for_version(detected) != fmt:
             notes = (
                 f"--kstars-version {fmt} was given, but the running KStars is {detected} "
-                f"(its format is {format_for_version(detected)}); writing {fmt} as asked.",
+                f"(from {found.how}; its format is {format_for_version(detected)}); writing "
+                f"{fmt} as asked.",
             )
-        return detected, fmt, "configured", notes
+        return detected, fmt, "configured", notes, found.how
     if detected:
-        return detected, format_for_version(detected), "detected", ()
-    return (
-        None,
-        KStarsFormat.V3_6,
-        "assumed",
-        (
-            "Could not tell the running KStars' version (is it on another machine?); writing the "
-            "KStars 3.6 format. Give --kstars-version 3.7 for KStars 3.7 or newer.",
-        ),
+        return detected, format_for_version(detected), "detected", (), found.how
+    raise ConfigError(
+        "Cannot tell which KStars is running, so which Ekos file format it reads: "
+        f"{found.how}. ekos-occult writes a format it knows, not the 3.6 format by default "
+        "(KStars 3.8 refuses 3.6 files, and their shutdown procedure parks the mount after "
+        "the job). Give --kstars-version 3.6 (KStars 3.6.x) or 3.7 (3.7 and newer, "
+        "StellarMate), or set [ekos] kstars_version in the config file."
     )
 
 
@@ -237,7 +244,7 @@ async def ensure_ekos_ready(
         clock = SystemClock()
     if not await client.is_running():
         raise EkosUnavailable(NOT_RUNNING_MESSAGE)
-    detected, fmt, source, notes = await _file_format(client, settings.ekos.kstars_version)
+    detected, fmt, source, notes, how = await _file_format(client, settings.ekos.kstars_version)
     client.version = fmt
     started = await _ensure_started(
         client, settings.ekos.profile, start_ekos, clock, start_timeout_s
@@ -245,4 +252,18 @@ async def ensure_ekos_ready(
     devices = await _connected_devices(client)
     camera = await _camera(client, settings, devices, clock)
     location = await client.location()
-    return ReadyReport(detected, fmt, source, location, camera, devices, started, notes)
+    server = await client.indi_server(settings.ekos.profile)
+    if server is None:
+        notes += (
+            "Ekos' INDI server was not found (no remote profile, no indiserver child of "
+            "KStars, no port in Ekos' log): camera properties are sent through KStars' "
+            "INDI.sendProperty, which can crash KStars (3.6 to 3.8).",
+        )
+    elif not server.is_local:
+        notes += (
+            f"{server.describe()}: the SER files are written on {server.host}, and checked "
+            "through INDI (the recording finished without an error), not read here.",
+        )
+    return ReadyReport(
+        detected, fmt, source, location, camera, devices, started, notes, how, server
+    )

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+from typing import Any
 
+from ekos_occult.errors import EkosCommandFailed, EkosIncompatible
 from ekos_occult.kstars.bus import SCHEDULER_OBJ, KStarsBus
 from ekos_occult.kstars.states import SchedulerState, state_from_code
 
@@ -37,12 +40,32 @@ class SchedulerCalls(KStarsBus):
         await self.call(SCHEDULER_OBJ, "start")
 
     async def stop_scheduler(self) -> None:
-        """Stop the scheduler; pending jobs are marked aborted."""
+        """Stop the scheduler. It acts only while the scheduler runs; 3.7+ then reports idle
+        (never "aborted")."""
         await self.call(SCHEDULER_OBJ, "stop")
 
     async def remove_all_jobs(self) -> None:
         """Remove every job from the scheduler queue."""
         await self.call(SCHEDULER_OBJ, "removeAllJobs")
+
+    async def scheduler_jobs(self) -> list[dict[str, Any]] | None:
+        """The scheduler's jobs as KStars 3.7.1+ reports them (``jsonJobs``): per job its
+        ``name``, integer ``state`` (0 idle ... 7 complete) and ``stage`` (0 idle ... 14
+        complete), language-independent. None when this KStars has no ``jsonJobs``."""
+        if self._probes.get("no jsonJobs"):
+            return None
+        try:
+            text = str(await self.get_property(SCHEDULER_OBJ, "jsonJobs"))
+        except (EkosCommandFailed, EkosIncompatible):
+            self._probes["no jsonJobs"] = await self.has_interface(*SCHEDULER_OBJ)
+            return None
+        try:
+            data = json.loads(text) if text.strip() else []
+        except ValueError as exc:
+            raise EkosCommandFailed(
+                f"KStars reported unreadable jsonJobs: {text[:200]!r}."
+            ) from exc
+        return [j for j in data if isinstance(j, dict)] if isinstance(data, list) else []
 
     async def scheduler_log(self) -> list[str]:
         """The scheduler's log lines, newest first (``yyyy-MM-ddThh:mm:ss text``)."""

@@ -32,6 +32,15 @@ _BUILTIN: dict[tuple[str, str, int], str] = {
     ("org.qtproject.Qt.QAction", "trigger", 0): "",
 }
 
+# Forms KStars 3.6.2 does not have, from the 3.7.3+/3.8 source (shared/reference/
+# kstars-3.8-interfaces.md): chosen by feature probes, never assumed.
+_NEWER: dict[tuple[str, str, int], str] = {
+    ("org.kde.kstars.Ekos.Capture", "abort", 1): "s",  # train; "" = all cameras (3.7.3+)
+    ("org.kde.kstars.Ekos.Capture", "start", 1): "s",
+    ("org.kde.kstars.Ekos.Capture", "loadSequenceQueue", 4): "ssbs",
+    ("org.kde.kstars.Ekos", "getProfile", 1): "s",  # 3.8
+}
+
 
 @dataclass(frozen=True)
 class Signatures:
@@ -79,7 +88,7 @@ def parse_introspection(xml_text: str) -> dict[tuple[str, str, int], str]:
 @functools.lru_cache(maxsize=1)
 def load_signatures() -> Signatures:
     """Read every vendored XML file once."""
-    table = dict(_BUILTIN)
+    table = {**_BUILTIN, **_NEWER}
     folder = resources.files("ekos_occult.kstars.dbus_xml")
     for entry in sorted(folder.iterdir(), key=lambda e: e.name):
         if entry.name.endswith(".xml"):

@@ -1,14 +1,14 @@
-"""EkosPort on the real KStars/Ekos: one single-job .esl at a time, followed from its log.
+"""EkosPort on the real KStars/Ekos: one single-job .esl at a time, followed to its end.
 
-:class:`DBusEkosPort` implements :class:`~ekos_occult.night.ports.EkosPort` with the typed methods
-of
-:class:`~ekos_occult.kstars.client.EkosClient`. It loads a job only while the scheduler is idle
-(loading
-while it runs makes Ekos capture without slewing), follows the job through the scheduler's
-``newLog`` lines (signals, with the ``logText`` property as catch-up) and its status, reports the
-mount in J2000 degrees (Ekos gives JNow) and re-attaches with a new bus connection after KStars
-or its bus went away. Every method returns within its time limit or raises
-:class:`~ekos_occult.errors.EkosTimeout`; nothing but our own errors leaves it.
+:class:`DBusEkosPort` implements :class:`~ekos_occult.night.ports.EkosPort` with the typed
+methods of :class:`~ekos_occult.kstars.client.EkosClient`. It loads a job only while the
+scheduler is idle (loading while it runs makes Ekos capture without slewing) and follows the
+job through KStars 3.7.1+'s ``jsonJobs`` (integer job state and stage, whatever the language)
+where it exists, else through the scheduler's English ``newLog`` lines (signals, with
+``logText`` as catch-up) and its status. It reports the mount in J2000 degrees (Ekos gives
+JNow) and re-attaches with a new bus connection after KStars or its bus went away. Every method
+returns within its time limit or raises :class:`~ekos_occult.errors.EkosTimeout`; nothing but
+our own errors leaves it.
 
 :class:`KStarsLink` holds the current client, shared with the recorder
 (:class:`~ekos_occult.night.recorder.IndiStreamRecorder`) so both follow a re-attach.
@@ -17,7 +17,7 @@ or its bus went away. Every method returns within its time limit or raises
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -67,6 +67,27 @@ _PHRASES: tuple[tuple[str, JobPhase], ...] = (
     ("repositioning", JobPhase.SLEWING),
 )
 _QUEUE_EMPTY = "No jobs left in the scheduler queue"
+# KStars 3.7.1+ jsonJobs: job state and stage numbers (shared/reference/kstars-3.8-interfaces.md).
+_JOB_STATES = {
+    0: "idle",
+    1: "evaluation",
+    2: "scheduled",
+    3: "busy",
+    4: "error",
+    5: "aborted",
+    6: "invalid",
+    7: "complete",
+}
+_STAGE_PHASES = {
+    0: JobPhase.QUEUED,
+    1: JobPhase.SLEWING,
+    2: JobPhase.SLEWING,
+    5: JobPhase.ALIGNING,
+    6: JobPhase.ALIGNING,
+    7: JobPhase.SLEWING,
+    8: JobPhase.SLEWING,
+    13: JobPhase.CAPTURING,
+}
 _NO_NAME = "Target name is required"
 
 
@@ -83,11 +104,13 @@ class JobTracker:
     started: bool = False
     was_running: bool = False
     seen: set[str] = field(default_factory=set)
+    structured: bool = False  # jsonJobs decides; the scheduler status alone never fails it
+    went_idle: bool = False
 
     def reset(self, name: str) -> None:
         """Follow a newly loaded job called ``name``."""
         self.name, self.phase, self.detail = name, JobPhase.QUEUED, ""
-        self.started = self.was_running = False
+        self.started = self.was_running = self.went_idle = False
         self.seen = set()
 
     @property
@@ -125,11 +148,38 @@ class JobTracker:
         if state is SchedulerState.RUNNING:
             self.was_running = True
         elif is_scheduler_idle(state) and self.was_running:
+            self.went_idle = True
+            if self.structured:
+                return  # the job's own state (jsonJobs, read next) says how it ended
             self._set(
                 JobPhase.FAILED,
                 f"the scheduler became {state.value} before the job "
                 f"completed (last: {self.detail or 'nothing logged'})",
             )
+
+    def on_json(self, job: Mapping[str, object] | None) -> None:
+        """Take the job's entry of KStars 3.7.1+ ``jsonJobs`` (None: not in the queue)."""
+        if job is None:
+            if self.started and self.went_idle:
+                self._set(JobPhase.FAILED, "Ekos dropped the job (not in jsonJobs)")
+            return
+        state, stage = _int(job.get("state")), _int(job.get("stage"))
+        what = f"jsonJobs: state {state} ({_JOB_STATES.get(state, '?')}), stage {stage}"
+        if state == 7 or stage == 14:
+            self._set(JobPhase.COMPLETE, f"Ekos: the job is complete ({what})")
+        elif state in (4, 5, 6):
+            self._set(JobPhase.FAILED, f"Ekos ended the job ({what})")
+        elif self.started and self.went_idle:
+            self._set(JobPhase.FAILED, f"the scheduler stopped before the job completed ({what})")
+        else:
+            self._set(_STAGE_PHASES.get(stage, self.phase), what)
+
+
+def _int(value: object) -> int:
+    try:
+        return int(str(value))
+    except ValueError:
+        return -1
 
 
 def _since(entries: list[str], marker: str | None) -> list[str]:
@@ -300,6 +350,9 @@ class DBusEkosPort:
         # earlier run of the same job ("... is complete.") are not taken for this one's.
         self._log_marker = next(iter(await c.scheduler_log()), None)
         self.tracker.reset(name)
+        # 3.7.1+: the job's integer state decides, not (translated) log lines (probed here,
+        # before the status signals of this run arrive).
+        self.tracker.structured = await c.scheduler_jobs() is not None
         if not await c.load_schedule(path):
             log = await c.scheduler_log()
             raise EkosCommandFailed(
@@ -325,6 +378,12 @@ class DBusEkosPort:
     async def _progress(self) -> JobProgress:
         c, t = self.link.client, self.tracker
         if t.phase.is_final:
+            return t.progress
+        jobs = await c.scheduler_jobs()
+        if jobs is not None:  # 3.7.1+: integer state and stage, whatever the language
+            t.structured = True
+            t.on_status(await c.scheduler_status())
+            t.on_json(next((j for j in jobs if str(j.get("name", "")) == t.name), None))
             return t.progress
         # Catch up on lines whose signals were missed (e.g. across a re-attach); only lines
         # naming the job count, the log may hold older jobs' generic lines.

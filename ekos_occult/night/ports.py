@@ -191,6 +191,12 @@ class RecorderPort(Protocol):
         """Where per-frame timestamps come from, e.g. ``"host clock"`` or ``"GPS"``."""
         ...
 
+    @property
+    def files_host(self) -> str | None:
+        """The host the recordings are written on when it is not this machine (INDI on
+        another host, Ekos remote mode); None when they are on this machine's disk."""
+        ...
+
     async def frame_geometry(self, roi: tuple[int, int, int, int] | None) -> FrameGeometry:
         """Size of one recorded frame with the given ROI."""
         ...

@@ -2,12 +2,18 @@
 
 The only code that names recording files. One recording is: stream exposure
 (``STREAMING_EXPOSURE``), directory and file name (``RECORD_FILE``), duration
-(``RECORD_OPTIONS``), optional subframe (``CCD_STREAM_FRAME``), the stream switched on early
-(``CCD_VIDEO_STREAM``, pre-roll) and the record command (``RECORD_STREAM`` /
+(``RECORD_OPTIONS``), the recorder pinned (``CCD_STREAM_RECORDER`` = SER, not a saved OGV;
+``STREAMING_DIVISOR_VALUE`` 1, which otherwise drops every Nth frame; ``LIMITS_BUFFER_MAX``
+large enough to hold the event, a full buffer skips frames), the stream switched on early
+(``CCD_VIDEO_STREAM``, pre-roll), the subframe (``CCD_STREAM_FRAME``) set *after* the stream
+started (INDI resets it to full frame on any frame change and, from INDI 2.2.4, at the CCD
+Simulator's stream start) and read back, and the record command (``RECORD_STREAM`` /
 ``RECORD_DURATION_ON``). No D-Bus signal reports recording progress: :meth:`recording_state`
 polls ``RECORD_STREAM``'s state light. INDI writes the SER itself, on the machine that runs the
 INDI driver; :meth:`find_recording` then looks for it in the directory, from the file system
-alone (it works after KStars has gone).
+alone (it works after KStars has gone). When INDI runs on another host (Ekos remote mode),
+:attr:`files_host` names it: the file is there, and only INDI's word (the recording finished
+without an alert) can be had here.
 
 File names: INDI expands ``_D_`` (date), ``_H_`` (time) and ``_T_`` (date@time) anywhere in the
 record directory and file name, eating the underscores around the letter. The event's stem
@@ -28,6 +34,7 @@ from typing import TypeVar
 
 from ekos_occult.errors import DeviceLost, EkosCommandFailed, EkosTimeout, RecordingError
 from ekos_occult.kstars.client import EkosClient
+from ekos_occult.kstars.indiwire import IndiServer
 from ekos_occult.kstars.states import PropertyState
 from ekos_occult.night.ports import RecordingRequest, RecordingState
 from ekos_occult.video.diskspace import FrameGeometry
@@ -52,6 +59,8 @@ _RECORD_PROPERTIES = (
     "STREAMING_EXPOSURE",
     "CCD_VIDEO_STREAM",
 )
+_ROI_ATTEMPTS = 3
+_ROI_SETTLE_S = 0.1
 _FIND_SLACK_S = 5.0  # a file written this long before the record command still counts
 T = TypeVar("T")
 
@@ -102,6 +111,7 @@ class IndiStreamRecorder:
         timeout_s: the longest any one method may take.
         timestamp_source: what the SER per-frame timestamps come from (journaled).
         disk_free: free bytes of a directory (default: the file system's answer).
+        indi_server: Ekos' INDI server; on another host the files are written there.
     """
 
     def __init__(
@@ -112,8 +122,11 @@ class IndiStreamRecorder:
         timeout_s: float = 10.0,
         timestamp_source: str = "host clock",
         disk_free: Callable[[Path], int] = disk_free_bytes,
+        indi_server: IndiServer | None = None,
     ) -> None:
         self._client, self.camera, self.timeout_s = client, camera, timeout_s
+        self._server = indi_server
+        self.roi_readback: tuple[int, int, int, int] | None = None
         self._timestamp_source = timestamp_source
         self._disk_free = disk_free
         self._started = False
@@ -124,6 +137,12 @@ class IndiStreamRecorder:
     @property
     def timestamp_source(self) -> str:
         return self._timestamp_source
+
+    @property
+    def files_host(self) -> str | None:
+        """The host INDI writes the recordings on; None when it is this machine."""
+        server = self._server
+        return None if server is None or server.is_local else server.host
 
     async def _bounded(self, what: str, coro: Awaitable[T]) -> T:
         try:
@@ -173,7 +192,7 @@ class IndiStreamRecorder:
         return await self._bounded("free_bytes", asyncio.to_thread(self._disk_free, directory))
 
     async def configure(self, request: RecordingRequest) -> None:
-        """Directory, file name, duration, stream exposure and ROI; forget the last recording.
+        """Directory, file name, duration, stream exposure, pinned recorder; forget the last one.
 
         Raises:
             RecordingError: a bad directory, or the camera refused a setting.
@@ -215,7 +234,39 @@ class IndiStreamRecorder:
                 )
             ],
         )
-        x, y, w, h = r.roi if r.roi is not None else await self._full_frame(c)
+        await self._pin_recorder(c, r)
+
+    async def _pin_recorder(self, c: EkosClient, r: RecordingRequest) -> None:
+        """SER, every frame, a buffer for the whole event: whatever the driver had saved."""
+        cam, have = self.camera, set(await c.device_properties(self.camera))
+
+        def has(prop: str, element: str) -> bool:
+            return f"{cam}.{prop}.{element}" in have
+
+        if has("CCD_STREAM_RECORDER", "SER"):
+            await self._send(
+                c,
+                "CCD_STREAM_RECORDER",
+                [lambda: c.set_switch(cam, "CCD_STREAM_RECORDER", "SER", True)],
+            )
+        if has("STREAMING_EXPOSURE", "STREAMING_DIVISOR_VALUE"):
+            await self._send(
+                c,
+                "STREAMING_EXPOSURE",
+                [lambda: c.set_number(cam, "STREAMING_EXPOSURE", "STREAMING_DIVISOR_VALUE", 1)],
+            )
+        if has("LIMITS", "LIMITS_BUFFER_MAX"):
+            now_mb = await c.get_number(cam, "LIMITS", "LIMITS_BUFFER_MAX")
+            geometry = await self._geometry(r.roi)
+            frames = math.ceil(padded_duration_s(r) / r.exposure_s)
+            need_mb = max(64, math.ceil(geometry.frame_bytes * frames * 1.25 / 2**20))
+            if now_mb < need_mb:
+                await self._send(
+                    c, "LIMITS", [lambda: c.set_number(cam, "LIMITS", "LIMITS_BUFFER_MAX", need_mb)]
+                )
+
+    async def _set_roi(self, c: EkosClient, roi: tuple[int, int, int, int]) -> None:
+        cam, (x, y, w, h) = self.camera, roi
         await self._send(
             c,
             "CCD_STREAM_FRAME",
@@ -227,15 +278,47 @@ class IndiStreamRecorder:
             ],
         )
 
+    async def _read_roi(self, c: EkosClient) -> tuple[int, int, int, int]:
+        values = [
+            int(round(await c.get_number(self.camera, "CCD_STREAM_FRAME", e)))
+            for e in ("X", "Y", "WIDTH", "HEIGHT")
+        ]
+        return values[0], values[1], values[2], values[3]
+
     async def _full_frame(self, c: EkosClient) -> tuple[int, int, int, int]:
         width = int(await c.get_number(self.camera, "CCD_INFO", "CCD_MAX_X"))
         height = int(await c.get_number(self.camera, "CCD_INFO", "CCD_MAX_Y"))
         return 0, 0, width, height
 
     async def start_stream(self) -> None:
-        """Switch the stream on (pre-roll): the first recorded frame is then not a cold start."""
-        await self._bounded("start_stream", self._switch("CCD_VIDEO_STREAM", "STREAM_ON"))
+        """Switch the stream on (pre-roll), then set the subframe and read it back.
+
+        INDI resets ``CCD_STREAM_FRAME`` to full frame when the stream starts (2.2.4 CCD
+        Simulator) or the frame changes, so the ROI goes in after ``STREAM_ON``; it is sent
+        again once when the read-back differs. What INDI holds is kept in
+        :attr:`roi_readback` (the SER header is checked against the ROI afterwards).
+        """
+        await self._bounded("start_stream", self._start_stream())
         self._stream_on = True
+
+    async def _start_stream(self) -> None:
+        await self._switch("CCD_VIDEO_STREAM", "STREAM_ON")
+        r = self._request
+        c = await self._require_camera("stream frame")
+        roi = r.roi if r is not None and r.roi is not None else await self._full_frame(c)
+        for attempt in range(_ROI_ATTEMPTS):
+            if attempt:
+                # Device settle time, not schedule time: the driver's reset and KStars' copy of
+                # the property arrive over separate connections, a moment apart.
+                await asyncio.sleep(_ROI_SETTLE_S)
+            await self._set_roi(c, roi)
+            try:
+                self.roi_readback = await self._read_roi(c)
+            except EkosCommandFailed:
+                self.roi_readback = None  # KStars does not show the values: the SER tells
+                break
+            if self.roi_readback == roi:
+                break
 
     async def start_recording(self) -> None:
         """Send the record command (records for the configured duration); returns at once."""

@@ -30,6 +30,8 @@ from ekos_occult.errors import (
 from ekos_occult.files import write_night
 from ekos_occult.kstars.client import KStarsLocation
 from ekos_occult.kstars.events import EkosEvent, EkosSignal, EventStream
+from ekos_occult.kstars.indiwire import IndiServer
+from ekos_occult.kstars.kstars_calls import KStarsIdentity
 from ekos_occult.kstars.loader import is_problem_line, load_actions, load_night, make_idle
 from ekos_occult.kstars.preflight import NOT_RUNNING_MESSAGE, ensure_ekos_ready
 from ekos_occult.kstars.states import CommunicationStatus, SchedulerState
@@ -77,6 +79,13 @@ class FakeEkosClient:
 
     async def kstars_version(self) -> str | None:
         return self.kstars
+
+    async def identify(self) -> KStarsIdentity:
+        how = "/usr/bin/kstars --version" if self.kstars else "nothing told the version"
+        return KStarsIdentity(self.kstars, how)
+
+    async def indi_server(self, profile: str | None = None) -> IndiServer | None:
+        return IndiServer("127.0.0.1", 7624, "a test")
 
     async def location(self) -> KStarsLocation:
         return KStarsLocation("Somewhere", 50.0, 10.0, self.tz_hours, self.tz_hours)
@@ -217,16 +226,12 @@ def test_newer_kstars_gets_the_newer_format() -> None:
     assert client.version == "3.7"
 
 
-def test_unknown_version_assumes_36_and_says_so() -> None:
+def test_unknown_version_is_refused_never_assumed_36() -> None:
     client = FakeEkosClient()
     client.kstars = None
-    report = ready(client)
-    assert (report.kstars_version, report.file_format, report.format_source) == (
-        None,
-        "3.6",
-        "assumed",
-    )
-    assert any("--kstars-version 3.7" in n for n in report.notes)
+    with pytest.raises(ConfigError, match="nothing told the version") as err:
+        ready(client)
+    assert "--kstars-version 3.6" in str(err.value) and "not the 3.6 format" in str(err.value)
 
 
 def test_configured_version_wins_but_a_mismatch_is_noted() -> None:

@@ -280,6 +280,10 @@ class FakeIndi(ServiceInterface):
         return "Off"
 
     @method()
+    def getProperties(self, device: "s") -> "as":  # noqa: N802
+        return [f"{device}.CONNECTION.CONNECT"]  # an INDI 1.9 camera: nothing to pin
+
+    @method()
     def getNumber(self, device: "s", prop: "s", element: "s") -> "d":  # noqa: N802
         return {"CCD_MAX_X": 1280.0, "CCD_MAX_Y": 1024.0, "CCD_BITSPERPIXEL": 16.0}.get(
             element, float("nan")

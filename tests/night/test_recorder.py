@@ -55,6 +55,7 @@ class FakeIndi:
         self.sent: list[tuple[str, dict[str, object]]] = []
         self.refuse: set[str] = set()
         self.hang = False
+        self.reset_on_stream = True
 
     async def _enter(self) -> None:
         if self.hang:
@@ -79,6 +80,10 @@ class FakeIndi:
     async def get_switch(self, device: str, prop: str, element: str) -> bool:
         return self.switches.get((prop, element), False)
 
+    async def device_properties(self, device: str) -> list[str]:
+        keys = [*self.numbers, *self.texts, *self.switches]
+        return [f"{device}.{p}.{e}" for p, e in keys]
+
     async def set_number(self, device: str, prop: str, element: str, value: float) -> None:
         self.numbers[(prop, element)] = value
 
@@ -102,6 +107,9 @@ class FakeIndi:
         self.sent.append((prop, values))
         if prop == "RECORD_STREAM" and self.switches.get((prop, "RECORD_DURATION_ON")):
             self.states[prop] = PropertyState.BUSY
+        if prop == "CCD_VIDEO_STREAM" and self.reset_on_stream:  # INDI 2.2.4 simulator
+            for element, value in (("X", 0), ("Y", 0), ("WIDTH", 1280), ("HEIGHT", 1024)):
+                self.numbers[("CCD_STREAM_FRAME", element)] = value
 
     def finish(self, when: datetime = T0, frames: int = 5) -> Path:
         """The recording ends: write the SER INDI would, RECORD_STREAM back to idle."""
@@ -151,6 +159,8 @@ def test_configure_sends_file_duration_exposure_and_full_frame(
 ) -> None:
     req = request(tmp_path)
     asyncio.run(recorder.configure(req))
+    assert "CCD_STREAM_FRAME" not in dict(indi.sent)  # only once the stream runs
+    asyncio.run(recorder.start_stream())
 
     sent = dict(indi.sent)
     assert sent["RECORD_FILE"] == {
@@ -164,11 +174,33 @@ def test_configure_sends_file_duration_exposure_and_full_frame(
     assert req.directory.is_dir()
 
 
-def test_configure_sets_the_roi(
+def test_the_roi_is_set_after_stream_on_and_read_back(
     recorder: IndiStreamRecorder, indi: FakeIndi, tmp_path: Path
 ) -> None:
-    asyncio.run(recorder.configure(request(tmp_path, roi=(100, 50, 320, 240))))
+    async def go() -> None:
+        await recorder.configure(request(tmp_path, roi=(100, 50, 320, 240)))
+        await recorder.start_stream()
+
+    asyncio.run(go())
+    sent = [p for p, _ in indi.sent]
+    assert sent.index("CCD_VIDEO_STREAM") < sent.index("CCD_STREAM_FRAME")
     assert dict(indi.sent)["CCD_STREAM_FRAME"] == {"X": 100, "Y": 50, "WIDTH": 320, "HEIGHT": 240}
+    assert recorder.roi_readback == (100, 50, 320, 240)
+
+
+def test_the_recorder_is_pinned_to_ser_every_frame_and_a_big_buffer(
+    recorder: IndiStreamRecorder, indi: FakeIndi, tmp_path: Path
+) -> None:
+    indi.numbers[("STREAMING_EXPOSURE", "STREAMING_DIVISOR_VALUE")] = 3
+    indi.numbers[("LIMITS", "LIMITS_BUFFER_MAX")] = 8
+    indi.switches[("CCD_STREAM_RECORDER", "OGV")] = True
+    indi.switches[("CCD_STREAM_RECORDER", "SER")] = False
+    asyncio.run(recorder.configure(request(tmp_path)))
+    sent = dict(indi.sent)
+    assert sent["CCD_STREAM_RECORDER"] == {"OGV": False, "SER": True}
+    assert sent["STREAMING_EXPOSURE"]["STREAMING_DIVISOR_VALUE"] == 1
+    # 101 full frames of 1280x1024x2 bytes, with a quarter to spare: 316 MB.
+    assert sent["LIMITS"]["LIMITS_BUFFER_MAX"] == 316
 
 
 def test_a_recording_from_command_to_file(
@@ -191,8 +223,9 @@ def test_a_recording_from_command_to_file(
     states, found = asyncio.run(night())
     assert states == [RecordingState.IDLE, RecordingState.BUSY, RecordingState.FINISHED]
     assert found is not None and found.name == "Vega-20261121T212113Z_2026-11-21@21-21-13.ser"
-    assert [p for p, _ in indi.sent][-3:] == [
+    assert [p for p, _ in indi.sent][-4:] == [
         "CCD_VIDEO_STREAM",
+        "CCD_STREAM_FRAME",
         "RECORD_STREAM",
         "CCD_VIDEO_STREAM",
     ]

@@ -1,0 +1,262 @@
+"""Whole nights against the KStars 3.8 / INDI 2.x stand-in (``pytest -m kstars38``).
+
+The real adapters (:class:`~ekos_occult.kstars.client.EkosClient`, the Ekos port, the INDI
+stream recorder, the readiness check) and the real :class:`~ekos_occult.night.runner.NightRunner`
+run on a fake clock against :mod:`standin`, which follows the 3.8 contract of
+``shared/reference/kstars-3.8-interfaces.md``: train arguments, the ``version`` property,
+``jsonJobs`` states and stages, German log lines only, remote-mode profile, ``stop()`` that does
+nothing unless running, INDI 2.x stream-frame reset, recorder settings that spoil a recording,
+and ``INDI.sendProperty`` crashing KStars. A contract, not a real KStars 3.8 (see the README).
+"""
+
+import asyncio
+from collections.abc import Iterator
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fakes import FakeClock, make_plan, planned
+from kstars38.standin import Rig38, StandIn
+from privatebus import private_bus
+
+from ekos_occult.ekosfiles.render import render_single_job
+from ekos_occult.errors import ConfigError, EkosIncompatible
+from ekos_occult.files import write_night
+from ekos_occult.kstars.client import EkosClient
+from ekos_occult.kstars.preflight import ensure_ekos_ready
+from ekos_occult.night.ekosport import DBusEkosPort, KStarsLink
+from ekos_occult.night.journal import MemoryJournal
+from ekos_occult.night.recorder import IndiStreamRecorder
+from ekos_occult.night.runner import NightRunner
+from ekos_occult.night.supervisor import Limits, Outcome
+from ekos_occult.settings import Settings
+from ekos_occult.video.ser import open_ser
+
+pytestmark = [pytest.mark.kstars38, pytest.mark.timeout(60)]
+
+T0 = datetime(2026, 11, 21, 20, 0, tzinfo=timezone.utc)
+ROI = (100, 60, 320, 240)
+
+
+@pytest.fixture
+def bus(tmp_path: Path) -> Iterator[str]:
+    with private_bus(tmp_path / "bus") as address:
+        yield address
+
+
+def _settings(**ekos: Any) -> Settings:
+    base = Settings()
+    return base.__class__(
+        **{**base.__dict__, "ekos": base.ekos.__class__(**{**base.ekos.__dict__, **ekos})}
+    )
+
+
+async def _with_standin(address: str, rig: Rig38, scenario: Any) -> Any:
+    standin = StandIn(address, rig)
+    await standin.start()
+    try:
+        return await scenario(standin)
+    finally:
+        await standin.stop()
+
+
+def _night(address: str, tmp_path: Path, rig: Rig38, clock: FakeClock, **runner: Any) -> Any:
+    plan = make_plan(
+        planned("Deneb", 10, lead_s=60, duration_s=2.0),
+        planned("Vega", 20, lead_s=60, duration_s=2.0),
+    )
+    journal = MemoryJournal()
+
+    async def scenario(standin: StandIn) -> Any:
+        link = KStarsLink(address, timeout_s=2.0)
+        client = await link.open()
+        report = await ensure_ekos_ready(client, Settings(), start_ekos=False, clock=clock)
+        link.version = report.file_format
+        jobs = {}
+        for ev in plan.scheduled:
+            rendered = render_single_job(
+                plan,
+                Settings(),
+                ev,
+                version=report.file_format,
+                night_dir=tmp_path / "night",
+                tz=report.tz,
+                asap=True,  # as `run` writes them
+            )
+            jobs[ev.name] = write_night(rendered)[-1]
+        port = DBusEkosPort(link, report.camera, clock)
+        await port.subscribe()
+        recorder = IndiStreamRecorder(
+            lambda: link.client, report.camera, timeout_s=2.0, indi_server=report.indi_server
+        )
+        night = NightRunner(
+            plan,
+            ekos=port,
+            recorder=recorder,
+            clock=clock,
+            journal=journal,
+            job_files=jobs,
+            recordings_dir=tmp_path / "rec",
+            limits=Limits(poll_s=1.0),
+            **runner,
+        )
+        try:
+            return report, await night.run()
+        finally:
+            await port.close()
+            await link.close()
+
+    report, results = asyncio.run(_with_standin(address, rig, scenario))
+    return report, results, journal
+
+
+def _rig(clock: FakeClock, disk: Path, **kw: Any) -> Rig38:
+    return Rig38(now=clock.now, disk=disk, **kw)
+
+
+# ---------------------------------------------------------------------- identification
+def test_38_is_identified_by_its_version_property(bus: str, tmp_path: Path) -> None:
+    clock = FakeClock(T0)
+    rig = _rig(clock, Path("/"))
+
+    async def scenario(standin: StandIn) -> Any:
+        async with EkosClient(bus, timeout_s=2.0) as client:
+            return await ensure_ekos_ready(client, Settings(), start_ekos=False, clock=clock)
+
+    report = asyncio.run(_with_standin(bus, rig, scenario))
+    assert (report.kstars_version, report.file_format, report.format_source) == (
+        "3.8.1",
+        "3.7",
+        "detected",
+    )
+    assert "version property" in report.version_text
+
+
+def test_37_without_version_property_is_identified_by_feature_probes(
+    bus: str, tmp_path: Path
+) -> None:
+    clock = FakeClock(T0)
+    rig = _rig(clock, Path("/"), version_prop="")
+
+    async def scenario(standin: StandIn) -> Any:
+        async with EkosClient(bus, timeout_s=2.0) as client:
+            return await ensure_ekos_ready(client, Settings(), start_ekos=False, clock=clock)
+
+    report = asyncio.run(_with_standin(bus, rig, scenario))
+    assert (report.kstars_version, report.file_format) == (">=3.7.3", "3.7")
+    assert "Capture.abort(s)" in report.version_text
+
+
+def test_an_unidentified_kstars_is_refused_not_given_the_36_format(
+    bus: str, tmp_path: Path
+) -> None:
+    clock = FakeClock(T0)
+    # 3.7.0-3.7.2 shape: no version property, no jsonJobs, abort() without a train; the
+    # process is not a kstars executable (as in a Flatpak or another namespace).
+    rig = _rig(clock, Path("/"), version_prop="", json_jobs=False, train_args=False)
+
+    async def scenario(standin: StandIn) -> Any:
+        async with EkosClient(bus, timeout_s=2.0) as client:
+            with pytest.raises(ConfigError) as refused:
+                await ensure_ekos_ready(client, Settings(), start_ekos=False, clock=clock)
+            configured = _settings(kstars_version="3.7")
+            report = await ensure_ekos_ready(client, configured, start_ekos=False, clock=clock)
+            return str(refused.value), report
+
+    message, report = asyncio.run(_with_standin(bus, rig, scenario))
+    assert "--kstars-version" in message and "version property" in message
+    assert "jsonJobs" in message and "not the 3.6 format" in message
+    assert (report.file_format, report.format_source) == ("3.7", "configured")
+
+
+def test_a_signature_mismatch_is_its_own_error_not_kstars_gone(bus: str, tmp_path: Path) -> None:
+    clock = FakeClock(T0)
+    rig = _rig(clock, Path("/"))
+
+    async def scenario(standin: StandIn) -> Any:
+        async with EkosClient(bus, timeout_s=2.0) as client:
+            with pytest.raises(EkosIncompatible, match="abort") as err:
+                await client.call(("/KStars/Ekos/Capture", "org.kde.kstars.Ekos.Capture"), "abort")
+            await client.abort_capture()  # the train form, chosen by the probe
+            return str(err.value)
+
+    message = asyncio.run(_with_standin(bus, rig, scenario))
+    assert "not on the bus" not in message and "UnknownMethod" in message
+    assert rig.aborts == [""]
+
+
+# ---------------------------------------------------------------------- whole nights
+def test_a_german_38_night_records_both_events(bus: str, tmp_path: Path) -> None:
+    clock = FakeClock(T0)
+    rig = _rig(clock, Path("/"), capture_busy_after_job=True)
+    report, results, journal = _night(bus, tmp_path, rig, clock, roi=ROI)
+    assert [(r.name, r.outcome) for r in results] == [
+        ("Deneb", Outcome.RECORDED),
+        ("Vega", Outcome.RECORDED),
+    ], [r.detail for r in results]
+    # Completion came from jsonJobs: KStars logged German only.
+    assert all(not any(w in line for w in ("complete", "Job '")) for line in rig.sched_log)
+    assert sum("ist abgeschlossen" in line for line in rig.sched_log) == 2
+    # Ekos' capture, busy after the job, was aborted with the 3.7.3+ train argument.
+    assert rig.aborts and set(rig.aborts) == {""}
+    # Scheduler.stop() was never relied on to report "aborted".
+    assert rig.scheduler == 0
+    # The crashing INDI.sendProperty was never called: properties went to the INDI server.
+    assert not rig.crashed
+    assert report.indi_server is not None and report.indi_server.port == rig.indi_port
+    for r in results:
+        assert r.file is not None and r.file.suffix == ".ser" and r.file.exists()
+        header = open_ser(r.file).header  # the ROI survived the stream start (INDI 2.2.4)
+        assert (header.width, header.height) == ROI[2:]
+    # Recorder pinned: SER (not the saved OGV), divisor 1, a buffer that holds the event.
+    assert rig.props[("CCD_STREAM_RECORDER", "SER")] == "On"
+    assert float(rig.props[("STREAMING_EXPOSURE", "STREAMING_DIVISOR_VALUE")]) == 1.0
+    assert float(rig.props[("LIMITS", "LIMITS_BUFFER_MAX")]) >= 64
+    events = [e for e in journal.entries if e["type"] == "event"]
+    assert all(e["dropped_frames"] == 0 and not e["problems"] for e in events)
+
+
+def test_kstars_zone_changing_mid_night_does_not_drop_the_next_job(
+    bus: str, tmp_path: Path
+) -> None:
+    # A GPS/mount time source moves KStars' zone by 2 h after the first event: a job with a
+    # fixed StartAt would look 2 h off (late: never run; early: mount parked). run's per-event
+    # jobs start ASAP, so KStars' clock does not matter.
+    clock = FakeClock(T0)
+    rig = _rig(clock, Path("/"))
+
+    original = clock.sleep_until
+
+    async def sleep_until(t: datetime) -> None:
+        await original(t)
+        if clock.now() > T0 + timedelta(minutes=12):
+            rig.tz_hours = 3.0
+
+    clock.sleep_until = sleep_until  # type: ignore[method-assign]
+    report, results, journal = _night(bus, tmp_path, rig, clock)
+    assert rig.tz_hours == 3.0
+    assert [r.outcome for r in results] == [Outcome.RECORDED] * 2, [r.detail for r in results]
+    assert [r.outcome for r in results] == [Outcome.RECORDED, Outcome.RECORDED]
+    assert not rig.parked
+    assert all(j["startup"] == "ASAP" for j in rig.jobs)
+
+
+def test_remote_indi_night_records_on_the_indi_host(bus: str, tmp_path: Path) -> None:
+    clock = FakeClock(T0)
+    other_host = tmp_path / "stellarmate-disk"
+    rig = _rig(clock, other_host, mode="remote", indi_host="127.0.0.2")
+    report, results, journal = _night(bus, tmp_path, rig, clock, roi=ROI)
+    assert report.indi_server is not None and not report.indi_server.is_local
+    assert "Ekos.getProfile" in report.indi_server.how
+    assert [r.outcome for r in results] == [Outcome.RECORDED, Outcome.RECORDED]
+    assert not rig.crashed
+    assert not list((tmp_path / "rec").glob("*.ser"))  # nothing on this machine's disk
+    assert len(rig.written) == 2
+    for path in rig.written:  # the files on the INDI host are whole
+        header = open_ser(path).header
+        assert (header.width, header.height) == ROI[2:]
+    events = [e for e in journal.entries if e["type"] == "event"]
+    for e in events:
+        assert any("127.0.0.2" in w for w in e["warnings"]), e["warnings"]
+        assert e["file"].startswith(str(tmp_path / "rec"))
