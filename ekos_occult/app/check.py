@@ -78,8 +78,11 @@ def kstars_config_home(bus: str, timeout_s: float) -> Path | None:
         return None
 
 
-async def _kstars_checks(bus: str, settings: Settings) -> tuple[list[Check], int | None]:
-    """The checks that ask KStars, and the camera's full-frame size in bytes (None: unknown)."""
+async def _kstars_checks(
+    bus: str, settings: Settings
+) -> tuple[list[Check], int | None, str | None]:
+    """The checks that ask KStars, the camera's full-frame size in bytes and KStars' version
+    (None: unknown)."""
     from ekos_occult.errors import EkosError, RecordingError
     from ekos_occult.kstars.client import EkosClient
     from ekos_occult.kstars.rigcheck import Check, Verdict, check_rig
@@ -88,14 +91,25 @@ async def _kstars_checks(bus: str, settings: Settings) -> tuple[list[Check], int
     try:
         async with EkosClient(bus, timeout_s=settings.ekos.call_timeout_s) as client:
             checks = await check_rig(client, camera=settings.ekos.camera, site=settings.site)
+            found = await client.identify()
+            checks.append(
+                Check(
+                    "kstars: version",
+                    Verdict.OK if found.version else Verdict.WARNING,
+                    f"KStars {found.version} (from {found.how})"
+                    if found.version
+                    else f"cannot tell: {found.how}",
+                    "" if found.version else "give --kstars-version to load and run",
+                )
+            )
             try:
                 camera = settings.ekos.camera or await client.camera_name()
                 geometry = await IndiStreamRecorder(lambda: client, camera).frame_geometry(None)
             except (EkosError, RecordingError):
-                return checks, None
-            return checks, geometry.frame_bytes
+                return checks, None, found.version
+            return checks, geometry.frame_bytes, found.version
     except EkosError as exc:
-        return [Check("kstars", Verdict.PROBLEM, str(exc))], None
+        return [Check("kstars", Verdict.PROBLEM, str(exc))], None, None
 
 
 def _connect_race_check(bus: str, settings: Settings) -> list[Check]:
@@ -127,18 +141,19 @@ def check_rig_ready(request: CheckRequest, settings: Settings) -> list[Check]:
 
     checks: list[Check] = []
     frame_bytes: int | None = None
+    version: str | None = None
     try:
         bus = resolve_bus_address(request.bus, os.environ, settings.sandbox_dir)
     except EkosUnavailable as exc:
         bus = ""
         checks.append(Check("kstars", Verdict.PROBLEM, str(exc)))
     if bus:
-        found, frame_bytes = asyncio.run(_kstars_checks(bus, settings))
+        found, frame_bytes, version = asyncio.run(_kstars_checks(bus, settings))
         checks += found
         checks += _connect_race_check(bus, settings)
     rc_path = kstarsrc_path(request.kstarsrc, settings, bus)
     try:
-        checks += kstars_settings_checks(read_kstarsrc(rc_path), rc_path)
+        checks += kstars_settings_checks(read_kstarsrc(rc_path), rc_path, version)
     except OSError as exc:
         checks.append(Check("kstars settings", Verdict.UNKNOWN, f"cannot read {rc_path}: {exc}"))
     checks.append(clock_check())

@@ -8,6 +8,7 @@ scheduler unless ``force``. A night with nothing to observe leaves Ekos alone.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -141,13 +142,16 @@ async def _load(
     from ekos_occult.ekosfiles.render import render_night
     from ekos_occult.kstars.client import EkosClient
     from ekos_occult.kstars.loader import load_night
-    from ekos_occult.kstars.preflight import ensure_ekos_ready
+    from ekos_occult.kstars.preflight import ensure_ekos_ready, settings_for_camera
 
     clock = SystemClock()
     async with EkosClient(bus, timeout_s=settings.ekos.call_timeout_s) as client:
         ready = await ensure_ekos_ready(
             client, settings, start_ekos=request.start_ekos, clock=clock
         )
+        settings, note = settings_for_camera(settings, ready)  # the camera's own <Format> label
+        if note:
+            ready = dataclasses.replace(ready, notes=(*ready.notes, note))
         rendered = render_night(
             plan, settings, version=ready.file_format, night_dir=folder, tz=ready.tz
         )

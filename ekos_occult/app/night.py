@@ -12,7 +12,7 @@ cleanly and closes the journal.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -239,6 +239,7 @@ async def _night(
     from ekos_occult.app.events import keep_events
     from ekos_occult.clock import SystemClock
     from ekos_occult.ekosfiles.nightfolder import JOURNAL, RECORDINGS
+    from ekos_occult.kstars.preflight import settings_for_camera
     from ekos_occult.night.ekosport import DBusEkosPort
     from ekos_occult.night.journal import Journal, read_journal
     from ekos_occult.night.recorder import IndiStreamRecorder, check_record_directory
@@ -249,6 +250,9 @@ async def _night(
     start_ekos = request.start_ekos
     report = await _ready(await link.open(), settings, start_ekos)
     link.version = report.file_format
+    settings, note = settings_for_camera(settings, report)  # the camera's own <Format> label
+    if note:
+        report = replace(report, notes=(*report.notes, note))
     _say_ready(report, say)
     check_record_directory(night / RECORDINGS)
     keep_events(csv, night)

@@ -54,7 +54,8 @@ FULL_FRAME = {KStarsFormat.V3_6: (0, 0, 100_000, 100_000), KStarsFormat.V3_7: (0
 """The <Frame> written when no ROI is configured. KStars 3.6 clamps the values into its frame
 boxes, so an oversize width/height gives the full sensor, while 0 gives a 1x1 pixel frame and an
 omitted <Frame> keeps the previous sequence's ROI (both seen on KStars 3.6.2). KStars 3.7+ reads
-a 0x0 ROI as "not set" and uses the full frame."""
+a 0x0 <Frame> as "leave the frame as it is": the camera keeps whatever frame it has (the full
+sensor unless something set a subframe before), it is not reset to the full frame."""
 
 _TEMPLATES = {
     KStarsFormat.V3_6: ("scheduler-3.6.esl.j2", "sequence-3.6.esq.j2"),

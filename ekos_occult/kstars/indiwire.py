@@ -29,6 +29,8 @@ __all__ = [
     "server_from_profile",
     "port_from_cmdline",
     "is_local_host",
+    "switch_labels",
+    "labels_from_def",
 ]
 
 _KINDS = {"number": "Number", "text": "Text", "switch": "Switch"}
@@ -136,3 +138,52 @@ async def send_xml(host: str, port: int, message: bytes, timeout_s: float) -> No
         raise EkosTimeout(f"The INDI server {host}:{port} did not answer in time.") from exc
     except OSError as exc:
         raise EkosCommandFailed(f"Cannot send to the INDI server {host}:{port}: {exc}.") from exc
+
+
+def labels_from_def(xml_text: str, prop: str) -> list[tuple[str, str, bool]]:
+    """``(element name, label, on)`` of the switch ``prop`` in an INDI server's ``defSwitchVector``
+    answer (KStars' D-Bus shows element names only, e.g. ``INDI_MONO`` for the label "Mono")."""
+    found: list[tuple[str, str, bool]] = []
+    for m in re.finditer(r"<defSwitchVector\b.*?</defSwitchVector>", xml_text, re.S):
+        try:
+            root = etree.fromstring(m.group(0).encode("utf-8"))
+        except etree.XMLSyntaxError:
+            continue
+        if root.get("name") != prop:
+            continue
+        for el in root.iter("defSwitch"):
+            name = el.get("name", "")
+            found.append((name, el.get("label") or name, (el.text or "").strip() == "On"))
+    return found
+
+
+async def switch_labels(
+    host: str, port: int, device: str, prop: str, timeout_s: float
+) -> list[tuple[str, str, bool]]:
+    """Ask the INDI server for one switch property's definition: its elements' labels.
+
+    Returns:
+        ``(element name, label, on)`` per element; empty when the server did not define it
+        within ``timeout_s``.
+    """
+    ask = etree.Element("getProperties", version="1.7", device=device, name=prop)
+    data = b""
+    try:
+        reader, writer = await asyncio.wait_for(asyncio.open_connection(host, port), timeout_s)
+    except (OSError, asyncio.TimeoutError):
+        return []
+    try:
+        writer.write(bytes(etree.tostring(ask)) + b"\n")
+        await asyncio.wait_for(writer.drain(), timeout_s)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout_s
+        while b"</defSwitchVector>" not in data and loop.time() < deadline:
+            chunk = await asyncio.wait_for(reader.read(65536), max(0.01, deadline - loop.time()))
+            if not chunk:
+                break
+            data += chunk
+    except (OSError, asyncio.TimeoutError):
+        pass
+    finally:
+        writer.close()
+    return labels_from_def(data.decode("utf-8", "replace"), prop)

@@ -9,6 +9,8 @@ times are read in. It talks to Ekos only through the adapter's typed methods.
 
 from __future__ import annotations
 
+import dataclasses
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta, timezone, tzinfo
@@ -17,6 +19,7 @@ from typing import Literal
 from ekos_occult.clock import Clock
 from ekos_occult.ekosfiles.formats import KStarsFormat, format_for_version, parse_format_setting
 from ekos_occult.errors import ConfigError, EkosCommandFailed, EkosUnavailable
+from ekos_occult.kstars import indiwire
 from ekos_occult.kstars.client import NOT_RUNNING_MESSAGE, EkosClient, KStarsLocation
 from ekos_occult.kstars.indiwire import IndiServer
 from ekos_occult.kstars.states import CommunicationStatus
@@ -25,6 +28,7 @@ from ekos_occult.settings import Settings
 __all__ = [
     "ReadyReport",
     "ensure_ekos_ready",
+    "settings_for_camera",
 ]
 
 EKOS_START_TIMEOUT_S = 90.0
@@ -54,6 +58,8 @@ class ReadyReport:
         version_how: how the version was found (the 3.8 version property, the executable,
             a feature probe).
         indi_server: Ekos' INDI server (local or on another host), None when not found.
+        capture_formats: the camera's capture-format labels and which is on, as its INDI
+            server defines ``CCD_CAPTURE_FORMAT`` (empty when not found).
     """
 
     kstars_version: str | None
@@ -66,6 +72,7 @@ class ReadyReport:
     notes: tuple[str, ...] = ()
     version_how: str = ""
     indi_server: IndiServer | None = None
+    capture_formats: tuple[tuple[str, bool], ...] = ()
 
     @property
     def tz(self) -> tzinfo:
@@ -252,7 +259,14 @@ async def ensure_ekos_ready(
     devices = await _connected_devices(client)
     camera = await _camera(client, settings, devices, clock)
     location = await client.location()
+    notes += (_options_note(detected, fmt),)
     server = await client.indi_server(settings.ekos.profile)
+    formats: tuple[tuple[str, bool], ...] = ()
+    if server is not None:
+        labels = await indiwire.switch_labels(
+            server.host, server.port, camera, "CCD_CAPTURE_FORMAT", settings.ekos.call_timeout_s
+        )
+        formats = tuple((label, on) for _, label, on in labels)
     if server is None:
         notes += (
             "Ekos' INDI server was not found (no remote profile, no indiserver child of "
@@ -265,5 +279,49 @@ async def ensure_ekos_ready(
             "through INDI (the recording finished without an error), not read here.",
         )
     return ReadyReport(
-        detected, fmt, source, location, camera, devices, started, notes, how, server
+        detected, fmt, source, location, camera, devices, started, notes, how, server, formats
     )
+
+
+def _options_note(version: str | None, fmt: str) -> str:
+    """What loading our .esl files changes in the user's scheduler options (KStars keeps it)."""
+    if fmt == "3.6":
+        changed = "its error handling (don't restart) and the startup/shutdown procedures"
+    elif version is not None and re.search(r"3\.(\d+)", version) and _minor(version) < 8:
+        changed = "its error handling (don't restart) and the park/unpark/warm-CCD options"
+    else:
+        changed = "its error handling (don't restart), and turns your startup and shutdown task "
+        changed += "queues off"
+    return (
+        f"Loading ekos-occult's schedules sets Ekos' scheduler options to theirs: {changed}. "
+        "KStars keeps them for later sessions: turn yours back on in the scheduler's options "
+        "after the night if you use them."
+    )
+
+
+def _minor(version: str) -> int:
+    m = re.search(r"(\d+)\.(\d+)", version)
+    return int(m.group(2)) if m else 0
+
+
+def settings_for_camera(settings: Settings, report: ReadyReport) -> tuple[Settings, str]:
+    """The settings with the .esq ``<Format>`` the camera has (its capture-format label).
+
+    Ekos matches ``<Format>`` against the camera's own labels exactly ("Mono" fits the CCD
+    Simulator and QHY mono cameras, not every camera). When the configured one is not among
+    the camera's, the camera's current one is used.
+
+    Returns:
+        The settings to render with, and a note for the user ("" when nothing changed).
+    """
+    labels = [label for label, _ in report.capture_formats]
+    if not labels or settings.capture.format in labels:
+        return settings, ""
+    chosen = next((label for label, on in report.capture_formats if on), labels[0])
+    note = (
+        f"the camera {report.camera} has no capture format {settings.capture.format!r} "
+        f"(it has {', '.join(repr(x) for x in labels)}): the .esq files use {chosen!r}, "
+        "its current one ([capture] format in the config chooses another)."
+    )
+    capture = dataclasses.replace(settings.capture, format=chosen)
+    return dataclasses.replace(settings, capture=capture), note

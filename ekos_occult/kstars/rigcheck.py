@@ -99,18 +99,59 @@ def _flag(groups: Mapping[str, Mapping[str, str]], group: str, key: str, default
 
 
 def kstars_settings_checks(
-    groups: Mapping[str, Mapping[str, str]] | None, path: Path
+    groups: Mapping[str, Mapping[str, str]] | None,
+    path: Path,
+    kstars_version: str | None = None,
 ) -> list[Check]:
-    """Verdicts on the scheduler settings that matter for one-job-per-event nights.
+    """Verdicts on the settings that matter for one-job-per-event nights.
+
+    Which keys exist depends on the version: ``SchedulerParkMount`` is gone on 3.8 (its
+    scheduler has task queues instead, which ekos-occult's files switch off);
+    ``[indi] timeSource``/``locationSource`` exist from 3.7.
 
     Args:
         groups: the parsed kstarsrc (None: file missing, KStars' defaults apply).
         path: the file, named in the advice.
+        kstars_version: the running KStars' version ("3.8.1", ">=3.7.3"), None when unknown.
     """
+    checks = _scheduler_checks(groups, path, kstars_version)
+    return [*checks, *_time_source_checks(groups or {}, path)]
+
+
+def _version_at_least(version: str | None, major: int, minor: int) -> bool:
+    m = re.search(r"(\d+)\.(\d+)", version or "")
+    return m is not None and (int(m.group(1)), int(m.group(2))) >= (major, minor)
+
+
+def _time_source_checks(g: Mapping[str, Mapping[str, str]], path: Path) -> list[Check]:
+    """KStars 3.7+ may take its time and location from a mount or GPS during the night."""
+    found = []
+    for key, what in (("timeSource", "time"), ("locationSource", "location")):
+        value = g.get("indi", {}).get(key, "").strip()
+        if value and value.lower() != "kstars":
+            found.append(
+                Check(
+                    f"kstars: {what} source",
+                    Verdict.WARNING,
+                    f"{path} [indi]: {key}={value}: KStars' {what} (and its time zone) follow "
+                    "that device during the night. `run` starts each job itself (ASAP), so it "
+                    "is not affected; the fixed StartAt times of `load`'s whole-night file "
+                    "are read in KStars' zone of the moment and may be off by its change.",
+                    f"Set {key}=KStars under [indi] (Ekos > INDI options) with KStars closed, "
+                    "or use `run` rather than `load`.",
+                )
+            )
+    return found
+
+
+def _scheduler_checks(
+    groups: Mapping[str, Mapping[str, str]] | None, path: Path, kstars_version: str | None
+) -> list[Check]:
     g = groups or {}
     where = f"{path} [Scheduler]" if groups is not None else f"{path} (missing: KStars defaults)"
     quit_ekos = _flag(g, "Scheduler", "StopEkosAfterShutdown", True)
     park = _flag(g, "Scheduler", "SchedulerParkMount", False)
+    park_exists = not _version_at_least(kstars_version, 3, 8)
     remember = _flag(g, "Scheduler", "RememberJobProgress", True)
     quit_fix = (
         "Quit KStars, then set StopEkosAfterShutdown=false under [Scheduler] in "
@@ -131,24 +172,7 @@ def kstars_settings_checks(
             quit_fix if quit_ekos else "",
             night_ending=quit_ekos,
         ),
-        Check(
-            "kstars: no parking between jobs",
-            Verdict.PROBLEM if park else Verdict.OK,
-            f"{where}: SchedulerParkMount={'true' if park else 'false'}"
-            + (
-                ": KStars 3.7+ parks the mount when the queue empties, so it is off the "
-                "star when the recording starts (3.6 follows the empty shutdown procedure of "
-                "ekos-occult's files)"
-                if park
-                else ""
-            ),
-            (
-                "Set SchedulerParkMount=false under [Scheduler] (untick 'Park Mount' in the "
-                "scheduler's shutdown procedure) with KStars closed."
-            )
-            if park
-            else "",
-        ),
+        _park_check(park, park_exists, where),
         Check(
             "kstars: repeated targets are observed",
             Verdict.WARNING if remember else Verdict.OK,
@@ -164,6 +188,35 @@ def kstars_settings_checks(
             else "",
         ),
     ]
+
+
+def _park_check(park: bool, exists: bool, where: str) -> Check:
+    name = "kstars: no parking between jobs"
+    if not exists:
+        return Check(
+            name,
+            Verdict.OK,
+            f"{where}: SchedulerParkMount does not exist on KStars 3.8 (the shutdown task "
+            "queue parks instead; ekos-occult's files turn it off)",
+        )
+    return Check(
+        name,
+        Verdict.PROBLEM if park else Verdict.OK,
+        f"{where}: SchedulerParkMount={'true' if park else 'false'}"
+        + (
+            ": KStars 3.7 parks the mount when the queue empties, so it is off the "
+            "star when the recording starts (3.6 follows the empty shutdown procedure of "
+            "ekos-occult's files)"
+            if park
+            else ""
+        ),
+        (
+            "Set SchedulerParkMount=false under [Scheduler] (untick 'Park Mount' in the "
+            "scheduler's shutdown procedure) with KStars closed."
+        )
+        if park
+        else "",
+    )
 
 
 def night_ending(checks: Sequence[Check]) -> list[Check]:

@@ -360,3 +360,20 @@ def test_kstars_log_of_a_sandbox_is_found_by_its_bus(tmp_path: Path) -> None:
     lines, where = kstars_log_lines("unix:path=/x/bus", [sbx], tmp_path / "home")
     assert lines == _RACE and where == str(sbx / "logs" / "kstars.log")
     assert kstars_log_lines("unix:path=/other", [sbx], tmp_path / "home") == ([], "")
+
+
+def test_which_kstarsrc_keys_exist_depends_on_the_version(tmp_path: Path) -> None:
+    path = tmp_path / "kstarsrc"
+    groups = {
+        "Scheduler": {"StopEkosAfterShutdown": "false", "SchedulerParkMount": "true"},
+        "indi": {"timeSource": "Telescope Simulator", "locationSource": "KStars"},
+    }
+    on37 = {c.name: c for c in kstars_settings_checks(groups, path, "3.7.5")}
+    assert on37["kstars: no parking between jobs"].verdict is Verdict.PROBLEM
+    on38 = {c.name: c for c in kstars_settings_checks(groups, path, "3.8.1")}
+    park = on38["kstars: no parking between jobs"]
+    assert park.verdict is Verdict.OK and "does not exist on KStars 3.8" in park.detail
+    time_source = on38["kstars: time source"]
+    assert time_source.verdict is Verdict.WARNING and "Telescope Simulator" in time_source.detail
+    assert "kstars: location source" not in on38  # KStars' own
+    assert not any("source" in c.name for c in kstars_settings_checks(None, path))

@@ -48,6 +48,15 @@ MOUNT = "Telescope Simulator"
 TRAIN = "Primary"
 SENSOR = (1280, 1024)
 
+# The camera's capture formats as its INDI driver defines them (a colour camera: no "Mono").
+CAPTURE_FORMAT_DEF = (
+    f'<defSwitchVector device="{CAM}" name="CCD_CAPTURE_FORMAT" label="Format" state="Idle" '
+    'perm="rw" rule="OneOfMany">\n'
+    '<defSwitch name="INDI_RGB" label="RGB">Off</defSwitch>\n'
+    '<defSwitch name="INDI_RAW" label="RAW 16">On</defSwitch>\n'
+    "</defSwitchVector>\n"
+)
+
 # Scheduler job state and stage (3.7.1+ jsonJobs), from the reference.
 JOB_IDLE, JOB_SCHEDULED, JOB_BUSY, JOB_ERROR, JOB_ABORTED, JOB_INVALID, JOB_COMPLETE = (
     0,
@@ -603,7 +612,13 @@ class IndiServer:
         return port
 
     async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        data = await reader.read()
+        data = b""
+        while chunk := await reader.read(65536):
+            data += chunk
+            if b"<getProperties" in data and b"CCD_CAPTURE_FORMAT" in data:
+                writer.write(CAPTURE_FORMAT_DEF.encode("utf-8"))  # labels, not element names
+                await writer.drain()
+                data = b""
         text = data.decode("utf-8")
         for m in re.finditer(r"<new(Number|Text|Switch)Vector[^>]*>.*?</new\1Vector>", text, re.S):
             root = ET.fromstring(m.group(0))

@@ -24,7 +24,7 @@ from ekos_occult.ekosfiles.render import render_single_job
 from ekos_occult.errors import ConfigError, EkosIncompatible
 from ekos_occult.files import write_night
 from ekos_occult.kstars.client import EkosClient
-from ekos_occult.kstars.preflight import ensure_ekos_ready
+from ekos_occult.kstars.preflight import ensure_ekos_ready, settings_for_camera
 from ekos_occult.night.ekosport import DBusEkosPort, KStarsLink
 from ekos_occult.night.journal import MemoryJournal
 from ekos_occult.night.recorder import IndiStreamRecorder
@@ -131,6 +131,10 @@ def test_38_is_identified_by_its_version_property(bus: str, tmp_path: Path) -> N
         "detected",
     )
     assert "version property" in report.version_text
+    # The camera's capture-format labels come from its INDI server (D-Bus has names only).
+    assert report.capture_formats == (("RGB", False), ("RAW 16", True))
+    chosen, note = settings_for_camera(Settings(), report)
+    assert chosen.capture.format == "RAW 16" and "'Mono'" in note
 
 
 def test_37_without_version_property_is_identified_by_feature_probes(
