@@ -91,7 +91,10 @@ async def _kstars_checks(
     try:
         async with EkosClient(bus, timeout_s=settings.ekos.call_timeout_s) as client:
             checks = await check_rig(client, camera=settings.ekos.camera, site=settings.site)
-            found = await client.identify()
+            try:
+                found = await client.identify()
+            except EkosError:
+                return checks, None, None  # KStars is not there: check_rig said so
             checks.append(
                 Check(
                     "kstars: version",

@@ -91,8 +91,8 @@ def test_ready_rig_exits_0(
 ) -> None:
     from ekos_occult.app import check as check_case
 
-    async def kstars_ok(bus: str, settings: object) -> tuple[list[Check], None]:
-        return [Check("kstars", Verdict.OK, f"KStars 3.6.2 on {bus} (test)")], None
+    async def kstars_ok(bus: str, settings: object) -> tuple[list[Check], None, str]:
+        return [Check("kstars", Verdict.OK, f"KStars 3.6.2 on {bus} (test)")], None, "3.6.2"
 
     monkeypatch.setattr(check_case, "_kstars_checks", kstars_ok)
     rc = main(
