@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fakes import FakeClock, make_plan, planned
+from fakes import FakeClock, MemoryJournal, make_plan, planned
 from kstars38.standin import Rig38, StandIn
 from privatebus import private_bus
 
@@ -26,7 +26,6 @@ from ekos_occult.files import write_night
 from ekos_occult.kstars.client import EkosClient
 from ekos_occult.kstars.preflight import ensure_ekos_ready, settings_for_camera
 from ekos_occult.night.ekosport import DBusEkosPort, KStarsLink
-from ekos_occult.night.journal import MemoryJournal
 from ekos_occult.night.recorder import IndiStreamRecorder
 from ekos_occult.night.runner import NightRunner
 from ekos_occult.night.supervisor import Limits, Outcome
