@@ -194,17 +194,23 @@ def _refuse_night_enders(kstarsrc: Path | None, settings: Settings, bus: str) ->
 def _write_jobs(
     plan: Plan, settings: Settings, report: ReadyReport, night: Path
 ) -> dict[str, Path]:
-    """Render and write one single-job .esl (and its .esq) per scheduled event."""
-    from ekos_occult.ekosfiles.render import render_single_job
-    from ekos_occult.files import write_night
+    """Render and write one single-job .esl (and its .esq) per scheduled event, all of them
+    or none (one :func:`~ekos_occult.files.write_tree`: a full disk leaves no job written)."""
+    from pathlib import PurePath
 
-    paths: dict[str, Path] = {}
+    from ekos_occult.ekosfiles.render import render_single_job
+    from ekos_occult.files import write_tree
+
+    files: list[tuple[PurePath, str]] = []
+    schedules: dict[str, Path] = {}
     for ev in plan.scheduled:
         rendered = render_single_job(  # ASAP: run starts each job itself, at its time
             plan, settings, ev, version=report.file_format, night_dir=night, tz=report.tz, asap=True
         )
-        paths[ev.name] = write_night(rendered)[-1]
-    return paths
+        files += [(f.relpath, f.text) for f in rendered.files]  # its .esl last
+        schedules[ev.name] = night / rendered.files[-1].relpath
+    write_tree(night, files)
+    return schedules
 
 
 async def _ready(client: EkosClient, settings: Settings, start_ekos: bool) -> ReadyReport:
