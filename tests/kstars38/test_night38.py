@@ -263,3 +263,58 @@ def test_remote_indi_night_records_on_the_indi_host(bus: str, tmp_path: Path) ->
     for e in events:
         assert any("127.0.0.2" in w for w in e["warnings"]), e["warnings"]
         assert e["file"].startswith(str(tmp_path / "rec"))
+
+
+# ---------------------------------------------------------------------- the command line
+def test_load_and_run_refuse_an_unidentified_kstars_with_exit_2(
+    bus: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`load` and `run` as typed: exit 2, what was tried said, nothing written for Ekos."""
+    import threading
+
+    from ekos_occult import cli
+
+    rig = Rig38(
+        now=lambda: datetime.now(timezone.utc),
+        disk=Path("/"),
+        version_prop="",
+        json_jobs=False,
+        train_args=False,
+    )
+    loop = asyncio.new_event_loop()
+    standin = StandIn(bus, rig)
+    ready = threading.Event()
+
+    def serve() -> None:
+        asyncio.set_event_loop(loop)
+        loop.run_until_complete(standin.start())
+        ready.set()
+        loop.run_forever()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    assert ready.wait(10)
+    start = (datetime.now(timezone.utc) + timedelta(hours=2)).replace(microsecond=0)
+    csv = tmp_path / "tonight.csv"
+    csv.write_text(
+        f"name,ra,dec,start,duration,mag\nZenith test,0.0,51.0,{start:%Y-%m-%dT%H:%M:%S},10,8.0\n",
+        encoding="utf-8",
+    )
+    common = ["--bus", bus, "--site", "51.4769,-0.0005,46", "--max-sun-altitude", "90"]
+    common += ["--min-altitude", "-90"]
+    rc_file = tmp_path / "kstarsrc"
+    rc_file.write_text("[Scheduler]\nStopEkosAfterShutdown=false\n", encoding="utf-8")
+    try:
+        for command, extra in (("load", []), ("run", ["--kstarsrc", str(rc_file)])):
+            out = tmp_path / command
+            rc = cli.main([command, str(csv), *common, *extra, "--out", str(out)])
+            err = capsys.readouterr().err
+            assert rc == 2, err
+            assert "Cannot tell which KStars is running" in err
+            assert "not a kstars executable" in err and "--kstars-version" in err
+            assert not list(out.rglob("*.esl")), command  # no Ekos file of a guessed format
+    finally:
+        asyncio.run_coroutine_threadsafe(standin.stop(), loop).result(10)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(10)
+        loop.close()
