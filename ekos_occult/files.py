@@ -34,6 +34,7 @@ __all__ = [
     "RenderedFiles",
     "write_atomic",
     "write_bytes_atomic",
+    "write_outputs",
     "write_tree",
     "write_night",
     "replace_night",
@@ -177,22 +178,48 @@ def write_bytes_atomic(path: Path, data: bytes, flag: str) -> None:
     Raises:
         OutputError: the folder or file cannot be written; ``path`` is unchanged.
     """
-    folder = path.parent if str(path.parent) else Path(".")
-    if not folder.is_dir():
-        raise OutputError(f"{flag}: cannot write in {folder}: no such folder; nothing was written.")
+    write_outputs([(path, data, flag)])
+
+
+def write_outputs(items: Sequence[tuple[Path, bytes, str]]) -> None:
+    """Write several output files (``--plot``, ``--csv``, ...) all or nothing.
+
+    Every file is staged (temporary file beside it, fsync) before the first is renamed into
+    place, so a full disk while writing the second leaves the first unwritten too.
+
+    Args:
+        items: ``(path, bytes, flag that named it)``; each folder must exist.
+
+    Raises:
+        OutputError: a folder or file cannot be written, naming its flag; no file changed.
+    """
+    staged: list[tuple[Path, Path, str]] = []
     try:
-        tmp = _stage_bytes(path, data)
-    except OSError as exc:
-        raise OutputError(
-            f"{flag}: cannot write {path}: {exc.strerror or exc}; nothing was written."
-        ) from exc
-    try:
-        os.replace(tmp, path)
-    except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        raise OutputError(
-            f"{flag}: cannot write {path}: {exc.strerror or exc}; nothing was written."
-        ) from exc
+        for path, data, flag in items:
+            folder = path.parent if str(path.parent) else Path(".")
+            if not folder.is_dir():
+                raise OutputError(
+                    f"{flag}: cannot write in {folder}: no such folder; nothing was written."
+                )
+            try:
+                staged.append((_stage_bytes(path, data), path, flag))
+            except OSError as exc:
+                raise OutputError(
+                    f"{flag}: cannot write {path}: {exc.strerror or exc}; nothing was written."
+                ) from exc
+        done: list[str] = []
+        for tmp, path, flag in staged:
+            try:
+                os.replace(tmp, path)
+            except OSError as exc:  # pragma: no cover - a rename after staging rarely fails
+                wrote = f"only {', '.join(done)} was written" if done else "nothing was written"
+                raise OutputError(
+                    f"{flag}: cannot write {path}: {exc.strerror or exc}; {wrote}."
+                ) from exc
+            done.append(str(path))
+    finally:
+        for tmp, _, _ in staged:
+            tmp.unlink(missing_ok=True)
 
 
 def _target(root: Path, relpath: PurePath) -> Path:

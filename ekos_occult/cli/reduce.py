@@ -271,7 +271,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     Both outputs are made in memory first; the files are written only when both are ready (their
     folders were checked when the flags were read), each atomically and naming its flag.
     """
-    from ekos_occult.files import write_bytes_atomic
+    from ekos_occult.files import write_outputs
     from ekos_occult.reduce.reduction import reduce_file, to_dict
 
     red = reduce_file(args.file, _options(args, settings))
@@ -283,8 +283,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         outputs.append(("--plot", args.plot, reduction_png(red)))
     if args.csv is not None:
         outputs.append(("--csv", args.csv, _csv_bytes(red)))
-    for flag, path, data in outputs:
-        write_bytes_atomic(path, data, flag)
+    write_outputs([(path, data, flag) for flag, path, data in outputs])  # all or nothing
     for note in red.notes:
         print(f"ekos-occult reduce: note: {note}", file=sys.stderr)
     print(json.dumps(info, indent=2) if args.json else _text(info))

@@ -363,3 +363,28 @@ def test_config_camera_delay_is_used(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert_edges(info, rec)
     b = info["timestamps"]["budget"]
     assert b["acquisition_delay_s"] == 0.021 and b["acquisition_delay_from"] == "[camera] default"
+
+
+def test_disk_full_on_the_second_output_writes_neither(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import errno
+
+    import ekos_occult.files as files
+
+    rec = make_recording(tmp_path / "a.ser", Scene())
+    plot, csv = tmp_path / "lc.png", tmp_path / "lc.csv"
+    real, calls = files._write_fd, []
+
+    def fill_up(fd: int, data: bytes) -> None:
+        calls.append(data)
+        if len(calls) == 2:  # the plot is staged, then the disk is full
+            raise OSError(errno.ENOSPC, "No space left on device")
+        real(fd, data)
+
+    monkeypatch.setattr(files, "_write_fd", fill_up)
+    rc = main(["reduce", str(rec.path), *FAST, "--plot", str(plot), "--csv", str(csv)])
+    err = capsys.readouterr().err
+    assert rc == 2
+    assert f"--csv: cannot write {csv}: No space left on device; nothing was written." in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.ser"]  # no plot either
