@@ -131,15 +131,15 @@ def make_plan_seconds(xml: bytes) -> float:
 
 def table_seconds(csv_path: Path, show_all: bool = False) -> tuple[float, int]:
     """In process: plan the CSV, then time rendering and writing the default table."""
-    from ekos_occult.cli.plan import add_plan_arguments, build_plan
+    from datetime import datetime, timezone
+
+    from ekos_occult.app.planning import PlanOptions, build_plan
     from ekos_occult.settings import load_settings, parse_site
     from ekos_occult.views.planview import render_table
 
-    parser = argparse.ArgumentParser()
-    add_plan_arguments(parser)
-    args = parser.parse_args([str(csv_path), "--now", NOW])
+    now = datetime.fromisoformat(NOW).replace(tzinfo=timezone.utc)
     settings = load_settings(None, overrides={"site": {"site": parse_site("48.1,11.6,520")}})
-    plan = build_plan(args, settings)
+    plan = build_plan(PlanOptions(str(csv_path), now=now), settings)
     sink = io.StringIO()
     t0 = time.perf_counter()
     with redirect_stdout(sink):
