@@ -117,6 +117,11 @@ class SkyFiles:
     def lines(self) -> Path:
         return self.directory / LINES_FILE
 
+    @property
+    def cache(self) -> Path:
+        """gsc's answers for fields without an occultation, one file per field."""
+        return self.directory / "gsc-cache"
+
 
 def default_table_path() -> Path:
     """The per-user star table (``$XDG_CACHE_HOME/ekos-occult/tycho2-stars.bin``)."""
@@ -228,18 +233,48 @@ def ensure_star_table(table: Path | None = None, index_dir: Path = INDEX_DIR) ->
     return table
 
 
+_GSC_SH = """#!/bin/sh
+# The ekos-occult sandbox's gsc: a field already answered (with no simulated occultation in it)
+# is printed from the cache; anything else is computed by gsc.py (see its docstring).
+if [ "$1" = -c ] && [ "$4" = -r ] && [ "$6" = -m ] && [ "$9" = -n ] && [ $# -eq 10 ]; then
+  f={cache}/"$2_$3_$5_$7_$8_${{10}}"
+  [ -f "$f" ] && exec cat "$f"
+fi
+exec {python} -IS {script} "$@"
+"""
+
+
 def install_gsc(bindir: Path, table: Path, sky: SkyFiles) -> Path:
-    """Write ``bindir/gsc``: :mod:`skygsc` with the table and occultation file filled in."""
+    """Write ``bindir/gsc`` (the cache-first sh script) and ``bindir/gsc.py`` (:mod:`skygsc`
+    with the table, occultation file and cache folder filled in)."""
+    import shlex
+
     from ekos_occult.kstars import skygsc
 
+    sky.cache.mkdir(parents=True, exist_ok=True)
     source = Path(skygsc.__file__).read_text(encoding="utf-8")
     source = source.replace('STAR_TABLE = ""', f"STAR_TABLE = {str(table)!r}", 1)
     source = source.replace('OCCULT_FILE = ""', f"OCCULT_FILE = {str(sky.lines)!r}", 1)
+    source = source.replace('CACHE_DIR = ""', f"CACHE_DIR = {str(sky.cache)!r}", 1)
+    py = bindir / "gsc.py"
+    write_text_atomic(py, source)
     script = bindir / "gsc"
-    write_text_atomic(script, f"#!{sys.executable} -IS\n{source}")
+    sh = _GSC_SH.format(
+        cache=shlex.quote(str(sky.cache)),
+        python=shlex.quote(sys.executable),
+        script=shlex.quote(str(py)),
+    )
+    write_text_atomic(script, sh)
     script.chmod(0o755)
-    sky.directory.mkdir(parents=True, exist_ok=True)
+    clear_cache(sky)
     return script
+
+
+def clear_cache(sky: SkyFiles) -> None:
+    """Forget every cached field (after the occultations or the table changed)."""
+    if sky.cache.is_dir():
+        for f in sky.cache.iterdir():
+            f.unlink(missing_ok=True)
 
 
 def write_occultations(sky: SkyFiles, occultations: Sequence[Occultation]) -> None:
@@ -254,6 +289,7 @@ def write_occultations(sky: SkyFiles, occultations: Sequence[Occultation]) -> No
             f"{o.r_utc.timestamp():.6f} {o.drop_mag:g} {o.mag:g}"
         )
     write_text_atomic(sky.lines, "\n".join(lines) + "\n")
+    clear_cache(sky)  # a cached field may hold a star that is now occulted
 
 
 def read_occultations(sky: SkyFiles) -> list[Occultation]:

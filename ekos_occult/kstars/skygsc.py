@@ -17,6 +17,13 @@ Occultations (``OCCULT_FILE``, one a line: ``ra_deg dec_deg D_unix R_unix drop_m
 catalogue star within :data:`MATCH_ARCSEC` of (ra, dec) is made ``drop_mag`` fainter while
 ``D <= now < R`` (``now`` = this process's wall clock, i.e. when the simulator draws the
 frame); when the catalogue has no star there, one of magnitude ``mag`` is added.
+
+Cache: the simulator asks for the same field frame after frame while the mount tracks, and
+starting Python costs more than the query. So the installed ``gsc`` is a small ``sh`` script
+that prints a field's answer from ``CACHE_DIR`` when it has one (``cat``), and runs this file
+otherwise; this file stores the answer of a field that holds no simulated occultation (an
+occulted field changes with time, so it is always computed). Writing the occultations clears
+the cache.
 """
 
 from __future__ import annotations
@@ -30,6 +37,7 @@ import time
 
 STAR_TABLE = ""  # set in the installed copy
 OCCULT_FILE = ""  # set in the installed copy
+CACHE_DIR = ""  # set in the installed copy
 
 MAGIC = b"EOSKY001"
 HEADER = struct.Struct("<8sid")  # magic, zones, zone height (deg)
@@ -185,12 +193,39 @@ def main(argv: list[str]) -> int:
     occs = read_occultations(OCCULT_FILE or os.environ.get("EKOS_OCCULT_OCCULT_FILE", ""))
     stars = apply_occultations(stars, occs, ra0, dec0, r, now)
     stars.sort(key=lambda s: s[2])
+    occulted = any(separation_deg(ra0, dec0, o[0], o[1]) <= r for o in occs)
     out = []
     for ra, dec, mag, num in stars[:nmax]:
         dist = separation_deg(ra0, dec0, ra, dec) * 60.0
         out.append(f"T{num:09d} {ra:.7f} {dec:+.7f} 0.2 {mag:.2f} 0.1 0 0 tyc2 00 {dist:.2f} 0\n")
-    sys.stdout.write("".join(out))
+    text = "".join(out)
+    sys.stdout.write(text)
+    key = cache_key(argv)
+    if CACHE_DIR and key and not occulted:
+        store(os.path.join(CACHE_DIR, key), text)
     return 0
+
+
+def cache_key(argv: list[str]) -> str:
+    """The cache file name for the simulator's exact argument list (as the sh script forms it:
+    ``RA_DEC_RADIUS_MAGLO_MAGHI_MAX``); empty for any other argument list."""
+    if len(argv) == 10 and [argv[0], argv[3], argv[5], argv[8]] == ["-c", "-r", "-m", "-n"]:
+        return "_".join(argv[i] for i in (1, 2, 4, 6, 7, 9))
+    return ""
+
+
+def store(path: str, text: str) -> None:
+    """Write a cache file atomically (a reader never sees half of it); errors are ignored."""
+    tmp = f"{path}.{os.getpid()}.tmp"
+    try:
+        with open(tmp, "w", encoding="ascii") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except OSError:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
 
 
 if __name__ == "__main__":

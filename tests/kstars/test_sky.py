@@ -272,3 +272,22 @@ def test_sandbox_occult_needs_a_running_sandbox(
 
     rc = cli.main(["sandbox", "occult", "--state-dir", str(tmp_path), "--clear"])
     assert rc == 2 and "No sandbox is running" in capsys.readouterr().err
+
+
+@pytest.mark.timeout(30)
+def test_a_field_without_occultation_is_served_from_the_cache(gsc: Path) -> None:
+    files = sky.SkyFiles(gsc.parent / "sky")
+    sky.write_occultations(files, [])
+    first = _run(gsc, 40.0, 20.0, 50.0)
+    cached = list(files.cache.iterdir())
+    assert [p.name for p in cached] == ["40.000000_+20.000000_50.0_0_17.00_3000"]
+    assert cached[0].read_text(encoding="ascii").splitlines() == first
+    cached[0].write_text("sentinel\n", encoding="ascii")
+    assert _run(gsc, 40.0, 20.0, 50.0) == ["sentinel"]  # printed by the sh script, no Python
+    now = datetime.now(timezone.utc)
+    occ = sky.Occultation("x", 40.1, 20.1, now + timedelta(hours=1), now + timedelta(hours=2))
+    sky.write_occultations(files, [occ])  # clears the cache
+    again = _run(gsc, 40.0, 20.0, 50.0)
+    assert set(first) < set(again)  # computed again: the catalogue plus the occulted star
+    assert not list(files.cache.iterdir())  # an occulted field is never cached
+    sky.write_occultations(files, [])
