@@ -65,7 +65,10 @@ class CsvProblem:
         where = f"{self.path}:{self.line}"
         if self.column is None:
             return f"{where}: {self.message}"
-        return f"{where}: column '{self.column}': {self.message}"
+        column = self.column
+        if not column.isprintable():  # a header cell with a line break or a control character
+            column = repr(column)[1:-1]
+        return f"{where}: column '{column}': {self.message}"
 
 
 class CsvFormatError(InputError):

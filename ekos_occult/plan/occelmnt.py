@@ -418,7 +418,7 @@ def _root(data: bytes, path: str) -> Any:
     except etree.XMLSyntaxError as exc:
         line = exc.lineno if exc.lineno else "?"
         raise PredictionFormatError(
-            f"{path}:{line}: not well-formed XML ({exc.msg}); an "
+            f"{path}:{line}: not well-formed XML ({' '.join(str(exc.msg).split())}); an "
             "occelmnt file is <Occultations><Event>…</Event>"
             "</Occultations>"
         ) from exc
