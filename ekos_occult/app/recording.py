@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from ekos_occult.ekosfiles.nightfolder import JOURNAL
 from ekos_occult.errors import OccultError
 from ekos_occult.night.journal import read_journal
 from ekos_occult.reduce.timestamps import Provenance, StampKind
@@ -29,8 +30,8 @@ def recording_provenance(file: Path, journal: Path | None = None) -> Provenance 
     """
     if journal is None:
         for folder in (file.parent, file.parent.parent):
-            if (folder / "journal.jsonl").is_file():
-                journal = folder / "journal.jsonl"
+            if (folder / JOURNAL).is_file():
+                journal = folder / JOURNAL
                 break
         else:
             return None
