@@ -15,9 +15,17 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from ekos_occult.kstars.rigcheck import Check
+    from ekos_occult.night.ports import ClockSync, ClockSyncReader
     from ekos_occult.settings import Settings
 
-__all__ = ["CheckRequest", "check_rig_ready", "kstarsrc_path", "kstars_config_home"]
+__all__ = [
+    "CheckRequest",
+    "check_rig_ready",
+    "kstarsrc_path",
+    "kstars_config_home",
+    "default_clock_reader",
+    "clock_verdict",
+]
 
 FRAMES_PER_S = 10
 """The disk check counts minutes of full-frame video at this rate."""
@@ -34,6 +42,54 @@ class CheckRequest:
 
     bus: str | None = None
     kstarsrc: Path | None = None
+    clock: ClockSync | None = None
+
+
+def default_clock_reader() -> ClockSyncReader:
+    """The kernel's clock state reader (tests replace this function)."""
+    from ekos_occult.night.timesync import KernelClockReader
+
+    return KernelClockReader()
+
+
+def clock_verdict(clock: ClockSync, limit_s: float) -> Check:
+    """The clock check from the kernel's state (adjtimex), with chrony's details if present.
+
+    Unsynchronised is a problem (every event time would be as wrong as the clock); a maximum
+    error over ``[camera] max_clock_error_s`` is a warning. When the kernel cannot be asked,
+    timedatectl/chronyc are (:func:`ekos_occult.kstars.rigcheck.clock_check`).
+    """
+    from ekos_occult.kstars import rigcheck
+    from ekos_occult.kstars.rigcheck import Check, Verdict
+
+    if clock.synchronised is None:
+        return rigcheck.clock_check()
+    chrony = ""
+    if clock.detail:
+        d = clock.detail
+        chrony = (
+            f"; chrony: {d.get('reference')} stratum {d.get('stratum')}, offset "
+            f"{d.get('system_offset_s')} s, {d.get('leap_status')}"
+        )
+    errors = f"max error {clock.max_error_s:.3f} s, estimated {clock.est_error_s:.3f} s"
+    if not clock.synchronised:
+        return Check(
+            "clock",
+            Verdict.PROBLEM,
+            f"kernel (adjtimex): the clock is NOT synchronised ({errors}){chrony}",
+            "Start a time daemon (chrony, systemd-timesyncd, or gpsd + chrony for a GPS) and "
+            "wait until it is synchronised: event times are only as good as this clock.",
+        )
+    if clock.max_error_s is not None and clock.max_error_s > limit_s:
+        return Check(
+            "clock",
+            Verdict.WARNING,
+            f"kernel (adjtimex): synchronised, but {errors} is over the {limit_s:g} s limit"
+            f"{chrony}",
+            "Wait for the time daemon to settle, use a closer/better time source (GPS), or "
+            "raise [camera] max_clock_error_s if this error is acceptable.",
+        )
+    return Check("clock", Verdict.OK, f"kernel (adjtimex): synchronised, {errors}{chrony}")
 
 
 def kstarsrc_path(kstarsrc: Path | None, settings: Settings, bus: str) -> Path:
@@ -134,7 +190,6 @@ def check_rig_ready(request: CheckRequest, settings: Settings) -> list[Check]:
     from ekos_occult.kstars.rigcheck import (
         Check,
         Verdict,
-        clock_check,
         disk_check,
         kstars_settings_checks,
         read_kstarsrc,
@@ -159,7 +214,8 @@ def check_rig_ready(request: CheckRequest, settings: Settings) -> list[Check]:
         checks += kstars_settings_checks(read_kstarsrc(rc_path), rc_path, version)
     except OSError as exc:
         checks.append(Check("kstars settings", Verdict.UNKNOWN, f"cannot read {rc_path}: {exc}"))
-    checks.append(clock_check())
+    clock = request.clock or default_clock_reader().read()
+    checks.append(clock_verdict(clock, settings.camera.max_clock_error_s))
     where = (settings.out_dir or Path.cwd()).absolute()
     rate = frame_bytes * FRAMES_PER_S if frame_bytes else None
     checks.append(disk_check(free_bytes(where), where, rate_bytes_per_s=rate))

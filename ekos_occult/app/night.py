@@ -251,6 +251,7 @@ async def _night(
     from ekos_occult.night.recorder import IndiStreamRecorder, check_record_directory
     from ekos_occult.night.records import Limits
     from ekos_occult.night.runner import NightRunner
+    from ekos_occult.night.timesync import KernelClockReader
 
     clock = SystemClock()
     start_ekos = request.start_ekos
@@ -286,6 +287,8 @@ async def _night(
         roi=request.roi,
         previous=read_journal(night / JOURNAL),
         observers=observers(clock.now) if observers else (),
+        clock_sync=KernelClockReader(),
+        max_clock_error_s=settings.camera.max_clock_error_s,
     )
     try:
         return await _cancellable(runner.run()), journal.failure

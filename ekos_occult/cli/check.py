@@ -58,11 +58,14 @@ def _print(checks: list[Check]) -> None:
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
     """Run every check and print the verdicts. Returns 0 when nothing is a problem, else 1."""
-    from ekos_occult.app.check import CheckRequest, check_rig_ready
+    from ekos_occult.app import check as use_case
     from ekos_occult.kstars.rigcheck import to_json_ready
 
-    checks = check_rig_ready(CheckRequest(bus=args.bus, kstarsrc=args.kstarsrc), settings)
+    clock = use_case.default_clock_reader().read()
+    request = use_case.CheckRequest(bus=args.bus, kstarsrc=args.kstarsrc, clock=clock)
+    checks = use_case.check_rig_ready(request, settings)
     report = to_json_ready(checks)
+    report["clock"] = clock.to_dict()
     if args.json:
         print(json.dumps(report, indent=2))
     else:

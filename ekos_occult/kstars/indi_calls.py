@@ -70,6 +70,14 @@ class IndiCalls(KStarsBus):
             raise EkosCommandFailed(f"INDI text {device} {prop}.{element} does not exist.")
         return str(value)
 
+    async def get_light(self, device: str, prop: str, element: str) -> PropertyState:
+        """An INDI light's state (``INVALID`` for an unknown light)."""
+        (text,) = await self.call(INDI_OBJ, "getLight", device, prop, element)
+        try:
+            return PropertyState(str(text).lower())
+        except ValueError:
+            return PropertyState.INVALID
+
     async def get_switch(self, device: str, prop: str, element: str) -> bool:
         """An INDI switch: True when On. Raises EkosCommandFailed for an unknown switch."""
         (value,) = await self.call(INDI_OBJ, "getSwitch", device, prop, element)

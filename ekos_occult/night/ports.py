@@ -44,6 +44,8 @@ __all__ = [
     "EkosPort",
     "RecorderPort",
     "JournalSink",
+    "ClockSync",
+    "ClockSyncReader",
 ]
 
 
@@ -123,6 +125,60 @@ class RecordingState(str, Enum):
     FINISHED = "finished"  # was recording, now stopped (RECORD_OFF on, state Idle/Ok)
     ALERT = "alert"  # the driver reported an error
     NO_DEVICE = "no_device"  # the camera (or its property) is gone: disconnected
+
+
+@dataclass(frozen=True)
+class ClockSync:
+    """The system clock's synchronisation, as the kernel (and chrony, when present) says.
+
+    Attributes:
+        synchronised: the kernel's verdict (``adjtimex``: STA_UNSYNC clear and not TIME_ERROR);
+            None when it could not be read.
+        max_error_s: the kernel's maximum error bound (seconds), None when unknown.
+        est_error_s: the kernel's estimated error (seconds), None when unknown.
+        source: how it was read (``"adjtimex"``, or why it could not be).
+        detail: chrony's (``chronyc -c tracking``) reference, offset and leap status when it
+            answered; empty otherwise.
+    """
+
+    synchronised: bool | None
+    max_error_s: float | None = None
+    est_error_s: float | None = None
+    source: str = "adjtimex"
+    detail: Mapping[str, object] | None = None
+
+    def problems(self, limit_s: float) -> list[str]:
+        """What makes event times from this clock doubtful (empty when all is well)."""
+        if self.synchronised is None:
+            return [f"the clock's synchronisation is unknown ({self.source})"]
+        out = []
+        if not self.synchronised:
+            out.append("the system clock is NOT synchronised (kernel: STA_UNSYNC/TIME_ERROR)")
+        if self.max_error_s is not None and self.max_error_s > limit_s:
+            out.append(
+                f"the clock's maximum error {self.max_error_s:.3f} s is over the "
+                f"{limit_s:g} s limit ([camera] max_clock_error_s)"
+            )
+        return out
+
+    def to_dict(self) -> dict[str, object]:
+        """JSON-ready."""
+        return {
+            "synchronised": self.synchronised,
+            "max_error_s": self.max_error_s,
+            "est_error_s": self.est_error_s,
+            "source": self.source,
+            "detail": dict(self.detail) if self.detail else None,
+        }
+
+
+@runtime_checkable
+class ClockSyncReader(Protocol):
+    """Reads the clock's synchronisation state (real: :mod:`ekos_occult.night.timesync`)."""
+
+    def read(self) -> ClockSync:
+        """The state now; never raises (an unreadable state is ``synchronised=None``)."""
+        ...
 
 
 @runtime_checkable

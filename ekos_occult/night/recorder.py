@@ -144,6 +144,40 @@ class IndiStreamRecorder:
         server = self._server
         return None if server is None or server.is_local else server.host
 
+    async def stamp_provenance(self) -> dict[str, object]:
+        """What will stamp the frames, read from the camera now.
+
+        A QHY GPS camera with ``GPS_CONTROL`` enabled (INDI >= 2.0.1) passes the GPS exposure
+        start; its ``GPS_STATE`` lights (Powered, Searching, Locking, Locked) are recorded. Any
+        other camera: the host clock when INDI writes the frame (``host write time``).
+        """
+        return await self._bounded("stamp_provenance", self._provenance())
+
+    async def _provenance(self) -> dict[str, object]:
+        c, cam = self._client(), self.camera
+        out: dict[str, object] = {"source": "host write time", "camera": cam, "gps": None}
+        try:
+            enabled = await c.get_switch(cam, "GPS_CONTROL", "INDI_ENABLED")
+        except EkosCommandFailed:
+            return out  # no GPS header property: not a QHY GPS camera
+        lights: dict[str, str] = {}
+        get_light = getattr(c, "get_light", None)
+        if get_light is not None:
+            for name in ("GPS_ON", "GPS_SEARCHING", "GPS_LOCKING", "GPS_LOCKED"):
+                try:
+                    lights[name] = (await get_light(cam, "GPS_STATE", name)).value
+                except EkosCommandFailed:
+                    lights[name] = "unknown"
+        locked = lights.get("GPS_LOCKED") == PropertyState.OK.value
+        out["gps"] = {"control": "enabled" if enabled else "disabled", "state": lights}
+        if enabled:
+            out["source"] = "GPS exposure start"
+            if not locked:
+                out["detail"] = "GPS_CONTROL is on but GPS_STATE does not show Locked"
+        else:
+            out["detail"] = "a GPS camera with GPS_CONTROL off: frames carry host write times"
+        return out
+
     async def _bounded(self, what: str, coro: Awaitable[T]) -> T:
         try:
             return await asyncio.wait_for(coro, self.timeout_s)

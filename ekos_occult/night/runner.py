@@ -31,6 +31,7 @@ from ekos_occult.errors import (
 from ekos_occult.model import Plan, PlannedEvent
 from ekos_occult.night.journal import event_key, finished_events, to_json
 from ekos_occult.night.ports import (
+    ClockSyncReader,
     EkosPort,
     JobPhase,
     JournalSink,
@@ -134,8 +135,13 @@ class NightRunner:
         roi: tuple[int, int, int, int] | None = None,
         previous: Iterable[Mapping[str, Any]] = (),
         observers: Sequence[JournalSink] = (),
+        clock_sync: ClockSyncReader | None = None,
+        max_clock_error_s: float = 0.1,
     ) -> None:
         self.plan, self.ekos, self.recorder, self.clock = plan, ekos, recorder, clock
+        self._clock_sync, self._max_clock_error_s = clock_sync, max_clock_error_s
+        self._clock_at: dict[str, dict[str, Any]] = {}  # event key -> clock before recording
+        self._stamps_at: dict[str, dict[str, Any]] = {}  # event key -> what stamps the frames
         self.limits = limits or Limits()
         self._sinks: tuple[JournalSink, ...] = (journal, *observers)
         self._job_files, self._dir, self._roi = job_files, recordings_dir, roi
@@ -267,8 +273,41 @@ class NightRunner:
         outcome = _OUTCOMES[state]
         if journal_line:
             line = EventLine.of(job, outcome, self.recorder.timestamp_source, self._steps)
-            self._emit("event", **line.fields())
+            self._emit("event", **self._timing_fields(job, line.fields()))
         return EventResult(job.name, job.key, outcome, job.reason, job.detail, job.file, job.flags)
+
+    def _timing_fields(self, job: Job, fields: dict[str, Any]) -> dict[str, Any]:
+        """The event line with the clock before its recording and what stamped its frames."""
+        clock = self._clock_at.get(job.key)
+        out = dict(fields)
+        out["clock"] = clock
+        if clock is not None and clock.get("problems"):
+            out["flags"] = [*out.get("flags", []), *clock["problems"]]
+        stamps = dict(self._stamps_at.get(job.key) or {})
+        if job.check is not None:
+            stamps.setdefault("source", _stamp_kind(self.recorder.timestamp_source))
+            stamps["exposure_s"] = job.exposure_s
+            stamps["frame_interval"] = _interval_stats(job)
+        out["timestamps"] = stamps or None
+        return out
+
+    async def _journal_clock(self, job: Job) -> None:
+        """Read the clock's synchronisation before a recording; journal it (flag if doubtful)."""
+        stamps: dict[str, Any] = {"source": _stamp_kind(self.recorder.timestamp_source)}
+        describe = getattr(self.recorder, "stamp_provenance", None)
+        if describe is not None:
+            try:
+                stamps = dict(await describe())
+            except (EkosError, RecordingError) as exc:
+                stamps["detail"] = f"the camera's GPS state could not be read: {exc}"
+        self._stamps_at[job.key] = stamps
+        if self._clock_sync is None:
+            return
+        state = await asyncio.to_thread(self._clock_sync.read)
+        problems = state.problems(self._max_clock_error_s)
+        entry = {**state.to_dict(), "problems": problems, "at": self.clock.now()}
+        self._clock_at[job.key] = json.loads(to_json(entry))
+        self._emit("clock", name=job.name, key=job.key, **state.to_dict(), problems=problems)
 
     async def _cleanup(self, actions: Sequence[Action]) -> None:
         """Undo what a failed or interrupted job left running; failures here change nothing."""
@@ -345,7 +384,7 @@ class NightRunner:
             Act.CHECK_RIG: self._check_rig,
             Act.ABORT_CAPTURE: lambda j, a: call(a.kind, e.abort_capture()),
             Act.CHECK_DISK: self._check_disk,
-            Act.CONFIGURE: lambda j, a: call(a.kind, r.configure(self._request(j))),
+            Act.CONFIGURE: self._configure,
             Act.START_STREAM: lambda j, a: call(a.kind, r.start_stream()),
             Act.RECORD: lambda j, a: call(a.kind, r.start_recording()),
             Act.POLL_RECORDING: self._poll_recording,
@@ -356,6 +395,12 @@ class NightRunner:
 
     def _request(self, job: Job) -> RecordingRequest:
         return recording_request(job, self._dir, self._roi)
+
+    async def _configure(self, job: Job, action: Action) -> PortResult:
+        """Read and journal the clock, then configure the recorder."""
+        await self._journal_clock(job)
+        await self.recorder.configure(self._request(job))
+        return PortResult(action.kind)
 
     async def _sleep(self, job: Job, action: Action) -> PortResult:
         if action.at is not None:
@@ -494,3 +539,23 @@ def _describe(ev: PlannedEvent) -> dict[str, Any]:
 
 def _summary(results: Sequence[EventResult]) -> dict[str, int]:
     return {o.value: sum(1 for r in results if r.outcome is o) for o in Outcome}
+
+
+def _stamp_kind(recorder_source: str) -> str:
+    """The recorder's word for its stamps in reduce's terms (see reduce/timestamps.py)."""
+    return "GPS exposure start" if "gps" in recorder_source.lower() else "host write time"
+
+
+def _interval_stats(job: Job) -> dict[str, Any] | None:
+    """Mean frame interval of a recording from its first and last stamps and its frame count."""
+    c = job.check
+    if c is None or c.first_frame_utc is None or c.last_frame_utc is None or c.frames < 2:
+        return None
+    span = (c.last_frame_utc - c.first_frame_utc).total_seconds()
+    intervals = c.frames - 1 + c.dropped_frames
+    return {
+        "mean_s": round(span / intervals, 7),
+        "frames": c.frames,
+        "dropped_frames": c.dropped_frames,
+        "gaps": c.gaps,
+    }

@@ -13,9 +13,22 @@ from pathlib import Path
 import pytest
 from privatebus import private_bus
 
+from ekos_occult.app import check as check_use_case
 from ekos_occult.cli import main
 from ekos_occult.kstars import rigcheck
 from ekos_occult.kstars.rigcheck import Check, Verdict
+from ekos_occult.night.ports import ClockSync
+
+
+class FakeClockReader:
+    """A synchronised clock with a 12 ms maximum error (or what the test says)."""
+
+    def __init__(self, state: ClockSync | None = None) -> None:
+        self.state = state or ClockSync(True, 0.012, 0.0005)
+
+    def read(self) -> ClockSync:
+        return self.state
+
 
 GOOD_KSTARSRC = "[Scheduler]\nStopEkosAfterShutdown=false\nRememberJobProgress=false\n"
 
@@ -30,7 +43,8 @@ def _isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.setenv(var, str(tmp_path / sub))
     monkeypatch.delenv("DBUS_SESSION_BUS_ADDRESS", raising=False)
     monkeypatch.chdir(tmp_path)  # the disk check looks at the current folder
-    # The clock check asks timedatectl/chronyc: the answer depends on the machine.
+    # The clock check asks the kernel: the answer depends on the machine.
+    monkeypatch.setattr(check_use_case, "default_clock_reader", lambda: FakeClockReader())
     monkeypatch.setattr(
         rigcheck, "clock_check", lambda: Check("clock", Verdict.OK, "synchronised (test)")
     )
@@ -115,3 +129,49 @@ def test_a_missing_kstarsrc_means_kstars_defaults_which_end_the_night(
         "StopEkosAfterShutdown=true"
     ) in [line.split(": after each")[0] for line in lines]
     assert lines[-1] == "Not ready: fix the FAIL lines above."
+
+
+@pytest.mark.parametrize(
+    ("state", "mark", "ok"),
+    [
+        (ClockSync(True, 0.012, 0.0005), "[  ok] clock: kernel (adjtimex): synchronised", True),
+        (ClockSync(True, 0.5, 0.1), "[WARN] clock: kernel (adjtimex): synchronised, but", True),
+        (ClockSync(False, 16.0, 16.0), "[FAIL] clock: kernel (adjtimex): the clock is NOT", False),
+    ],
+)
+def test_clock_section_from_the_kernel(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    state: ClockSync,
+    mark: str,
+    ok: bool,
+) -> None:
+    monkeypatch.setattr(check_use_case, "default_clock_reader", lambda: FakeClockReader(state))
+    args = ["--bus", "unix:path=/nonexistent", "--kstarsrc", kstarsrc(tmp_path, GOOD_KSTARSRC)]
+    main(["check", *args])
+    out = capsys.readouterr().out
+    assert any(line.startswith(mark) for line in out.splitlines()), out
+    main(["check", *args, "--json"])
+    report = json.loads(capsys.readouterr().out)
+    assert report["clock"]["synchronised"] is state.synchronised
+    assert report["clock"]["max_error_s"] == state.max_error_s
+    assert report["clock"]["source"] == "adjtimex"
+    verdict = next(c for c in report["checks"] if c["name"] == "clock")["verdict"]
+    assert (verdict != "problem") is ok
+
+
+def test_check_json_clock_is_the_kernels(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The real reader: check --json reports what adjtimex says on this machine."""
+    from ekos_occult.night.timesync import KernelClockReader
+
+    monkeypatch.setattr(check_use_case, "default_clock_reader", lambda: KernelClockReader())
+    args = ["--bus", "unix:path=/nonexistent", "--kstarsrc", kstarsrc(tmp_path, GOOD_KSTARSRC)]
+    main(["check", *args, "--json"])
+    clock = json.loads(capsys.readouterr().out)["clock"]
+    direct = KernelClockReader(chrony=False).read()
+    assert clock["synchronised"] is direct.synchronised and isinstance(direct.synchronised, bool)
+    assert clock["max_error_s"] == pytest.approx(direct.max_error_s, abs=1.0)
+    assert 0.0 <= clock["max_error_s"] <= 16.0  # the kernel caps it at NTP_PHASE_LIMIT

@@ -291,3 +291,56 @@ def test_stem_pattern_has_no_placeholder_for_any_event_name() -> None:
     for raw in ("(41) Daphne_T_", "x_D_", "_H_", "a__T__", "UCAC4 419-034507"):
         stem = re.sub(r"\s", "_", raw) + "_20261121T212113Z"
         assert INDI_PLACEHOLDER.search(record_file_name(stem)[:-4]) is None
+
+
+# --- what stamps the frames (issue 14) ---
+
+
+class QhyIndi(FakeIndi):
+    """A QHY GPS camera: GPS_CONTROL switch and GPS_STATE lights; unknown switches refused."""
+
+    def __init__(self, enabled: bool, locked: bool, gps: bool = True) -> None:
+        super().__init__()
+        self.gps = gps
+        if gps:
+            self.switches[("GPS_CONTROL", "INDI_ENABLED")] = enabled
+            self.switches[("GPS_CONTROL", "INDI_DISABLED")] = not enabled
+        self.lights = {
+            "GPS_ON": PropertyState.OK,
+            "GPS_SEARCHING": PropertyState.IDLE,
+            "GPS_LOCKING": PropertyState.IDLE,
+            "GPS_LOCKED": PropertyState.OK if locked else PropertyState.IDLE,
+        }
+
+    async def get_switch(self, device: str, prop: str, element: str) -> bool:
+        if (prop, element) not in self.switches:
+            raise EkosCommandFailed(f"INDI switch {device} {prop}.{element} does not exist.")
+        return self.switches[(prop, element)]
+
+    async def get_light(self, device: str, prop: str, element: str) -> PropertyState:
+        return self.lights[element]
+
+
+@pytest.mark.parametrize(
+    ("fake", "source", "control", "locked"),
+    [
+        (QhyIndi(enabled=True, locked=True), "GPS exposure start", "enabled", "ok"),
+        (QhyIndi(enabled=True, locked=False), "GPS exposure start", "enabled", "idle"),
+        (QhyIndi(enabled=False, locked=True), "host write time", "disabled", "ok"),
+        (QhyIndi(enabled=False, locked=False, gps=False), "host write time", None, None),
+    ],
+)
+def test_stamp_provenance_reads_the_qhy_gps_state(
+    fake: QhyIndi, source: str, control: str | None, locked: str | None
+) -> None:
+    rec = IndiStreamRecorder(lambda: fake, CAM)
+    got = asyncio.run(rec.stamp_provenance())
+    assert got["source"] == source and got["camera"] == CAM
+    if control is None:
+        assert got["gps"] is None
+        return
+    gps = got["gps"]
+    assert isinstance(gps, dict) and gps["control"] == control
+    assert gps["state"]["GPS_LOCKED"] == locked and gps["state"]["GPS_ON"] == "ok"
+    if control == "enabled" and locked != "ok":
+        assert "does not show Locked" in str(got["detail"])

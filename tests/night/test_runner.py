@@ -21,7 +21,7 @@ from ekos_occult.errors import EkosCommandFailed
 from ekos_occult.kstars.states import SchedulerState
 from ekos_occult.model import Plan
 from ekos_occult.night.journal import Journal, read_journal
-from ekos_occult.night.ports import JobPhase
+from ekos_occult.night.ports import ClockSync, JobPhase
 from ekos_occult.night.records import Limits, Outcome, Reason
 from ekos_occult.night.runner import EventResult, NightRunner
 from ekos_occult.video.serverify import SerExpectation, verify_ser
@@ -571,3 +571,46 @@ def test_an_os_error_in_a_step_fails_that_event_and_the_night_goes_on(tmp_path: 
     assert results["B"].outcome is Outcome.RECORDED
     assert results["A"].outcome is not Outcome.RECORDED
     assert "Input/output error" in night.final("A")["detail"]
+
+
+# --- the clock and the stamps, journaled for every recording (issue 14) ---
+
+
+class _FixedClockSync:
+    def __init__(self, state: ClockSync) -> None:
+        self.state, self.reads = state, 0
+
+    def read(self) -> ClockSync:
+        self.reads += 1
+        return self.state
+
+
+@pytest.mark.parametrize(
+    ("state", "flagged"),
+    [(ClockSync(True, 0.004, 0.0002), False), (ClockSync(False, 16.0, 16.0), True)],
+)
+def test_clock_journaled_before_every_recording(
+    tmp_path: Path, state: ClockSync, flagged: bool
+) -> None:
+    plan = make_plan(planned("Vega", 6), planned("Deneb", 15, exposure_s=0.05, duration_s=30))
+    night = Night(tmp_path, plan)
+    sync = _FixedClockSync(state)
+    runner = night.runner()
+    runner._clock_sync, runner._max_clock_error_s = sync, 0.1
+    results = asyncio.run(runner.run())
+    assert [r.outcome for r in results] == [Outcome.RECORDED] * 2 and sync.reads == 2
+    entries = night.entries()
+    for ev in plan.events:
+        clocks = [e for e in entries if e["type"] == "clock" and e["name"] == ev.name]
+        assert len(clocks) == 1
+        assert clocks[0]["synchronised"] is state.synchronised
+        assert clocks[0]["max_error_s"] == state.max_error_s
+        # read before the recording was configured and started
+        assert utc(clocks[0]["at"]) <= ev.event.record_start
+        final = night.final(ev.name)
+        assert final["clock"]["synchronised"] is state.synchronised
+        assert final["timestamps"]["source"] == "host write time"
+        assert final["timestamps"]["exposure_s"] == ev.exposure_s
+        interval = final["timestamps"]["frame_interval"]
+        assert interval["mean_s"] == pytest.approx(ev.exposure_s, rel=0.05)
+        assert any("NOT synchronised" in f for f in final["flags"]) is flagged
