@@ -9,7 +9,6 @@ output, disk) take values; :func:`check_rig` asks KStars through the adapter.
 
 from __future__ import annotations
 
-import configparser
 import re
 import subprocess
 from collections.abc import Callable, Mapping, Sequence
@@ -79,18 +78,31 @@ class Check:
 def read_kstarsrc(path: Path) -> dict[str, dict[str, str]] | None:
     """KStars' settings file as {group: {key: value}}; None when the file does not exist.
 
+    Read as KDE reads its config files: ``[Group]`` lines, ``Key=Value`` lines (a ``Key[$e]``
+    or ``Key[de]`` suffix dropped), ``#`` comments; a line that is none of these is skipped, as
+    KDE skips it, rather than refusing the whole file. Bytes that are not UTF-8 are replaced.
+
     Raises:
-        OSError: the file exists but cannot be read.
+        OSError: the file exists but cannot be read (e.g. it is a folder).
     """
-    parser = configparser.ConfigParser(strict=False, interpolation=None, delimiters=("=",))
-    parser.optionxform = str  # type: ignore[assignment,method-assign]  # KDE keys are cased
     try:
         text = path.read_text(encoding="utf-8", errors="replace")
     except FileNotFoundError:
         return None
-    # KDE writes keys with locale/flag suffixes (Key[$e]); keep the bare key.
-    parser.read_string(re.sub(r"^([^=\[\n]+)\[[^\]\n]*\]\s*=", r"\1=", text, flags=re.M))
-    return {g: dict(parser.items(g)) for g in parser.sections()}
+    groups: dict[str, dict[str, str]] = {}
+    current = groups.setdefault("<default>", {})
+    for raw in text.splitlines():
+        line = raw.strip()
+        if not line or line.startswith(("#", ";")):
+            continue
+        if line.startswith("[") and line.endswith("]") and "=" not in line:
+            current = groups.setdefault(line[1:-1], {})
+            continue
+        key, sep, value = line.partition("=")
+        key = re.sub(r"\[[^\]]*\]$", "", key.strip())  # KDE's Key[$e], Key[de]
+        if sep and key:
+            current[key] = value.strip()
+    return {g: keys for g, keys in groups.items() if keys or g != "<default>"}
 
 
 def _flag(groups: Mapping[str, Mapping[str, str]], group: str, key: str, default: bool) -> bool:

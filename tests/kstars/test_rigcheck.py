@@ -377,3 +377,38 @@ def test_which_kstarsrc_keys_exist_depends_on_the_version(tmp_path: Path) -> Non
     assert time_source.verdict is Verdict.WARNING and "Telescope Simulator" in time_source.detail
     assert "kstars: location source" not in on38  # KStars' own
     assert not any("source" in c.name for c in kstars_settings_checks(None, path))
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"RememberJobProgress=true\n",  # a key before any group
+        b"[Scheduler]\nnot a setting\n  indented=1\n",  # lines KDE would skip
+        b"[Sched\nx=1\n",  # an unclosed group
+        b"\xff\xfe\x00[\x00S\x00",  # UTF-16 garbage
+        b"[Scheduler]\nRememberJobProgress[$e]=true\n",
+    ],
+)
+def test_any_kstarsrc_is_read_without_a_crash(tmp_path: Path, data: bytes) -> None:
+    rc = tmp_path / "kstarsrc"
+    rc.write_bytes(data)
+    groups = read_kstarsrc(rc)
+    assert groups is not None
+    kstars_settings_checks(groups, rc)  # verdicts, never an exception
+    if data.startswith(b"[Scheduler]\nRemember"):
+        assert groups["Scheduler"] == {"RememberJobProgress": "true"}
+
+
+def test_check_with_a_broken_kstarsrc_reports_and_exits_without_traceback(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from ekos_occult.cli import main
+
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    monkeypatch.delenv("DBUS_SESSION_BUS_ADDRESS", raising=False)
+    rc = tmp_path / "kstarsrc"
+    rc.write_bytes(b"garbage without a group\n[Scheduler\n=\n")
+    code = main(["check", "--kstarsrc", str(rc), "--state-dir", str(tmp_path / "none")])
+    out, err = capsys.readouterr()
+    assert code in (0, 1) and "Traceback" not in err
+    assert "kstars settings" in out or "KStars" in out
