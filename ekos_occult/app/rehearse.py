@@ -8,8 +8,9 @@ the night's scheduled events are re-timed to run one after another from a few mi
 measured D/R are set beside the injected ones.
 
 Timestamps: the SER frames carry INDI's stamps (host clock, taken when a streamed frame
-arrives, i.e. at the end of its exposure); D and R are given for the start of exposure, so one
-exposure is subtracted (as ``reduce --latency EXPOSURE``), and the report says so.
+arrives, i.e. at the end of its exposure); D and R are given for the start of exposure with
+``reduce``'s default correction and no ``--latency`` (one exposure plus the camera's acquisition
+delay, the night journal saying what stamped the frames), and the report says how much.
 """
 
 from __future__ import annotations
@@ -101,8 +102,8 @@ class EventRehearsal:
             "difference_s": {"D": c.d_s, "R": c.r_s},
             "difference_frames": {"D": c.d_frames, "R": c.r_frames},
             "latency_s": self.latency_s,
-            "timestamps": "INDI's (host clock, frame arrival = end of exposure); one exposure "
-            "subtracted for the start of exposure",
+            "timestamps": "INDI's (host write time); reduce's default correction (one exposure "
+            "plus the camera's acquisition delay) subtracted for the start of exposure",
             "timed": self.timed,
             "note": self.note,
         }
@@ -190,18 +191,24 @@ def _aligned(journal: Path, name: str, steps: tuple[str, ...]) -> bool:
     return "aligning" in phases and "complete" in phases and solved
 
 
-def _measure(path: Path, latency_s: float) -> tuple[datetime | None, datetime | None, str]:
-    """D and R measured in a recording, as ``reduce --latency LATENCY_S`` measures them."""
+def _measure(
+    path: Path, journal: Path, settings: Settings
+) -> tuple[datetime | None, datetime | None, str, float]:
+    """D, R, a note and the correction applied, measured as ``reduce`` measures them with no
+    ``--latency``: the night journal's provenance and the camera's acquisition delay."""
+    from ekos_occult.app.recording import recording_provenance
     from ekos_occult.errors import OccultError
     from ekos_occult.reduce.reduction import ReduceOptions, reduce_file, to_dict
 
     try:
-        d = to_dict(reduce_file(path, ReduceOptions(latency_s=latency_s)))
+        opts = ReduceOptions(provenance=recording_provenance(path, journal), camera=settings.camera)
+        d = to_dict(reduce_file(path, opts))
     except OccultError as exc:
-        return None, None, str(exc)
+        return None, None, str(exc), 0.0
+    applied = float(d["latency_s"] or 0.0)
     if not d["event"]:
-        return None, None, "no event found in the light curve"
-    return _utc(d["D"]), _utc(d["R"]), ""
+        return None, None, "no event found in the light curve", applied
+    return _utc(d["D"]), _utc(d["R"]), "", applied
 
 
 def rehearse(
@@ -271,9 +278,9 @@ def rehearse(
     events = []
     for ev in rehearsal.events:
         res = results.get(ev.name)
-        latency = ev.exposure_s  # INDI's stamp: frame arrival = end of exposure
+        latency = 0.0
         if res is not None and res.file is not None:
-            d, r, note = _measure(res.file, latency)
+            d, r, note, latency = _measure(res.file, night / JOURNAL, settings)
         else:
             d, r, note = None, None, "no recording"
         truth = truths[ev.name]

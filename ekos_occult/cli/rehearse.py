@@ -116,8 +116,9 @@ def _print_text(done: RehearsalDone) -> None:
                 f"({diff})"
             )
         print(
-            f"  timestamps: INDI's (host clock, frame arrival); {rep['latency_s']:g} s (one "
-            "exposure) subtracted for the start of exposure"
+            f"  timestamps: INDI's (host write time); {rep['latency_s']:g} s (one exposure + "
+            "the camera's acquisition delay, reduce's default) subtracted for the start of "
+            "exposure"
         )
         if rep["note"]:
             print(f"  note: {rep['note']}")
