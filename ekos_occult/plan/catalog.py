@@ -351,10 +351,10 @@ def _parse_row(
         "duration": get("duration", _parse_duration),
         "mag": get("mag", _parse_mag),
         "priority": get("priority", _parse_priority, required=False),
-        "exposure": get("exposure", _positive("exposure in seconds"), required=False),
-        "event_duration": get(
-            "event_duration", _positive("event duration in seconds"), required=False
-        ),
+        "exposure": get("exposure", _seconds("exposure"), required=False),
+        "event_duration": get("event_duration", _seconds("event duration"), required=False),
+        "asteroid": get("asteroid", _parse_name, required=False),
+        "id": get("id", _parse_name, required=False),
     }
     if problems:
         return None, problems
@@ -398,8 +398,8 @@ def _make_event(
         exposure_s=exposure if isinstance(exposure, float) else None,
         event_duration_s=values["event_duration"],  # type: ignore[arg-type]
         central_time=central,
-        asteroid=_cell(cells, columns, "asteroid") or None,
-        event_id=_cell(cells, columns, "id") or None,
+        asteroid=str(values["asteroid"]) if values["asteroid"] else None,
+        event_id=str(values["id"]) if values["id"] else None,
         line=line,
         fields=fields,
     )
@@ -447,14 +447,22 @@ def _positive(expected: str) -> Callable[[str], float]:
     return parse
 
 
-def _parse_duration(text: str) -> float:
-    value = _positive("recording length in seconds")(text)
-    if value > _MAX_DURATION_S:
-        raise _FieldError(
-            f"{text} s is longer than a day: expected the recording length in "
-            "seconds (e.g. 120), not minutes or hours"
-        )
-    return value
+def _seconds(what: str) -> Callable[[str], float]:
+    """A positive number of seconds, at most a day (``what`` names it in messages)."""
+
+    def parse(text: str) -> float:
+        value = _positive(f"{what} in seconds")(text)
+        if value > _MAX_DURATION_S:
+            raise _FieldError(
+                f"{text} s is longer than a day: expected the {what} in "
+                "seconds (e.g. 120), not minutes or hours"
+            )
+        return value
+
+    return parse
+
+
+_parse_duration = _seconds("recording length")
 
 
 def _parse_mag(text: str) -> float:

@@ -331,3 +331,17 @@ def test_each_cell_is_checked_naming_file_line_column(row: str, fragment: str) -
 def test_a_cell_beyond_the_csv_field_limit_is_a_problem_not_a_crash() -> None:
     (problem,) = problems_of(f'{HEADER}\n"{"x" * 200_000}",1,2,2023-02-08T23:29,10,9\n')
     assert problem.startswith("night.csv:2: cannot be read as CSV")
+
+
+@pytest.mark.parametrize(
+    ("column", "value", "fragment"),
+    [
+        ("event_duration", "1e9", "column 'event_duration': 1e9 s is longer than a day"),
+        ("exposure", "nan", "column 'exposure': 'nan' is not a finite number"),
+        ("asteroid", "Cu\x07cula", "column 'asteroid': 'Cu\\x07cula' contains control"),
+        ("id", "x" * 300, "column 'id': 'xxxx"),
+    ],
+)
+def test_optional_cells_are_checked_too(column: str, value: str, fragment: str) -> None:
+    problems = problems_of(f"{HEADER},{column}\n{ROW},{value}\n")
+    assert any(p.startswith("night.csv:2: ") and fragment in p for p in problems), problems
