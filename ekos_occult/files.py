@@ -6,9 +6,10 @@ completely before the first rename, so a failure while writing (disk full, permi
 every existing file untouched and no temporary file behind.
 
 A night folder that ``render`` or ``load`` writes again is replaced whole
-(:func:`replace_night`): the new folder is built beside it (the files it does not own, such as
-recordings and the journal, hard-linked into it), then swapped in with one rename, so a disk
-that fills up midway leaves the old folder exactly as it was.
+(:func:`replace_night`): the new folder is built beside it, then what it does not own
+(recordings, the journal, ...) is brought in (files hard-linked, folders renamed) and it is
+swapped in with one rename, so a disk that fills up midway leaves the old folder exactly as it
+was.
 
 Modes: a new file gets ``0666 & ~umask`` (a new folder ``0777 & ~umask``), like any program's
 output; a file or folder that is replaced keeps the mode it had.
@@ -329,10 +330,11 @@ def replace_folder(
 
     The new folder is built beside ``root`` (``.<name>.new-XXXX``): every file is written and
     fsynced; the top-level entries of the old folder that are neither written nor in ``owned``
-    are hard-linked into it (moved where the file system has no hard links); then it takes
-    ``root``'s place in one atomic exchange (``renameat2(RENAME_EXCHANGE)``, else two renames)
-    and the old folder is removed. A failure before the exchange removes the new folder and
-    leaves ``root`` byte for byte as it was.
+    are brought in (files hard-linked; folders, and everything where the file system has no
+    hard links, renamed: one rename each, however big); then it takes ``root``'s place in one
+    atomic exchange (``renameat2(RENAME_EXCHANGE)``, else two renames) and the old folder is
+    removed. A failure while writing removes the new folder and leaves ``root`` byte for byte
+    as it was (anything renamed is put back).
 
     Args:
         root: the folder to replace (created with its parents if missing); a symbolic link to
@@ -391,42 +393,38 @@ def _build(stage: Path, root: Path, rel: PurePath, text: str) -> None:
 
 
 def _carry_over(root: Path, stage: Path, mine: set[str]) -> list[tuple[Path, Path]]:
-    """Link the old folder's other entries into the new one; returns the ones moved instead."""
+    """Bring the old folder's other entries into the new one: files hard-linked (nothing
+    moves, so the old folder stays whole), folders (recordings, ...) renamed in, so a big
+    tree costs one rename and keeps its inodes, owners and modes. Returns the renamed ones
+    (the caller puts them back if the swap fails)."""
     if not root.is_dir():
         return []
     keep = sorted(p for p in root.iterdir() if p.name not in mine and not _is_stage(p, root))
+    folders = [p for p in keep if p.is_dir() and not p.is_symlink()]
     try:
         for src in keep:
-            _link_tree(src, stage / src.name)
-        return []
+            if src not in folders:
+                os.link(src, stage / src.name, follow_symlinks=False)
     except OSError as exc:
         if exc.errno not in (errno.EPERM, errno.EXDEV, errno.EOPNOTSUPP, errno.EMLINK):
             raise
-    for src in keep:  # no hard links here (FAT, exFAT, some network shares): move them
-        dst = stage / src.name
-        if dst.is_dir() and not dst.is_symlink():
-            shutil.rmtree(dst)
-        elif dst.exists() or dst.is_symlink():
-            dst.unlink()
+        for src in keep:  # no hard links here (FAT, exFAT, some network shares): move all
+            (stage / src.name).unlink(missing_ok=True)
+        folders = keep
     moved: list[tuple[Path, Path]] = []
-    for src in keep:
-        os.replace(src, stage / src.name)
-        moved.append((src, stage / src.name))
+    try:
+        for src in folders:
+            os.replace(src, stage / src.name)
+            moved.append((src, stage / src.name))
+    except OSError:
+        for src, dst in reversed(moved):
+            os.replace(dst, src)
+        raise
     return moved
 
 
 def _is_stage(path: Path, root: Path) -> bool:
     return path.name.startswith(f".{root.name}.new-")
-
-
-def _link_tree(src: Path, dst: Path) -> None:
-    if src.is_dir() and not src.is_symlink():
-        dst.mkdir()
-        os.chmod(dst, stat.S_IMODE(src.stat().st_mode))
-        for child in src.iterdir():
-            _link_tree(child, dst / child.name)
-    else:
-        os.link(src, dst, follow_symlinks=False)
 
 
 _RENAME_EXCHANGE = 2

@@ -177,6 +177,7 @@ def test_replace_folder_keeps_what_it_does_not_own(tmp_path: Path) -> None:
     (night / "sequences" / "stale.esq").write_text("stale")
     (night / "events.csv").write_text("old events")
     inode = (night / "recordings" / "a.ser").stat().st_ino
+    folder_inode = (night / "recordings").stat().st_ino
     written = replace_folder(
         night,
         [(PurePosixPath("sequences/new.esq"), "N"), (PurePosixPath("n.esl"), "S")],
@@ -184,7 +185,8 @@ def test_replace_folder_keeps_what_it_does_not_own(tmp_path: Path) -> None:
     )
     assert written == (night / "sequences" / "new.esq", night / "n.esl")
     assert listing(night) == {"recordings/a.ser": "frames", "sequences/new.esq": "N", "n.esl": "S"}
-    assert (night / "recordings" / "a.ser").stat().st_ino == inode  # linked, not copied
+    assert (night / "recordings" / "a.ser").stat().st_ino == inode  # not copied
+    assert (night / "recordings").stat().st_ino == folder_inode  # a folder is renamed in, whole
     assert sorted(p.name for p in tmp_path.iterdir()) == ["night"]
 
 
@@ -308,3 +310,23 @@ def test_a_night_folder_that_is_a_link_stays_a_link(tmp_path: Path) -> None:
     assert link.is_symlink() and link.resolve() == disk.resolve()
     assert listing(disk) == {"recordings/a.ser": "frames", "n.esl": "S"}
     assert sorted(p.name for p in disk.parent.iterdir()) == ["2026-11-21"]
+
+
+def test_a_failed_swap_puts_every_renamed_folder_back(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    night = tmp_path / "night"
+    (night / "recordings" / "deep").mkdir(parents=True)
+    (night / "recordings" / "deep" / "a.ser").write_bytes(b"frames")
+    (night / "journal.jsonl").write_text("{}\n")
+    (night / "n.esl").write_text("old")
+    before = _tree(night)
+
+    def no_swap(stage: Path, root: Path) -> None:
+        raise OSError(errno.EIO, "Input/output error")
+
+    monkeypatch.setattr(files, "_swap", no_swap)
+    with pytest.raises(OutputError, match="Input/output error. Nothing was written"):
+        replace_folder(night, [(PurePosixPath("n.esl"), "new")])
+    assert _tree(night) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["night"]
