@@ -567,24 +567,38 @@ def _assemble(
     )
 
 
+_JD_MIN, _JD_MAX = 2_400_000.0, 2_600_000.0  # Julian dates from 1858 to 2405
+
+
 def _read_sora_dat(text: str, path: str) -> LightCurve:
     rows = []
     for i, line in enumerate(text.splitlines(), 1):
         if line.strip() and not line.lstrip().startswith("#"):
             parts = line.split()
             try:
-                rows.append((float(parts[0]), float(parts[1])))
+                t_i, f_i = float(parts[0]), float(parts[1])
             except (ValueError, IndexError):
                 raise ReductionError(
                     f"{path}:{i}: expected two numbers 'time flux', got {line.strip()!r}."
                 ) from None
+            for name, v in (("time", t_i), ("flux", f_i)):
+                if not math.isfinite(v):
+                    raise ReductionError(f"{path}:{i}: field {name!r}: {v!r} is not finite.")
+            if not (_JD_MIN <= t_i <= _JD_MAX or abs(t_i) <= 1e7):
+                raise ReductionError(
+                    f"{path}:{i}: field 'time': {parts[0]!r} is neither a Julian date "
+                    f"({_JD_MIN:.0f}-{_JD_MAX:.0f}) nor seconds (within +/-1e7)."
+                )
+            rows.append((t_i, f_i))
     if not rows:
         raise ReductionError(f"{path}: no data rows.")
     arr = np.asarray(rows)
     t = arr[:, 0]
     epoch = None
     notes = ["SORA .dat times are mid-exposure; shifted by half a frame to start of exposure."]
-    if t[0] > 2_400_000:  # Julian dates
+    if (t[0] >= _JD_MIN) != (t[-1] >= _JD_MIN):
+        raise ReductionError(f"{path}: field 'time' mixes Julian dates and seconds.")
+    if t[0] >= _JD_MIN:  # Julian dates
         jd0 = math.floor(t[0] - 0.5) + 0.5
         epoch = datetime(2000, 1, 1, 12, tzinfo=timezone.utc) + timedelta(days=jd0 - 2451545.0)
         t = (t - jd0) * 86_400.0

@@ -257,3 +257,19 @@ def test_bad_date_line_named(date: str) -> None:
     text = f"# PyMovie\n# date at frame 0: {date}\nFrameNum,timeInfo,signal-a\n0,,1\n"
     with pytest.raises(ReductionError, match=r"t.csv:2: field 'date at frame 0'"):
         parse_pymovie_csv(text, "t.csv")
+
+
+@pytest.mark.parametrize(
+    ("row", "message"),
+    [
+        ("inf 1.0", r"t.dat:2: field 'time': inf is not finite"),
+        ("2457927.5 nan", r"t.dat:2: field 'flux': nan is not finite"),
+        ("1e300 1.0", r"t.dat:2: field 'time': '1e300' is neither a Julian date"),
+        ("9999999999 1.0", r"t.dat:2: field 'time'"),
+    ],
+)
+def test_sora_dat_times_checked(tmp_path: Path, row: str, message: str) -> None:
+    p = tmp_path / "t.dat"
+    p.write_text(f"2457927.5 1.0\n{row}\n")
+    with pytest.raises(ReductionError, match=message.replace("t.dat", str(p))):
+        read_lightcurve(p)
