@@ -103,6 +103,8 @@ def _clean(value: str, expected: str) -> str:
     """The value without surrounding blanks; refuses an empty value and control characters."""
     if any(ord(ch) < 32 or ord(ch) == 127 for ch in value):
         raise _fail(f"{value!r} contains a control character: expected {expected}")
+    if any("\udc80" <= ch <= "\udcff" for ch in value):  # argv bytes the locale cannot decode
+        raise _fail(f"{value!r} is not text in this system's encoding: expected {expected}")
     stripped = value.strip()
     if not stripped:
         raise _fail(f"empty value: expected {expected}")

@@ -295,3 +295,18 @@ def test_reduce_writes_nothing_when_csv_folder_is_bad(
     err = capsys.readouterr().err
     assert "--csv: the folder" in err and "--out" not in err
     assert not plot.exists()
+
+
+def test_argv_bytes_in_another_encoding_are_refused_naming_the_flag() -> None:
+    """A Latin-1 byte on a UTF-8 system reaches Python as a lone surrogate (surrogateescape)."""
+    done = subprocess.run(
+        [sys.executable, "-m", "ekos_occult", "predictions", "x.xml", "--event", b"M\xfcn"],
+        capture_output=True,
+        timeout=50,
+        check=False,
+        env={"PATH": "/usr/bin:/bin", "LC_ALL": "C.UTF-8", "XDG_CONFIG_HOME": "/nonexistent"},
+    )
+    assert done.returncode == 2, done.stderr
+    err = done.stderr.decode("utf-8", "replace")
+    assert "error: --event: " in err and "is not text in this system's encoding" in err
+    assert "Traceback" not in err
