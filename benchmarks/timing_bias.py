@@ -65,6 +65,9 @@ def _events_csv(folder: Path, exposures: list[float], per: int) -> Path:
     import astropy.units as u
     from astropy.time import Time
 
+    from ekos_occult.settings import configure_astropy_offline
+
+    configure_astropy_offline()
     now = datetime.now(timezone.utc)
     lst = Time(now).sidereal_time("mean", longitude=SITE[1] * u.deg).deg
     wanted = [e for e in exposures for _ in range(per)]
