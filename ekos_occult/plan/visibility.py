@@ -1,12 +1,14 @@
 """Where each star and the Sun are during each recording window, for all events at once.
 
 Computed with ERFA in :mod:`ekos_occult.plan.earthsky` (no astropy, no IERS tables): each star's
-CIRS place once per event (at its window's centre), then for every sample its hour angle from the
-Earth rotation angle; the Sun's apparent place on the whole days around the samples, interpolated.
+CIRS place once per event (at its window's centre, with the aberration and precession-nutation of
+the nearest whole day: < 0.3"), then for every sample its hour angle from the Earth rotation
+angle; the Sun's apparent place on the whole days around the samples, interpolated.
 UT1 is taken as UTC (|UT1 − UTC| < 0.9 s moves an altitude by at most 0.004°) and polar motion
 and diurnal aberration (< 0.5") are left out: against astropy's AltAz with the IERS tables the
-altitudes agree within ~0.001° (tests/plan/test_visibility.py checks a year of dates against
-astropy, and tests/reference/ holds independent references). The time is always an argument.
+altitudes agree within 0.0004° over 2025 (tests/plan/test_visibility.py checks a year of dates
+against astropy to 0.01°, and tests/reference/ holds independent references). The time is
+always an argument.
 
 Sampling: each window is sampled at its start, centre and end and at most ``max_step_s`` (60 s)
 apart. A star's altitude changes at most by the Earth's rotation (~0.25°/min) and its second
