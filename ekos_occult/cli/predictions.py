@@ -63,7 +63,8 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         print(f"ekos-occult predictions: warning: {warning}", file=sys.stderr)
     if args.json:
         doc = predictions_to_dict(found.site, found.items, found.warnings)
-        print(json.dumps(doc, indent=2, ensure_ascii=False))
+        # Compact: indent=2 selects CPython's pure-Python encoder (seconds for a big feed).
+        print(json.dumps(doc, ensure_ascii=False, separators=(",", ":")))
     else:
         tty = sys.stdout.isatty()
         width = shutil.get_terminal_size((200, 24)).columns if tty else 200
