@@ -18,6 +18,7 @@ from ekos_occult.reduce.lightcurve import read_lightcurve
 from ekos_occult.settings import (
     DEFAULT_ACQUISITION_DELAY_S,
     DEFAULT_ACQUISITION_DELAY_UNCERTAINTY_S,
+    MEASURED_DELAYS,
 )
 
 FAST = ["--trials", "500", "--false-trials", "2000"]
@@ -328,7 +329,8 @@ def test_journal_gives_exposure_camera_and_clock(
 ) -> None:
     rec_dir = tmp_path / "night" / "recordings"
     rec_dir.mkdir(parents=True)
-    rec = make_recording(rec_dir / "e.ser", Scene(cadence_s=0.05, latency_s=0.05 - 0.003))
+    _, delay, sigma = MEASURED_DELAYS[0]  # the CCD Simulator's measured delay
+    rec = make_recording(rec_dir / "e.ser", Scene(cadence_s=0.05, latency_s=0.05 + delay))
     clock = {"synchronised": True, "max_error_s": 0.012, "est_error_s": 0.001, "at": "x"}
     line = {
         "type": "event",
@@ -343,11 +345,11 @@ def test_journal_gives_exposure_camera_and_clock(
     info, err = reduce_json(capsys, str(rec.path))
     assert_edges(info, rec)
     ts = info["timestamps"]
-    assert ts["correction_s"] == pytest.approx(0.047, abs=1e-6)  # the simulator's measured delay
+    assert ts["correction_s"] == pytest.approx(0.05 + delay, abs=1e-6)
     assert ts["exposure_from"] == "the night journal"
     assert "measured for 'CCD Simulator'" in ts["budget"]["acquisition_delay_from"]
     assert ts["budget"]["clock_error_s"] == 0.012 and ts["budget"]["clock_synchronised"] is True
-    assert ts["uncertainty_s"] == pytest.approx(math.hypot(0.005, 0.012), rel=0.05)
+    assert ts["uncertainty_s"] == pytest.approx(math.hypot(sigma, 0.012), rel=0.05)
     total = ts["D_err_total_s"]
     assert total == pytest.approx(math.hypot(info["D_err_s"], ts["uncertainty_s"]), rel=0.05)
 
