@@ -289,10 +289,13 @@ def text(value: str) -> str:
 
 def input_file(value: str) -> Path:
     """A file to read (``--kstarsrc``): a path that is not a folder (a missing file may be fine)."""
-    path = Path(_clean(value, "a file path")).expanduser()
-    if path.is_dir():
-        raise _fail(f"{path} is a folder: expected a file")
-    return path
+    try:
+        path = Path(_clean(value, "a file path")).expanduser()
+        if path.is_dir():
+            raise _fail(f"{path} is a folder: expected a file")
+        return path
+    except (OSError, RuntimeError) as exc:  # a name too long; ~user unknown
+        raise _fail(f"{value[:60]!r}: {getattr(exc, 'strerror', None) or exc}") from None
 
 
 def _writable_dir(folder: Path, what: str) -> None:
@@ -311,16 +314,19 @@ def output_file(suffix: str | None = None) -> Callable[[str], Path]:
     """
 
     def parse(value: str) -> Path:
-        what = f"a file path{f' ending in {suffix}' if suffix else ''} in a writable folder"
-        path = Path(_clean(value, what)).expanduser()
-        if suffix is not None and path.suffix.lower() != suffix:
-            raise _fail(f"{path} must end in {suffix}")
-        if path.is_dir():
-            raise _fail(f"{path} is a folder: expected {what}")
-        if path.exists() and not os.access(path, os.W_OK):
-            raise _fail(f"{path} exists and is not writable: choose another file")
-        _writable_dir(path.parent, "choose another file")
-        return path
+        try:
+            what = f"a file path{f' ending in {suffix}' if suffix else ''} in a writable folder"
+            path = Path(_clean(value, what)).expanduser()
+            if suffix is not None and path.suffix.lower() != suffix:
+                raise _fail(f"{path} must end in {suffix}")
+            if path.is_dir():
+                raise _fail(f"{path} is a folder: expected {what}")
+            if path.exists() and not os.access(path, os.W_OK):
+                raise _fail(f"{path} exists and is not writable: choose another file")
+            _writable_dir(path.parent, "choose another file")
+            return path
+        except (OSError, RuntimeError) as exc:  # a name too long; ~user unknown
+            raise _fail(f"{value[:60]!r}: {getattr(exc, 'strerror', None) or exc}") from None
 
     parse.__name__ = "output file"
     return parse
@@ -328,17 +334,20 @@ def output_file(suffix: str | None = None) -> Callable[[str], Path]:
 
 def output_dir(value: str) -> Path:
     """A folder to write into (created if missing): not a file, below a writable folder."""
-    path = Path(_clean(value, "a folder path")).expanduser()
-    if path.exists() and not path.is_dir():
-        raise _fail(f"{path} is a file, not a folder: choose a folder")
-    existing = path
-    while not existing.exists() and existing != existing.parent:
-        existing = existing.parent
-    if not existing.is_dir():
-        raise _fail(f"{existing} is a file, so {path} cannot be created: choose another folder")
-    if not os.access(existing, os.W_OK | os.X_OK):
-        raise _fail(f"the folder {existing} is not writable: choose another folder")
-    return path
+    try:
+        path = Path(_clean(value, "a folder path")).expanduser()
+        if path.exists() and not path.is_dir():
+            raise _fail(f"{path} is a file, not a folder: choose a folder")
+        existing = path
+        while not existing.exists() and existing != existing.parent:
+            existing = existing.parent
+        if not existing.is_dir():
+            raise _fail(f"{existing} is a file, so {path} cannot be created: choose another folder")
+        if not os.access(existing, os.W_OK | os.X_OK):
+            raise _fail(f"the folder {existing} is not writable: choose another folder")
+        return path
+    except (OSError, RuntimeError) as exc:  # a name too long; ~user unknown
+        raise _fail(f"{value[:60]!r}: {getattr(exc, 'strerror', None) or exc}") from None
 
 
 def add_site_option(p: argparse.ArgumentParser) -> None:

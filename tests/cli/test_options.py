@@ -11,6 +11,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ekos_occult.cli import build_parser, main
 from ekos_occult.model import Site
@@ -310,3 +312,22 @@ def test_argv_bytes_in_another_encoding_are_refused_naming_the_flag() -> None:
     err = done.stderr.decode("utf-8", "replace")
     assert "error: --event: " in err and "is not text in this system's encoding" in err
     assert "Traceback" not in err
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    flag=st.sampled_from([(p, f) for p, f, _ in FLAGS]),
+    value=st.one_of(
+        st.text(max_size=30),
+        st.sampled_from(
+            ["nan", "-inf", "1e400", "-1", "", "-33.9,18.4,10", "\x00", "9" * 5000, "~nobody9/x"]
+        ),
+    ),
+)
+def test_any_value_of_any_flag_parses_or_names_the_flag(
+    flag: tuple[Path_, str], value: str
+) -> None:
+    path, name = flag
+    args, said = _parse([*path, f"{name}={value}", *_positionals(PARSERS[path])])
+    if args is None:
+        assert f"error: {name}: " in said or "invalid choice" in said, said
