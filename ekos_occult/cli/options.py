@@ -62,6 +62,8 @@ __all__ = [
     "site",
     "time_zone",
     "text",
+    "input_path",
+    "input_location",
     "input_file",
     "output_file",
     "output_dir",
@@ -287,6 +289,32 @@ def text(value: str) -> str:
     return _clean(value, "a one-line, non-empty text")
 
 
+def input_path(value: str) -> str:
+    """A file or folder to read, or ``-`` (standard input), as given.
+
+    A path the system cannot even look up (a name too long, a control character) is refused
+    here, naming the argument; a missing file is left to the command, which says so.
+    """
+    if value == "-":
+        return value
+    if not value.strip() or any(ord(ch) < 32 or ord(ch) == 127 for ch in value):
+        raise _fail(f"{value!r} is not a file name")
+    try:
+        os.stat(Path(value).expanduser())
+    except (FileNotFoundError, NotADirectoryError):
+        pass
+    except (OSError, RuntimeError) as exc:
+        raise _fail(f"{value[:60]!r}: {getattr(exc, 'strerror', None) or exc}") from None
+    except ValueError as exc:  # an embedded NUL
+        raise _fail(f"{value[:60]!r} is not a file name: {exc}") from None
+    return value
+
+
+def input_location(value: str) -> Path:
+    """:func:`input_path` as a Path (a file or a folder to read)."""
+    return Path(input_path(value)).expanduser()
+
+
 def input_file(value: str) -> Path:
     """A file to read (``--kstarsrc``): a path that is not a folder (a missing file may be fine)."""
     try:
@@ -455,7 +483,7 @@ EVENTS_HELP = (
 
 def add_plan_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the events file, ``--now``, ``--skip-invalid``, ``--site`` and the rule options."""
-    parser.add_argument("events", metavar="EVENTS.csv", help=EVENTS_HELP)
+    parser.add_argument("events", metavar="EVENTS.csv", type=input_path, help=EVENTS_HELP)
     add_now_option(parser)
     parser.add_argument(
         "--skip-invalid",

@@ -29,6 +29,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "file",
         metavar="FILE.xml",
+        type=options.input_path,
         help="an occelmnt XML file, a folder of them, or '-' for standard input",
     )
     add_site_option(parser)

@@ -51,7 +51,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "file",
         metavar="FILE",
-        type=Path,
+        type=options.input_location,
         help="a .ser recording or a PyMovie-format .csv light curve",
     )
     _photometry_flags(p.add_argument_group("photometry (SER input)"))

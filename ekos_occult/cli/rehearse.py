@@ -45,7 +45,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "events",
         metavar="CSV",
-        type=options.text,
+        type=options.input_path,
         help="the night's events CSV or occelmnt predictions (as for `run`)",
     )
     parser.add_argument(

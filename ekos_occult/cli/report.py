@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
 from ekos_occult.settings import Settings
 
@@ -26,13 +25,13 @@ HELP = (
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     """Register the report flags."""
-    from ekos_occult.cli.options import input_file, output_dir
+    from ekos_occult.cli.options import input_file, input_location, output_dir
     from ekos_occult.report import DEFAULT_FORMATS, FORMATS  # not app.report: numpy, jinja2...
 
     p.add_argument(
         "result",
         metavar="RESULT",
-        type=Path,
+        type=input_location,
         help="what `ekos-occult reduce --json` wrote, or a night folder (one report per "
         "recorded event, from its journal)",
     )

@@ -49,6 +49,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "events",
         metavar="CSV|FOLDER",
+        type=options.input_path,
         help="the nightly events CSV (columns as for `ekos-occult plan`) or "
         "occelmnt predictions (an XML file or a folder of them), or a "
         f"night folder of an earlier run (its {EVENTS_COPY}) to carry on",

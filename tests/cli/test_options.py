@@ -331,3 +331,28 @@ def test_any_value_of_any_flag_parses_or_names_the_flag(
     args, said = _parse([*path, f"{name}={value}", *_positionals(PARSERS[path])])
     if args is None:
         assert f"error: {name}: " in said or "invalid choice" in said, said
+
+
+POSITIONALS = [
+    (path, action.metavar or action.dest)
+    for path, parser in PARSERS.items()
+    if not _subparsers(parser)
+    for action in parser._actions
+    if not action.option_strings and not isinstance(action, argparse._SubParsersAction)
+]
+
+
+def test_every_command_with_an_input_file_is_covered() -> None:
+    commands = {" ".join(p) for p, _ in POSITIONALS}
+    assert {"plan", "render", "load", "run", "predictions", "reduce", "report"} <= commands
+
+
+@pytest.mark.parametrize(
+    ("path", "metavar"), POSITIONALS, ids=[" ".join(p) for p, _ in POSITIONALS]
+)
+@pytest.mark.parametrize("name", ["a" * 300 + ".csv", "bad\x01name.csv"])
+def test_an_input_path_the_system_refuses_is_named(
+    path: Path_, metavar: str, name: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args, said = _parse([*path, name])
+    assert args is None and f"error: {metavar}: " in said, said
