@@ -38,13 +38,7 @@ def read_events_text(path: str) -> str:
         CsvFormatError: the file is not UTF-8 (the line of the first bad byte is named).
     """
     name = "<stdin>" if path == "-" else path
-    if path == "-":
-        data = sys.stdin.buffer.read()
-    else:
-        try:
-            data = Path(path).read_bytes()
-        except OSError as exc:
-            raise InputError(f"Cannot read the events file {path}: {exc.strerror or exc}.") from exc
+    data = read_input_bytes(path, "events file")
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
         try:
             return data.decode("utf-16")
@@ -73,13 +67,36 @@ def is_prediction_path(path: str) -> bool:
     return path != "-" and (p.is_dir() or p.suffix.lower() == ".xml")
 
 
-def _read_bytes(path: Path) -> bytes:
+MAX_INPUT_BYTES = 256 * 1024 * 1024
+"""Largest events or predictions file read (a whole-sky occelmnt search of 100 000 events is
+about 100 MB); more is refused, so that /dev/zero or a wrong file cannot fill the memory."""
+
+
+def read_input_bytes(path: str | Path, what: str) -> bytes:
+    """The bytes of ``path`` (``-``: standard input), at most :data:`MAX_INPUT_BYTES`.
+
+    Raises:
+        InputError: the file cannot be read, or is larger than the limit.
+    """
+    name = "<stdin>" if str(path) == "-" else str(path)
     try:
-        return path.read_bytes()
+        if str(path) == "-":
+            data = sys.stdin.buffer.read(MAX_INPUT_BYTES + 1)
+        else:
+            with Path(path).open("rb") as fh:
+                data = fh.read(MAX_INPUT_BYTES + 1)
     except OSError as exc:
+        raise InputError(f"Cannot read the {what} {name}: {exc.strerror or exc}.") from exc
+    if len(data) > MAX_INPUT_BYTES:
         raise InputError(
-            f"Cannot read the predictions file {path}: {exc.strerror or exc}."
-        ) from exc
+            f"{name}: more than {MAX_INPUT_BYTES // 2**20} MB, the limit for {what}s: "
+            "is it the right file? (Split a larger one.)"
+        )
+    return data
+
+
+def _read_bytes(path: Path) -> bytes:
+    return read_input_bytes(path, "predictions file")
 
 
 def read_prediction_files(path: str) -> Feed:
@@ -95,7 +112,7 @@ def read_prediction_files(path: str) -> Feed:
     from ekos_occult.plan.occelmnt import Feed, read_occelmnt
 
     if path == "-":
-        return read_occelmnt(sys.stdin.buffer.read(), "<stdin>")
+        return read_occelmnt(read_input_bytes("-", "predictions file"), "<stdin>")
     root = Path(path)
     if not root.is_dir():
         return read_occelmnt(_read_bytes(root), path)

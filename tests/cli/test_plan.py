@@ -412,3 +412,25 @@ def test_longitude_0_360_gives_the_same_night_and_plan(
         outputs.append((doc, night))
     assert outputs[0] == outputs[1]
     assert outputs[0][1] == "Night 2023-02-08"
+
+
+@pytest.mark.parametrize("source", ["file", "stdin"])
+def test_an_endless_or_huge_input_is_refused_in_bounded_memory(
+    source: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """/dev/zero or a wrong file as the events: read up to the limit, then refused."""
+    monkeypatch.setattr("ekos_occult.app.events.MAX_INPUT_BYTES", 1000)
+    big = (DATA / "classic.csv").read_bytes() * 20
+    assert len(big) > 1000
+    if source == "stdin":
+        monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(big)))
+        arg, name = "-", "<stdin>"
+    else:
+        (tmp_path / "big.csv").write_bytes(big)
+        arg = name = str(tmp_path / "big.csv")
+    assert plan(arg, "--site", SITE, "--now", NOW) == 2
+    err = capsys.readouterr().err
+    assert f"error: {name}: more than 0 MB, the limit for events files" in err
