@@ -7,6 +7,7 @@ written whole) and :func:`keep_events` (written beside a night's other files).
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
@@ -79,14 +80,20 @@ def read_input_bytes(path: str | Path, what: str) -> bytes:
         InputError: the file cannot be read, or is larger than the limit.
     """
     name = "<stdin>" if str(path) == "-" else str(path)
+    chunks: list[bytes] = []
+    size = 0
     try:
-        if str(path) == "-":
-            data = sys.stdin.buffer.read(MAX_INPUT_BYTES + 1)
-        else:
-            with Path(path).open("rb") as fh:
-                data = fh.read(MAX_INPUT_BYTES + 1)
+        with contextlib.ExitStack() as stack:
+            fh = (
+                sys.stdin.buffer if str(path) == "-" else stack.enter_context(Path(path).open("rb"))
+            )
+            # In pieces: read(limit) would allocate the whole limit at once.
+            while size <= MAX_INPUT_BYTES and (chunk := fh.read(1 << 20)):
+                chunks.append(chunk)
+                size += len(chunk)
     except OSError as exc:
         raise InputError(f"Cannot read the {what} {name}: {exc.strerror or exc}.") from exc
+    data = b"".join(chunks)
     if len(data) > MAX_INPUT_BYTES:
         raise InputError(
             f"{name}: more than {MAX_INPUT_BYTES // 2**20} MB, the limit for {what}s: "
