@@ -379,7 +379,11 @@ def _parse_event(event: Any, path: str, index: int) -> Prediction:
     earth = EarthInfo(*_fields(texts.get("Earth"), _EARTH, "Earth"))
     errors = ErrorInfo(*_fields(texts.get("Errors"), _ERRORS, "Errors"))
     id_cells = texts.get("ID", "").strip().split(",")
-    event_id = id_cells[0].strip() or (f"{elements.closest_approach:%Y%m%d}_{star.star_id[-6:]}")
+    try:
+        given_id = _text(id_cells[0])
+    except _FieldProblem as exc:
+        raise PredictionFormatError(f"<ID> field 0 (event ID): {exc}") from None
+    event_id = given_id or (f"{elements.closest_approach:%Y%m%d}_{star.star_id[-6:]}")
     mjd = None
     if len(id_cells) > 1 and id_cells[1].strip():
         try:
@@ -464,6 +468,8 @@ def read_occelmnt(data: bytes | str, path: str) -> Feed:
 def _event_label(event: Any, path: str, index: int) -> str:
     id_node = event.find("ID")
     ident = "" if id_node is None else "".join(id_node.itertext()).split(",")[0].strip()
+    if not ident.isprintable():  # a line break or control character: keep the message one line
+        ident = repr(ident)[1:-1]
     label = f"{path}: event {index}"
     if ident:
         label += f" ({ident}, line {event.sourceline})"
