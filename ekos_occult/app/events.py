@@ -70,7 +70,8 @@ def is_prediction_path(path: str) -> bool:
 
 MAX_INPUT_BYTES = 256 * 1024 * 1024
 """Largest events or predictions file read (a whole-sky occelmnt search of 100 000 events is
-about 100 MB); more is refused, so that /dev/zero or a wrong file cannot fill the memory."""
+about 70 MB, 700 bytes an event); more is refused, so that /dev/zero or a wrong file cannot
+fill the memory."""
 
 
 def read_input_bytes(path: str | Path, what: str) -> bytes:
