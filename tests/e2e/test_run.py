@@ -73,6 +73,23 @@ def _assert_ekos_ran_both_jobs(out: Path, names: list[str]) -> None:
         assert len(frames) == 1, (name, sorted((out / "captures").rglob("*")))
 
 
+def _kernel_clock_synchronised() -> bool:
+    """The kernel's own word (adjtimex(2) with modes 0): not TIME_ERROR and STA_UNSYNC clear."""
+    import ctypes
+    import ctypes.util
+
+    class Timex(ctypes.Structure):
+        _fields_ = [("modes", ctypes.c_uint), ("pad", ctypes.c_long * 4), ("status", ctypes.c_int)]
+        _fields_ += [("rest", ctypes.c_byte * 256)]
+
+    libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
+    tx = Timex()
+    state = libc.adjtimex(ctypes.byref(tx))
+    assert state >= 0, ctypes.get_errno()
+    sta_unsync, time_error = 0x0040, 5
+    return state != time_error and not (tx.status & sta_unsync)
+
+
 @pytest.mark.timeout(120)
 def test_check_reports_the_sandbox_ready(
     sandbox: Sandbox, capsys: pytest.CaptureFixture[str]
@@ -93,7 +110,15 @@ def test_check_reports_the_sandbox_ready(
 
     report = json.loads(capsys.readouterr().out)
     verdicts = {c["name"]: c["verdict"] for c in report["checks"]}
-    assert rc == 0 and report["ok"] is True, report
+    # The clock check reports this machine's kernel clock (adjtimex), which a CI machine or a
+    # container may not keep synchronised: read the kernel here, independently, and expect the
+    # verdict it calls for; every other check must pass.
+    synchronised = _kernel_clock_synchronised()
+    assert report["clock"]["synchronised"] is synchronised, report["clock"]
+    assert verdicts["clock"] in (("ok", "warning") if synchronised else ("problem",)), report
+    others = {n: v for n, v in verdicts.items() if n != "clock" and v == "problem"}
+    assert others == {}, report
+    assert report["ok"] is synchronised and rc == (0 if synchronised else 1), report
     for name in (
         "kstars",
         "ekos",
