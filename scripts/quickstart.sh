@@ -19,9 +19,12 @@ say "Starting the sandbox in $STATE_DIR"
 "$EO" --config "$CONFIG" sandbox start --state-dir "$STATE_DIR"
 eval "$("$EO" sandbox start --print-env --state-dir "$STATE_DIR")"
 
-say "Loading the sample night into Ekos"
-# The sample night is 2023-02-08: plan it as of that evening (see sample_sequences/README.md).
-"$EO" --config "$CONFIG" load "$EVENTS" --now 2023-02-08T18:00:00 --state-dir "$STATE_DIR"
+say "Loading the sample night, moved to the next dark hours, into Ekos"
+# The sample night (sample_sequences/tonight.csv) is 2023-02-08; Ekos marks a job set in the past
+# Invalid, so its events are moved to the next dark hours at the sample site, near the meridian.
+TONIGHT="$STATE_DIR/sample-tonight.csv"
+"$VENV/bin/python" "$ROOT/scripts/sample_night.py" "$EVENTS" "$CONFIG" "$TONIGHT"
+"$EO" --config "$CONFIG" load "$TONIGHT" --state-dir "$STATE_DIR"
 
 say "The sandbox"
 "$EO" sandbox status --state-dir "$STATE_DIR"
