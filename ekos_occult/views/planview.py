@@ -15,14 +15,12 @@ where they go. Sized for big plans (a year-long feed of thousands of events, 100
 
 from __future__ import annotations
 
-import io
 import json
 from collections import Counter
 from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
-from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
@@ -35,6 +33,7 @@ from ekos_occult.model import (
     Status,
     Visibility,
 )
+from ekos_occult.views.console import text_console
 
 __all__ = [
     "plan_to_dict",
@@ -339,15 +338,7 @@ def render_table(
         return (
             _plain_table(plan, rows, color) + summary_line(plan) + "\n" + note + "\n" * bool(note)
         )
-    buffer = io.StringIO()
-    console = Console(
-        file=buffer,
-        width=width,
-        force_terminal=color,
-        no_color=not color,
-        color_system="standard" if color else None,
-        highlight=False,
-    )
+    console, buffer = text_console(width, color)
     console.print(_rich_table(plan, rows))
     console.print(Text(summary_line(plan)))
     if note:

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import io
 from collections.abc import Sequence
 from typing import Any
 
-from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
 from ekos_occult.model import Site
 from ekos_occult.plan.predictions import StationEvent
+from ekos_occult.views.console import text_console
 
 __all__ = [
     "prediction_table",
@@ -96,15 +95,7 @@ def render_table(
     items: Sequence[StationEvent], site: Site, *, width: int = 200, color: bool = False
 ) -> str:
     """The table and a one-line summary as text (ANSI colours only when ``color``)."""
-    buffer = io.StringIO()
-    console = Console(
-        file=buffer,
-        width=width,
-        force_terminal=color,
-        no_color=not color,
-        color_system="standard" if color else None,
-        highlight=False,
-    )
+    console, buffer = text_console(width, color)
     console.print(prediction_table(items, site))
     in_path = sum(1 for i in items if i.geometry.in_path)
     in_sigma = sum(1 for i in items if i.geometry.in_1sigma)
