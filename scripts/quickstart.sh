@@ -24,7 +24,7 @@ say "Loading the sample night, moved to the next dark hours, into Ekos"
 # Invalid, so its events are moved to the next dark hours at the sample site, near the meridian.
 TONIGHT="$STATE_DIR/sample-tonight.csv"
 "$VENV/bin/python" "$ROOT/scripts/sample_night.py" "$EVENTS" "$CONFIG" "$TONIGHT"
-"$EO" --config "$CONFIG" load "$TONIGHT" --state-dir "$STATE_DIR"
+"$EO" --config "$CONFIG" load "$TONIGHT" --state-dir "$STATE_DIR" --out "$STATE_DIR/night"
 
 say "The sandbox"
 "$EO" sandbox status --state-dir "$STATE_DIR"

@@ -26,7 +26,7 @@ from types import ModuleType
 from typing import Any
 
 from ekos_occult import __version__
-from ekos_occult.cli.options import ArgumentParser
+from ekos_occult.cli.options import ArgumentParser, input_file
 from ekos_occult.errors import OccultError
 from ekos_occult.model import Site
 from ekos_occult.settings import Settings, configure_astropy_offline, load_settings, parse_site
@@ -93,6 +93,15 @@ def build_parser() -> argparse.ArgumentParser:
         # argparse %-formats a subcommand's help (not its description): escape a literal %.
         p = sub.add_parser(name, help=mod.HELP.replace("%", "%%"), description=mod.HELP)
         mod.add_arguments(p)
+        # Users put --config after the command too ("plan tonight.csv --config FILE"); left
+        # out, it keeps the value given before the command (or none).
+        p.add_argument(
+            "--config",
+            metavar="FILE",
+            type=input_file,
+            default=argparse.SUPPRESS,
+            help="config file (the same as --config before the command)",
+        )
         p.set_defaults(_module=mod)
     return parser
 

@@ -385,7 +385,7 @@ def add_site_option(p: argparse.ArgumentParser) -> None:
         type=site,
         help="observing site: geodetic latitude and longitude in degrees (east positive; "
         "0-360 also read) and elevation in metres, e.g. -33.9,18.4,10; "
-        "default from the config file [site]",
+        "default from the config file [station]",
     )
 
 

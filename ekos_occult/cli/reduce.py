@@ -229,10 +229,15 @@ def _text(info: dict[str, Any]) -> str:
     ts = info.get("timestamps")
     if ts:
         b = ts["budget"]
+        # clock_from already says "unknown (why)" when there is no clock figure.
+        clock = (
+            b["clock_from"]
+            if b["clock_error_s"] is None
+            else (f"{_secs(b['clock_error_s'])} ({b['clock_from']})")
+        )
         lines.append(
             f"times:    {ts['source']}; {ts['correction_s']:+.4f} s subtracted to reach the "
-            f"{ts['convention']}; 1-sigma: timestamps {_secs(b['timestamp_s'])}, clock "
-            f"{_secs(b['clock_error_s'])} ({b['clock_from']})"
+            f"{ts['convention']}; 1-sigma: timestamps {_secs(b['timestamp_s'])}, clock {clock}"
         )
     p = info["false_event_probability"]
     if not info["event"]:

@@ -4,6 +4,7 @@ is type- and range-checked where it enters (exit 2, the flag named, never a trac
 from __future__ import annotations
 
 import argparse
+import json
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -356,3 +357,36 @@ def test_an_input_path_the_system_refuses_is_named(
 ) -> None:
     args, said = _parse([*path, name])
     assert args is None and f"error: {metavar}: " in said, said
+
+
+@pytest.mark.timeout(60)
+def test_config_is_accepted_after_the_command_too(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`plan FILE --config X` reads X like `--config X plan FILE`; the later one wins."""
+    data = Path(__file__).resolve().parents[1] / "data" / "classic.csv"
+    config = tmp_path / "config.toml"
+    config.write_text("[station]\nlat = -33.9\nlon = 18.4\nelevation = 10\n", encoding="utf-8")
+    other = tmp_path / "other.toml"
+    other.write_text("[station]\nlat = 50.0\nlon = 10.0\nelevation = 300\n", encoding="utf-8")
+    sites = []
+    for argv in (
+        ["plan", str(data), "--now", "2023-02-08T18:00:00", "--json", "--config", str(config)],
+        ["--config", str(config), "plan", str(data), "--now", "2023-02-08T18:00:00", "--json"],
+        [
+            "--config",
+            str(other),
+            "plan",
+            str(data),
+            "--now",
+            "2023-02-08T18:00:00",
+            "--json",
+            "--config",
+            str(config),
+        ],
+    ):
+        assert main(argv) == 0
+        sites.append(json.loads(capsys.readouterr().out)["site"])
+    assert sites[0] == sites[1] == sites[2]
+    assert sites[0]["lat_deg"] == pytest.approx(-33.9)
+    assert sites[0]["lon_deg"] == pytest.approx(18.4)
