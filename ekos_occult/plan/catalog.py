@@ -508,26 +508,25 @@ def _parse_sexagesimal(text: str, *, hours: bool, expected: str) -> float:
     return value
 
 
-def _parse_ra(text: str) -> float:
-    expected = "decimal degrees 0 to 360, or sexagesimal hours HH:MM:SS.s (e.g. 08:20:54.1)"
+def _right_ascension(text: str, expected: str, degrees_per_unit: float) -> float:
+    """RA in degrees: sexagesimal hours, or a decimal number of ``degrees_per_unit`` each."""
     if _SEXAGESIMAL.search(text.strip().lstrip("+-")):
         value = _parse_sexagesimal(text, hours=True, expected=expected)
     else:
-        value = _parse_number(text, expected)
+        value = _parse_number(text, expected) * degrees_per_unit
     if not 0.0 <= value < 360.0:
         raise _FieldError(f"{text} is outside the sky: expected {expected}")
     return value
+
+
+def _parse_ra(text: str) -> float:
+    expected = "decimal degrees 0 to 360, or sexagesimal hours HH:MM:SS.s (e.g. 08:20:54.1)"
+    return _right_ascension(text, expected, 1.0)
 
 
 def _parse_ra_hours(text: str) -> float:
     expected = "decimal hours 0 to 24, or sexagesimal HH:MM:SS.s (e.g. 08:20:54.1)"
-    if _SEXAGESIMAL.search(text.strip().lstrip("+-")):
-        value = _parse_sexagesimal(text, hours=True, expected=expected)
-    else:
-        value = _parse_number(text, expected) * 15.0
-    if not 0.0 <= value < 360.0:
-        raise _FieldError(f"{text} is outside the sky: expected {expected}")
-    return value
+    return _right_ascension(text, expected, 15.0)
 
 
 def _parse_dec(text: str) -> float:
