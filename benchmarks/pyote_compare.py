@@ -236,7 +236,8 @@ def check_csv(path: Path) -> None:
 
 def real(path: Path) -> dict[str, object]:
     """Time a real light curve with both; PyOTE's D/R as frame positions and UTC times."""
-    from ekos_occult.reduce.lightcurve import check_cadence, read_lightcurve
+    from ekos_occult.reduce.cadence import check_cadence
+    from ekos_occult.reduce.lightcurve_read import read_lightcurve
     from ekos_occult.reduce.timing import position_to_time
 
     lc = read_lightcurve(path)

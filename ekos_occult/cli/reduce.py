@@ -205,7 +205,7 @@ def _csv_bytes(red: Reduction) -> bytes:
     """The --csv file's bytes, formatted a block of rows at a time (no per-frame objects)."""
     from dataclasses import replace
 
-    from ekos_occult.reduce.lightcurve import iter_pymovie_csv
+    from ekos_occult.reduce.lightcurve_write import iter_pymovie_csv
 
     lc = replace(red.lightcurve, times_s=red.times_s)
     comments = [

@@ -3,8 +3,8 @@
 SER: pick the target (``--target`` or the star nearest the frame centre), measure it and any
 reference stars frame by frame (:mod:`ekos_occult.reduce.photometry`), take each frame's start-of-
 exposure time from the trailer (or header start + cadence, or none), correct the latency. CSV:
-read it (:mod:`ekos_occult.reduce.lightcurve`). Then divide out the references, fit and test the
-event
+read it (:mod:`ekos_occult.reduce.lightcurve_read`). Then check the stamps
+(:mod:`ekos_occult.reduce.cadence`), divide out the references, fit and test the event
 (:mod:`ekos_occult.reduce.timing`) and express D and R as UTC times with their error bars.
 
 Convention: a frame's time is the **start of its exposure** (like PyOTE); the exposure is taken
@@ -25,15 +25,9 @@ import numpy as np
 import numpy.typing as npt
 
 from ekos_occult.errors import ReductionError
-from ekos_occult.reduce.lightcurve import (
-    Aperture,
-    CadenceReport,
-    LightCurve,
-    TimestampSource,
-    check_cadence,
-    read_lightcurve,
-    repair_times,
-)
+from ekos_occult.reduce.cadence import CadenceReport, check_cadence, repair_times
+from ekos_occult.reduce.lightcurve import Aperture, LightCurve, TimestampSource
+from ekos_occult.reduce.lightcurve_read import read_lightcurve
 from ekos_occult.reduce.photometry import (
     Photometry,
     Star,

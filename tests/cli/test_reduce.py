@@ -14,7 +14,7 @@ import pytest
 from synthetic import START, Recording, Scene, make_recording
 
 from ekos_occult.cli import main
-from ekos_occult.reduce.lightcurve import read_lightcurve
+from ekos_occult.reduce.lightcurve_read import read_lightcurve
 from ekos_occult.settings import (
     DEFAULT_ACQUISITION_DELAY_S,
     DEFAULT_ACQUISITION_DELAY_UNCERTAINTY_S,

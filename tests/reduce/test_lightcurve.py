@@ -9,16 +9,10 @@ import numpy as np
 import pytest
 
 from ekos_occult.errors import ReductionError
-from ekos_occult.reduce.lightcurve import (
-    Aperture,
-    LightCurve,
-    TimestampSource,
-    check_cadence,
-    format_pymovie_csv,
-    parse_pymovie_csv,
-    read_lightcurve,
-    repair_times,
-)
+from ekos_occult.reduce.cadence import check_cadence, repair_times
+from ekos_occult.reduce.lightcurve import Aperture, LightCurve, TimestampSource
+from ekos_occult.reduce.lightcurve_read import parse_pymovie_csv, read_lightcurve
+from ekos_occult.reduce.lightcurve_write import format_pymovie_csv
 
 DATA = Path("/work/shared/data/lightcurves")
 ASTRID = DATA / "real_astrid_monachia_20240102.csv"
