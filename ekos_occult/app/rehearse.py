@@ -26,7 +26,7 @@ from ekos_occult.app.planning import PlanOptions, Say, quiet
 from ekos_occult.errors import ConfigError
 
 if TYPE_CHECKING:
-    from ekos_occult.kstars.sandbox_setup import SandboxState
+    from ekos_occult.kstars.sandbox_layout import SandboxState
     from ekos_occult.kstars.sky import Occultation
     from ekos_occult.model import PlannedEvent
     from ekos_occult.night.rehearsal import Comparison

@@ -24,10 +24,13 @@ from typing import Any
 from ekos_occult.errors import EkosError, EkosUnavailable, SandboxError
 from ekos_occult.files import write_atomic
 from ekos_occult.kstars import procs as _procs
-from ekos_occult.kstars import sandbox_setup as _sandbox_setup
+from ekos_occult.kstars import sandbox_display as _display
+from ekos_occult.kstars import sandbox_ekos as _ekos
+from ekos_occult.kstars import sandbox_kstars as _kstars
+from ekos_occult.kstars import sandbox_layout as _layout
 from ekos_occult.kstars import sky as _sky
 from ekos_occult.kstars.procs import ProcessRecord
-from ekos_occult.kstars.sandbox_setup import SandboxState
+from ekos_occult.kstars.sandbox_layout import SandboxState
 from ekos_occult.model import Site
 
 __all__ = [
@@ -225,19 +228,19 @@ async def start(
         stop(state_dir)
     _check_indi_socket_free()
     if lang:
-        _sandbox_setup.locale_for(lang)  # refuse a language this machine cannot show first
-    layout = _sandbox_setup.prepare_dirs(state_dir)
-    _sandbox_setup.set_sky(layout, table)
-    state = _sandbox_setup.start_display_and_bus(layout, binaries, site, profile)
+        _kstars.locale_for(lang)  # refuse a language this machine cannot show first
+    layout = _layout.prepare_dirs(state_dir)
+    _layout.set_sky(layout, table)
+    state = _display.start_display_and_bus(layout, binaries, site, profile)
     state = dataclasses.replace(state, lang=lang, sky=table is not None)
     _write_state(state)
     try:
         say(f"Xvfb on display {state.display}, private bus {state.bus_address}.")
-        kstars = _sandbox_setup.start_kstars(layout, binaries, env, state)
+        kstars = _kstars.start_kstars(layout, binaries, env, state)
         state = dataclasses.replace(state, kstars=kstars)
         _write_state(state)
         say(f"KStars started (pid {kstars.pid}); waiting for it and for Ekos.")
-        devices, tz = await _sandbox_setup.bring_up_ekos(layout, state, timeout_s, say)
+        devices, tz = await _ekos.bring_up_ekos(layout, state, timeout_s, say)
         children = tuple(_procs.sandbox_members(state.roots, state.bus_address))
         state = dataclasses.replace(state, devices=tuple(devices), children=children, tz_hours=tz)
         _write_state(state)
@@ -245,7 +248,7 @@ async def start(
         stop(state_dir)  # also on Ctrl-C or a test timeout: never leave processes behind
         if not isinstance(exc, (EkosError, SandboxError, OSError)):
             raise
-        tail = _sandbox_setup.log_tail(layout.kstars_log)
+        tail = _layout.log_tail(layout.kstars_log)
         raise SandboxError(
             f"The sandbox did not come up: {exc}\nLast lines of {layout.kstars_log}:\n{tail}"
         ) from exc
@@ -286,7 +289,7 @@ def stop(state_dir: Path, *, grace_s: float = 10.0) -> list[ProcessRecord]:
             "These sandbox processes would not stop: "
             + ", ".join(f"{r.name} (pid {r.pid})" for r in left)
         )
-    _sandbox_setup.remove_runtime(state_dir, state.bus_address)
+    _layout.remove_runtime(state_dir, state.bus_address)
     _state_path(state_dir).unlink(missing_ok=True)
     return ended
 

@@ -10,7 +10,7 @@ from pathlib import Path
 from ekos_occult.kstars import procs as _procs
 from ekos_occult.kstars import sandbox
 from ekos_occult.kstars.client import EkosClient
-from ekos_occult.kstars.sandbox_setup import SandboxState
+from ekos_occult.kstars.sandbox_layout import SandboxState
 from ekos_occult.kstars.states import ParkStatus, SchedulerState
 from ekos_occult.model import Site
 

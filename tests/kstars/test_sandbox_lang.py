@@ -9,7 +9,8 @@ import pytest
 from ekos_occult.errors import SandboxError
 from ekos_occult.kstars.procs import ProcessRecord
 from ekos_occult.kstars.sandbox import SandboxState
-from ekos_occult.kstars.sandbox_setup import Layout, kstars_env, locale_for
+from ekos_occult.kstars.sandbox_kstars import kstars_env, locale_for
+from ekos_occult.kstars.sandbox_layout import Layout
 from ekos_occult.model import Site
 
 pytestmark = pytest.mark.timeout(10)

@@ -198,7 +198,7 @@ def test_first_driver_of_the_profile_gets_a_start_delay() -> None:
     import json
     import sqlite3
 
-    from ekos_occult.kstars.sandbox_setup import FIRST_DRIVER_DELAY_S, delay_first_driver
+    from ekos_occult.kstars.sandbox_profile import FIRST_DRIVER_DELAY_S, delay_first_driver
 
     db = sqlite3.connect(":memory:")
     db.execute("CREATE TABLE profile (id INTEGER PRIMARY KEY, name TEXT, scripts TEXT)")
