@@ -28,6 +28,7 @@ __all__ = [
     "EkosSettings",
     "CaptureSettings",
     "RunSettings",
+    "IndiSettings",
     "ObserverSettings",
     "StationSettings",
     "TelescopeSettings",
@@ -116,6 +117,35 @@ class RunSettings:
     disk_margin_bytes: int = 512 * 1024 * 1024
     record_timestamp_tolerance_s: float = 0.25
     park_at_end: bool = True
+
+
+@dataclass(frozen=True)
+class IndiSettings:
+    """``[indi]``: where the recordings of an INDI server on another host can be read here.
+
+    With Ekos in remote mode (INDI Web Manager, StellarMate) INDI writes the SER files on its
+    own host. When that host's recordings folder is mounted here (sshfs, NFS, SMB), ``run``
+    tells INDI to record into it and checks each file through the mount like a local one.
+
+    Attributes:
+        remote_record_dir: the mounted folder, as a path on this machine ("" = no mount: the
+            files are judged by INDI's report only).
+        record_dir_on_host: the same folder as the INDI host sees it (what INDI's
+            ``RECORD_FILE_DIR`` gets); "" = the same path as ``remote_record_dir``.
+    """
+
+    remote_record_dir: str = ""
+    record_dir_on_host: str = ""
+
+    @property
+    def mount(self) -> Path | None:
+        """The mounted folder on this machine, or None."""
+        return Path(self.remote_record_dir).expanduser() if self.remote_record_dir else None
+
+    @property
+    def on_host(self) -> str:
+        """The folder as INDI's host names it ("" when no mount is configured)."""
+        return self.record_dir_on_host or self.remote_record_dir
 
 
 @dataclass(frozen=True)
@@ -236,6 +266,7 @@ class Settings:
     ekos: EkosSettings = field(default_factory=EkosSettings)
     capture: CaptureSettings = field(default_factory=CaptureSettings)
     run: RunSettings = field(default_factory=RunSettings)
+    indi: IndiSettings = field(default_factory=IndiSettings)
     observer: ObserverSettings = field(default_factory=ObserverSettings)
     station: StationSettings = field(default_factory=StationSettings)
     telescope: TelescopeSettings = field(default_factory=TelescopeSettings)
@@ -278,7 +309,8 @@ LIMITS: dict[str, tuple[float, float]] = {
 # zero is not allowed for these:
 _POSITIVE = frozenset({"call_timeout_s", "exposure_s", "job_timeout_s", "max_clock_error_s"})
 _SECTIONS = (
-    "station", "site", "observer", "telescope", "camera", "plan", "ekos", "capture", "run", "paths"
+    "station", "site", "observer", "telescope", "camera", "plan", "ekos", "capture", "run",
+    "indi", "paths",
 )  # fmt: skip
 _MAX_PX = 100_000
 
@@ -511,6 +543,24 @@ def _config_path(paths: Mapping[str, Any], key: str, where: str) -> Path | None:
     return folder
 
 
+def _config_indi(table: Mapping[str, Any], where: str) -> IndiSettings:
+    """``[indi]``: both folders absolute; the mounted one must be a folder when it exists."""
+    indi: IndiSettings = _apply(IndiSettings(), table, where)
+    for key in ("remote_record_dir", "record_dir_on_host"):
+        value = getattr(indi, key)
+        if value and not Path(value).expanduser().is_absolute():
+            raise ConfigError(f"{where}: {key} = {value!r}: expected an absolute folder path.")
+    mount = indi.mount
+    if mount is not None and mount.exists() and not mount.is_dir():
+        raise ConfigError(f"{where}: remote_record_dir = {str(mount)!r} is a file, not a folder.")
+    if indi.record_dir_on_host and not indi.remote_record_dir:
+        raise ConfigError(
+            f"{where}: record_dir_on_host is set without remote_record_dir (the folder as "
+            "mounted here)."
+        )
+    return indi
+
+
 def _config_camera(base: CameraSettings, table: Mapping[str, Any], where: str) -> CameraSettings:
     """``[camera]`` keys and ``[camera."INDI name"]`` tables of per-camera delays."""
     scalars = {k: v for k, v in table.items() if not isinstance(v, dict)}
@@ -613,6 +663,7 @@ def load_settings(
             ekos=_apply(s.ekos, _section(data, "ekos", where), f"{where} [ekos]"),
             capture=_apply(s.capture, _section(data, "capture", where), f"{where} [capture]"),
             run=_apply(s.run, _section(data, "run", where), f"{where} [run]"),
+            indi=_config_indi(_section(data, "indi", where), f"{where} [indi]"),
             observer=_apply(s.observer, _section(data, "observer", where), f"{where} [observer]"),
             telescope=_apply(
                 s.telescope, _section(data, "telescope", where), f"{where} [telescope]"

@@ -214,3 +214,31 @@ def test_config_control_character_through_the_command_line(
     err = capsys.readouterr().err
     assert "[ekos]: profile = 'Sim\\x01': contains the control character" in err
     assert "XML" not in err
+
+
+def test_indi_mount_of_the_remote_recordings_folder(tmp_path: Path) -> None:
+    mount = tmp_path / "sm"
+    cfg = _write(
+        tmp_path,
+        f"[indi]\nremote_record_dir = '{mount}'\nrecord_dir_on_host = '/home/stellarmate/rec'\n",
+    )
+    s = load_settings(cfg)
+    assert s.indi.mount == mount and s.indi.on_host == "/home/stellarmate/rec"
+    same = load_settings(_write(tmp_path, f"[indi]\nremote_record_dir = '{mount}'\n"))
+    assert same.indi.on_host == str(mount)  # mounted at the same path as on the host
+    assert load_settings(None).indi.mount is None
+
+
+@pytest.mark.parametrize(
+    ("text", "fragment"),
+    [
+        ("[indi]\nremote_record_dir = 'rel/dir'\n", "expected an absolute folder path"),
+        ("[indi]\nrecord_dir_on_host = '/x'\n", "without remote_record_dir"),
+        ("[indi]\nremote_dir = '/x'\n", "unknown setting 'remote_dir'"),
+        ("[indi]\nremote_record_dir = 3\n", "expected a string"),
+    ],
+)
+def test_bad_indi_settings_name_the_key(tmp_path: Path, text: str, fragment: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        load_settings(_write(tmp_path, text))
+    assert fragment in str(info.value) and "[indi]" in str(info.value)

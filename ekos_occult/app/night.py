@@ -273,6 +273,8 @@ async def _night(
         report.camera,
         timeout_s=settings.ekos.call_timeout_s,
         indi_server=report.indi_server,  # on another host, the SER is written there
+        mount=settings.indi.mount,  # ... and read here through its mount, when there is one
+        dir_on_host=settings.indi.on_host,
     )
     journal = Journal(night / JOURNAL, now=clock.now).open()  # cuts off a torn tail
     runner = NightRunner(

@@ -11,9 +11,14 @@ Simulator's stream start) and read back, and the record command (``RECORD_STREAM
 ``RECORD_DURATION_ON``). No D-Bus signal reports recording progress: :meth:`recording_state`
 polls ``RECORD_STREAM``'s state light. INDI writes the SER itself, on the machine that runs the
 INDI driver; :meth:`find_recording` then looks for it in the directory, from the file system
-alone (it works after KStars has gone). When INDI runs on another host (Ekos remote mode),
-:attr:`files_host` names it: the file is there, and only INDI's word (the recording finished
-without an alert) can be had here.
+alone (it works after KStars has gone). While the stream runs, a
+:class:`~ekos_occult.kstars.indiwatch.RecordWatch` listens to the INDI server itself (the file
+INDI opened, the frames it recorded, frames it skipped, its errors): :meth:`indi_report`.
+When INDI runs on another host (Ekos remote mode), :attr:`files_host` names it: the file is
+written there. With that host's recordings folder mounted here (``[indi] remote_record_dir``,
+and ``record_dir_on_host`` as the host names it), INDI is told to record into it and
+:meth:`find_in_mount` finds the file through the mount; without a mount only INDI's report can
+be had here, and the free space there cannot be read (:meth:`free_bytes` says so).
 
 File names: INDI expands ``_D_`` (date), ``_H_`` (time) and ``_T_`` (date@time) anywhere in the
 record directory and file name, eating the underscores around the letter. The event's stem
@@ -29,11 +34,12 @@ import math
 import re
 from collections.abc import Awaitable, Callable
 from datetime import datetime
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import TypeVar
 
 from ekos_occult.errors import DeviceLost, EkosCommandFailed, EkosTimeout, RecordingError
 from ekos_occult.kstars.client import EkosClient
+from ekos_occult.kstars.indiwatch import RecordReport, RecordWatch
 from ekos_occult.kstars.indiwire import IndiServer
 from ekos_occult.kstars.states import PropertyState
 from ekos_occult.night.ports import RecordingRequest, RecordingState
@@ -62,6 +68,7 @@ _RECORD_PROPERTIES = (
 _ROI_ATTEMPTS = 3
 _ROI_SETTLE_S = 0.1
 _FIND_SLACK_S = 5.0  # a file written this long before the record command still counts
+_REPORT_WAIT_S = 5.0  # INDI's closing message follows the recording's switch going idle
 T = TypeVar("T")
 
 
@@ -112,6 +119,9 @@ class IndiStreamRecorder:
         timestamp_source: what the SER per-frame timestamps come from (journaled).
         disk_free: free bytes of a directory (default: the file system's answer).
         indi_server: Ekos' INDI server; on another host the files are written there.
+        mount: the INDI host's recordings folder as mounted here (remote mode only).
+        dir_on_host: that folder as the INDI host names it (default: the mount's path).
+        watch: makes the INDI listener for a server and camera (tests pass their own).
     """
 
     def __init__(
@@ -123,9 +133,20 @@ class IndiStreamRecorder:
         timestamp_source: str = "host clock",
         disk_free: Callable[[Path], int] = disk_free_bytes,
         indi_server: IndiServer | None = None,
+        mount: Path | None = None,
+        dir_on_host: str = "",
+        watch: Callable[[IndiServer, str], RecordWatch] | None = None,
     ) -> None:
         self._client, self.camera, self.timeout_s = client, camera, timeout_s
         self._server = indi_server
+        remote = indi_server is not None and not indi_server.is_local
+        self._mount = mount if remote else None
+        self._dir_on_host = Path(dir_on_host or str(mount)) if self._mount is not None else None
+        self._make_watch = watch or (
+            lambda server, cam: RecordWatch(server.host, server.port, cam, timeout_s=timeout_s)
+        )
+        self._watch: RecordWatch | None = None
+        self._watch_note = ""
         self.roi_readback: tuple[int, int, int, int] | None = None
         self._timestamp_source = timestamp_source
         self._disk_free = disk_free
@@ -143,6 +164,16 @@ class IndiStreamRecorder:
         """The host INDI writes the recordings on; None when it is this machine."""
         server = self._server
         return None if server is None or server.is_local else server.host
+
+    @property
+    def mount(self) -> Path | None:
+        """The INDI host's recordings folder mounted here (remote mode with a mount), or None."""
+        return self._mount
+
+    def indi_directory(self, request: RecordingRequest) -> Path:
+        """The folder INDI is told to record into: the mounted folder as the INDI host names it
+        (remote mode with a mount), else the request's."""
+        return self._dir_on_host if self._dir_on_host is not None else request.directory
 
     async def stamp_provenance(self) -> dict[str, object]:
         """What will stamp the frames, read from the camera now.
@@ -222,7 +253,22 @@ class IndiStreamRecorder:
         return FrameGeometry(width, height, max(1, math.ceil(bits / 8)))
 
     async def free_bytes(self, directory: Path) -> int:
-        """Free bytes where the recordings go."""
+        """Free bytes where the recordings go: this machine's folder, or the INDI host's
+        folder through its mount.
+
+        Raises:
+            RecordingError: INDI writes on another host and no mount of its folder is set: the
+                space there cannot be read from here.
+        """
+        host = self.files_host
+        if host is not None:
+            if self._mount is None:
+                raise RecordingError(
+                    f"the recordings are written on the INDI host {host}: its free disk space "
+                    "cannot be checked from here (mount its recordings folder and set [indi] "
+                    "remote_record_dir to check it)"
+                )
+            directory = self._mount
         return await self._bounded("free_bytes", asyncio.to_thread(self._disk_free, directory))
 
     async def configure(self, request: RecordingRequest) -> None:
@@ -232,13 +278,15 @@ class IndiStreamRecorder:
             RecordingError: a bad directory, or the camera refused a setting.
             DeviceLost: the camera is not connected.
         """
-        check_record_directory(request.directory)
-        try:
-            request.directory.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise RecordingError(
-                f"Cannot create the recordings folder {request.directory}: {exc.strerror}."
-            ) from exc
+        check_record_directory(self.indi_directory(request))
+        if self.files_host is None:  # on another host INDI creates the folder itself
+            try:
+                request.directory.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise RecordingError(
+                    f"Cannot create the recordings folder {request.directory}: {exc.strerror}."
+                ) from exc
+        await self.close_watch()
         await self._bounded("configure", self._configure(request))
         self._request, self._started, self._seen_busy = request, False, False
 
@@ -248,7 +296,9 @@ class IndiStreamRecorder:
             c,
             "RECORD_FILE",
             [
-                lambda: c.set_text(cam, "RECORD_FILE", "RECORD_FILE_DIR", str(r.directory)),
+                lambda: c.set_text(
+                    cam, "RECORD_FILE", "RECORD_FILE_DIR", str(self.indi_directory(r))
+                ),
                 lambda: c.set_text(
                     cam, "RECORD_FILE", "RECORD_FILE_NAME", record_file_name(r.stem)
                 ),
@@ -332,8 +382,47 @@ class IndiStreamRecorder:
         again once when the read-back differs. What INDI holds is kept in
         :attr:`roi_readback` (the SER header is checked against the ROI afterwards).
         """
+        await self._listen()
         await self._bounded("start_stream", self._start_stream())
         self._stream_on = True
+
+    async def _listen(self) -> None:
+        """Start listening to the INDI server (before the stream, so that nothing INDI says
+        about the recording is missed); a server that cannot be reached is noted, not fatal."""
+        await self.close_watch()
+        server, self._watch_note = self._server, ""
+        if server is None:
+            self._watch_note = "Ekos' INDI server was not found: INDI's own report was not read"
+            return
+        watch = self._make_watch(server, self.camera)
+        try:
+            await watch.start()
+        except (EkosCommandFailed, OSError) as exc:
+            self._watch_note = f"INDI's own report was not read: {exc}"
+            return
+        self._watch = watch
+
+    async def indi_report(self) -> RecordReport | None:
+        """What INDI itself said about the last recording (waits a moment for its closing
+        message), then stop listening; None when nobody was listening (:attr:`watch_note`)."""
+        watch = self._watch
+        if watch is None:
+            return None
+        try:
+            return await watch.wait_finished(min(self.timeout_s, _REPORT_WAIT_S))
+        finally:
+            await self.close_watch()
+
+    @property
+    def watch_note(self) -> str:
+        """Why INDI's own report is missing ("" when it was read)."""
+        return self._watch_note
+
+    async def close_watch(self) -> None:
+        """Stop listening to the INDI server (twice is harmless)."""
+        watch, self._watch = self._watch, None
+        if watch is not None:
+            await watch.close()
 
     async def _start_stream(self) -> None:
         await self._switch("CCD_VIDEO_STREAM", "STREAM_ON")
@@ -413,6 +502,28 @@ class IndiStreamRecorder:
     async def find_recording(self, request: RecordingRequest, started: datetime) -> Path | None:
         """The newest SER INDI wrote for ``request`` at or after ``started``, or None."""
         return await asyncio.to_thread(_newest_recording, request, started)
+
+    async def find_in_mount(self, request: RecordingRequest, indi_file: str | None) -> Path | None:
+        """The recording on the INDI host, through the mount: the file INDI reported opening
+        (by its name), else the newest one of this event's name; None without a mount."""
+        mount = self._mount
+        if mount is None:
+            return None
+        return await asyncio.to_thread(_in_mount, mount, request, indi_file)
+
+
+def _in_mount(mount: Path, request: RecordingRequest, indi_file: str | None) -> Path | None:
+    if indi_file:
+        named = mount / PurePosixPath(indi_file).name
+        if named.is_file():
+            return named
+    found: list[tuple[float, Path]] = []
+    for path in mount.glob(recording_glob(request.stem)):
+        try:
+            found.append((path.stat().st_mtime, path))
+        except OSError:
+            continue
+    return max(found)[1] if found else None
 
 
 def _newest_recording(request: RecordingRequest, started: datetime) -> Path | None:

@@ -26,7 +26,6 @@ from ekos_occult.errors import (
     EkosTimeout,
     EkosUnavailable,
     RecordingError,
-    ReductionError,
 )
 from ekos_occult.model import Plan, PlannedEvent
 from ekos_occult.night.journal import event_key, finished_events, to_json
@@ -53,8 +52,8 @@ from ekos_occult.night.records import (
     RigStatus,
 )
 from ekos_occult.night.supervisor import cleanup_for, transition
-from ekos_occult.video.ser import open_ser
-from ekos_occult.video.serverify import SerCheck, SerExpectation, verify_ser
+from ekos_occult.night.verification import verify_recording
+from ekos_occult.video.serverify import SerExpectation
 
 __all__ = ["JobFiles", "EventResult", "NightRunner", "make_job", "recording_request"]
 
@@ -142,6 +141,7 @@ class NightRunner:
         self._clock_sync, self._max_clock_error_s = clock_sync, max_clock_error_s
         self._clock_at: dict[str, dict[str, Any]] = {}  # event key -> clock before recording
         self._stamps_at: dict[str, dict[str, Any]] = {}  # event key -> what stamps the frames
+        self._verified_at: dict[str, dict[str, Any]] = {}  # event key -> how the file was judged
         self.limits = limits or Limits()
         self._sinks: tuple[JournalSink, ...] = (journal, *observers)
         self._job_files, self._dir, self._roi = job_files, recordings_dir, roi
@@ -289,6 +289,7 @@ class NightRunner:
             stamps["exposure_s"] = job.exposure_s
             stamps["frame_interval"] = _interval_stats(job)
         out["timestamps"] = stamps or None
+        out["verified"] = self._verified_at.get(job.key)
         return out
 
     async def _journal_clock(self, job: Job) -> None:
@@ -463,59 +464,11 @@ class NightRunner:
             exposure_s=job.exposure_s,
             tolerance_s=self.limits.record_timestamp_tolerance_s,
         )
-        request = self._request(job)
-        host = self.recorder.files_host
-        if host is not None:
-            check = remote_check(request, expect, host)
-            return PortResult(action.kind, check=check, file=check.path)
-        path = await self.recorder.find_recording(request, started)
-        if path is None:
+        found = await verify_recording(self.recorder, self._request(job), expect, started)
+        self._verified_at[job.key] = found.journal()
+        if found.check is None:
             return PortResult(action.kind)
-        check = await asyncio.to_thread(_checked_with_roi, path, expect, request.roi)
-        return PortResult(action.kind, check=check, file=path)
-
-
-def remote_check(request: RecordingRequest, expect: SerExpectation, host: str) -> SerCheck:
-    """The verdict on a recording written on another host (INDI in Ekos' remote mode).
-
-    Only INDI's word is available here: the recorder saw ``RECORD_STREAM`` busy and then idle
-    without an alert (otherwise the job would have failed before this). Frames and timestamps
-    are not read; the warning says so and where the file is.
-    """
-    from ekos_occult.night.recorder import record_file_name
-
-    where = request.directory / f"{record_file_name(request.stem)}.ser"
-    return SerCheck(
-        where,
-        expected_frames=expect.expected_frames,
-        warnings=(
-            f"written on the INDI host {host}, not on this machine: INDI reported the "
-            f"recording finished without an error; frames and timestamps were not checked "
-            f"here. Copy {request.directory}/ from {host} ({record_file_name(request.stem)} "
-            "with INDI's time for _T_) and run `ekos-occult reduce` on it.",
-        ),
-    )
-
-
-def _checked_with_roi(
-    path: Path, expect: SerExpectation, roi: tuple[int, int, int, int] | None
-) -> SerCheck:
-    """:func:`verify_ser`, plus the SER header's frame size against the ROI asked for."""
-    check = verify_ser(path, expect)
-    if roi is None or not check.frames:
-        return check
-    try:
-        header = open_ser(path).header
-    except ReductionError:
-        return check
-    size = (header.width, header.height)
-    if size == (roi[2], roi[3]):
-        return check
-    lost = (
-        f"the SER frames are {size[0]}x{size[1]}, not the {roi[2]}x{roi[3]} ROI asked for "
-        "(INDI reset CCD_STREAM_FRAME): the event is in the recording, the file is larger"
-    )
-    return replace(check, warnings=(*check.warnings, lost))
+        return PortResult(action.kind, check=found.check, file=found.file)
 
 
 def _path(job: Job) -> Path:

@@ -199,7 +199,10 @@ def _on_failure(state: JobState, now: datetime, job: Job, r: PortResult, lim: Li
     if r.kind in _RETRIED:
         job = job.flag(f"{r.kind.value} {failure.value}")
         if r.kind is Act.CHECK_DISK:  # cannot tell: the recording matters more than the check
-            return _arm_stream(job.flag("free disk space unknown"), lim)
+            unknown = (
+                f"free disk space unknown: {r.error}" if r.error else "free disk space unknown"
+            )
+            return _arm_stream(job.flag(unknown), lim)
         if state is _S:
             return _go(_S, job, Action(Act.VERIFY))
         return _go(state, job, _sleep(now, lim))

@@ -55,6 +55,13 @@ def test_two_events_recorded_on_time(
         assert utc(line["first_frame_utc"]) == first and line["frames"] == ser.n_frames
         assert utc(line["record_start"]) == ev.start and line["reason"] is None
         assert line["timestamp_source"] == "host clock"
+        # Verified on disk; INDI 1.9.9's own messages, heard on its server, name the file and
+        # count the frames it recorded (the watch that judges a file on another host).
+        assert line["verified"]["how"] == "on disk", line["verified"]
+        indi = line["verified"]["indi"]
+        assert indi is not None and indi["finished"] and not indi["errors"], line["verified"]
+        assert Path(indi["file"]) == Path(line["file"])
+        assert abs(indi["frames"] - ser.n_frames) <= 1, (indi, ser.n_frames)
     _assert_ekos_ran_both_jobs(out, [e.name for e in events])
     assert "recorded" in captured.out  # the plain journal lines (stdout is not a terminal)
 

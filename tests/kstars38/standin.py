@@ -20,7 +20,12 @@ on a private dbus-daemon) plus a small INDI server on TCP, both following the re
   ``CCD_STREAM_FRAME`` to full frame (2.2.4 simulator), the ROI cannot change while recording,
   ``CCD_STREAM_RECORDER`` may be OGV (writes ``.ogv``), ``STREAMING_DIVISOR_VALUE`` > 1 drops
   frames, a small ``LIMITS_BUFFER_MAX`` skips frames; the SER (little-endian, trailer of host
-  UTC ticks) is written in ``disk`` (another host's disk in remote mode).
+  UTC ticks) is written in ``disk`` (another host's disk in remote mode). To a client that
+  asked for the camera's properties it publishes what INDI's stream manager publishes (INDI
+  1.9.9 and 2.x): the messages "Starting video record (Duration): N secs.", "Record file is
+  PATH", "Frame buffer is full, skipping frame...", "Record Duration: MS millisec / N frames",
+  "Recording stream has been disabled. Closing the stream...", and the ``RECORD_STREAM`` and
+  ``FPS`` vectors.
 
 This is a contract for tests, not product code: nothing in ``ekos_occult`` imports it.
 """
@@ -126,6 +131,11 @@ class Rig38:
     states: dict[str, str] = field(default_factory=dict)
     recording_until: datetime | None = None
     written: list[Path] = field(default_factory=list)
+    recorded_frames: int = 0  # of the recording in progress (INDI's closing message)
+    recording_started: datetime | None = None
+    publish: Callable[[str], None] | None = None  # to INDI clients that asked for the camera
+    indi_silent: bool = False  # an INDI server whose messages never reach us
+    record_nothing: bool = False  # the camera delivers no frame while recording
 
     def __post_init__(self) -> None:
         w, h = SENSOR
@@ -186,7 +196,51 @@ class Rig38:
             self.recording_until = None
             self._set_switch("RECORD_STREAM", "RECORD_OFF")
             self.echo("RECORD_STREAM")
+            self.say("Waiting for all buffered frames to be recorded")
+            self.states["RECORD_STREAM"] = "Idle"
+            self._send_record_stream()
+            self._closed()
         return self.states.get(prop, "Idle")
+
+    # ------------------------------------------------------------------ INDI's publications
+    def say(self, text: str, level: str = "INFO") -> None:
+        """A driver message, as INDI's logger sends it to clients ("[LEVEL] text")."""
+        if self.publish is None or self.indi_silent:
+            return
+        stamp = f"{self.now():%Y-%m-%dT%H:%M:%S}"
+        attrs = {"device": CAM, "timestamp": stamp, "message": f"[{level}] {text}"}
+        self.publish(ET.tostring(ET.Element("message", attrs), encoding="unicode") + "\n")
+
+    def _send_record_stream(self) -> None:
+        if self.publish is None or self.indi_silent:
+            return
+        root = ET.Element(
+            "setSwitchVector",
+            {
+                "device": CAM,
+                "name": "RECORD_STREAM",
+                "state": self.states.get("RECORD_STREAM", "Idle"),
+            },
+        )
+        for (p, e), value in self.props.items():
+            if p == "RECORD_STREAM":
+                ET.SubElement(root, "oneSwitch", {"name": e}).text = value
+        self.publish(ET.tostring(root, encoding="unicode") + "\n")
+
+    def _send_fps(self, fps: float) -> None:
+        if self.publish is None or self.indi_silent:
+            return
+        root = ET.Element("setNumberVector", {"device": CAM, "name": "FPS", "state": "Idle"})
+        ET.SubElement(root, "oneNumber", {"name": "EST_FPS"}).text = f"{fps:.2f}"
+        ET.SubElement(root, "oneNumber", {"name": "AVG_FPS"}).text = f"{fps:.2f}"
+        self.publish(ET.tostring(root, encoding="unicode") + "\n")
+
+    def _closed(self) -> None:
+        """INDI's stopRecording: the closing message with the frames recorded."""
+        started = self.recording_started or self.now()
+        ms = (self.now() - started).total_seconds() * 1000.0
+        self.say(f"Record Duration: {ms:g} millisec / {self.recorded_frames} frames")
+        self.recording_started = None
 
     def _set_switch(self, prop: str, element: str) -> None:
         for p, e in list(self.props):
@@ -212,6 +266,9 @@ class Rig38:
         if prop == "RECORD_STREAM" and values.get("RECORD_DURATION_ON") == "On":
             self._record()
         if prop == "RECORD_STREAM" and values.get("RECORD_OFF") == "On":
+            if self.recording_until is not None:
+                self.say("Recording stream has been disabled. Closing the stream...")
+                self._closed()
             self.recording_until = None
         self.echo(prop)
 
@@ -234,7 +291,12 @@ class Rig38:
         folder = expand(self.props[("RECORD_FILE", "RECORD_FILE_DIR")], now)
         name = expand(self.props[("RECORD_FILE", "RECORD_FILE_NAME")], now)
         ogv = self.props[("CCD_STREAM_RECORDER", "OGV")] == "On"
-        path = self.disk / folder.lstrip("/") / f"{name}.{'ogv' if ogv else 'ser'}"
+        on_host = f"{folder.rstrip('/')}/{name}.{'ogv' if ogv else 'ser'}"
+        path = self.disk / on_host.lstrip("/")
+        self.say(f"Starting video record (Duration): {duration:g} secs.")
+        self.say(f"Record file is {on_host}")
+        self.states["RECORD_STREAM"] = "Busy"
+        self._send_record_stream()
         frames = int(duration / exposure)
         # A buffer smaller than a second of frames skips every other frame; the divisor drops
         # every Nth frame from the recording.
@@ -242,6 +304,11 @@ class Rig38:
         buffer_mb = self.number("LIMITS", "LIMITS_BUFFER_MAX")
         step = 2 if buffer_mb * 1024 * 1024 < full else 1
         kept = [i for i in range(0, frames, step) if divisor == 1 or i % divisor]
+        kept = [] if self.record_nothing else kept
+        for _ in range(0, frames, step) if step > 1 else ():
+            self.say("Frame buffer is full, skipping frame...", "WARNING")
+        self._send_fps(len(kept) / duration if duration else 0.0)
+        self.recorded_frames, self.recording_started = len(kept), now
         stamps = [now + timedelta(seconds=0.02 + i * exposure) for i in kept]
         if ogv:
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -604,6 +671,8 @@ class IndiServer:
         self.rig, self.host = rig, host
         self.server: asyncio.base_events.Server | None = None
         self.messages: list[str] = []
+        self.watchers: set[asyncio.StreamWriter] = set()
+        rig.publish = self._publish
 
     async def start(self) -> int:
         self.server = await asyncio.start_server(self._client, self.host, 0)
@@ -612,24 +681,49 @@ class IndiServer:
         return port
 
     async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        data = b""
-        while chunk := await reader.read(65536):
-            data += chunk
-            if b"<getProperties" in data and b"CCD_CAPTURE_FORMAT" in data:
-                writer.write(CAPTURE_FORMAT_DEF.encode("utf-8"))  # labels, not element names
-                await writer.drain()
-                data = b""
-        text = data.decode("utf-8")
-        for m in re.finditer(r"<new(Number|Text|Switch)Vector[^>]*>.*?</new\1Vector>", text, re.S):
+        """One INDI client: apply its new*Vector messages as they come; answer getProperties
+        (the capture formats' definition; for the whole camera, the stream manager's
+        publications from then on, until the client leaves)."""
+        data = ""
+        try:
+            while chunk := await reader.read(65536):
+                data += chunk.decode("utf-8")
+                data = self._take(data, writer)
+        except OSError:
+            pass
+        finally:
+            self.watchers.discard(writer)
+            writer.close()
+
+    def _take(self, data: str, writer: asyncio.StreamWriter) -> str:
+        pattern = r"<getProperties[^>]*/>|<new(Number|Text|Switch)Vector[^>]*>.*?</new\1Vector>"
+        end = 0
+        for m in re.finditer(pattern, data, re.S):
+            end = m.end()
             root = ET.fromstring(m.group(0))
+            if root.tag == "getProperties":
+                if root.get("name") == "CCD_CAPTURE_FORMAT":
+                    writer.write(CAPTURE_FORMAT_DEF.encode("utf-8"))  # labels, not names
+                elif root.get("device") in (None, CAM):
+                    self.watchers.add(writer)
+                continue
             if root.get("device") != CAM:
                 continue
             values = {el.get("name", ""): (el.text or "").strip() for el in root}
             self.messages.append(str(root.get("name")))
-            self.rig.apply(m.group(1), str(root.get("name")), values)
-        writer.close()
+            self.rig.apply(str(m.group(1)), str(root.get("name")), values)
+        return data[end:]
+
+    def _publish(self, xml: str) -> None:
+        for writer in list(self.watchers):
+            if writer.is_closing():
+                self.watchers.discard(writer)
+            else:
+                writer.write(xml.encode("utf-8"))
 
     async def stop(self) -> None:
+        for writer in list(self.watchers):
+            writer.close()
         if self.server is not None:
             self.server.close()
             await self.server.wait_closed()

@@ -60,7 +60,14 @@ async def _with_standin(address: str, rig: Rig38, scenario: Any) -> Any:
         await standin.stop()
 
 
-def _night(address: str, tmp_path: Path, rig: Rig38, clock: FakeClock, **runner: Any) -> Any:
+def _night(
+    address: str,
+    tmp_path: Path,
+    rig: Rig38,
+    clock: FakeClock,
+    recorder_kw: dict[str, Any] | None = None,
+    **runner: Any,
+) -> Any:
     plan = make_plan(
         planned("Deneb", 10, lead_s=60, duration_s=2.0),
         planned("Vega", 20, lead_s=60, duration_s=2.0),
@@ -87,7 +94,11 @@ def _night(address: str, tmp_path: Path, rig: Rig38, clock: FakeClock, **runner:
         port = DBusEkosPort(link, report.camera, clock)
         await port.subscribe()
         recorder = IndiStreamRecorder(
-            lambda: link.client, report.camera, timeout_s=2.0, indi_server=report.indi_server
+            lambda: link.client,
+            report.camera,
+            timeout_s=2.0,
+            indi_server=report.indi_server,
+            **(recorder_kw or {}),
         )
         night = NightRunner(
             plan,
@@ -218,6 +229,11 @@ def test_a_german_38_night_records_both_events(bus: str, tmp_path: Path) -> None
     assert float(rig.props[("LIMITS", "LIMITS_BUFFER_MAX")]) >= 64
     events = [e for e in journal.entries if e["type"] == "event"]
     assert all(e["dropped_frames"] == 0 and not e["problems"] for e in events)
+    # The file was read on disk; INDI's own count, heard on its server, agrees with it.
+    for e in events:
+        assert e["verified"]["how"] == "on disk"
+        assert e["verified"]["indi"]["frames"] == e["frames"] == 21
+        assert e["verified"]["indi"]["file"].endswith(Path(e["file"]).name)
 
 
 def test_kstars_zone_changing_mid_night_does_not_drop_the_next_job(
@@ -260,9 +276,65 @@ def test_remote_indi_night_records_on_the_indi_host(bus: str, tmp_path: Path) ->
         header = open_ser(path).header
         assert (header.width, header.height) == ROI[2:]
     events = [e for e in journal.entries if e["type"] == "event"]
-    for e in events:
-        assert any("127.0.0.2" in w for w in e["warnings"]), e["warnings"]
-        assert e["file"].startswith(str(tmp_path / "rec"))
+    for e, path in zip(events, rig.written, strict=True):
+        # Judged by what INDI published: the file it opened (a path on its host), the frames
+        # it recorded (2.1 s padded duration at 0.1 s: 21) against the 20 the plan calls for.
+        assert e["verified"]["how"] == "INDI's report only", e["verified"]
+        indi = e["verified"]["indi"]
+        assert indi["finished"] and indi["frames"] == 21 and not indi["errors"]
+        assert indi["file"] == "/" + str(path.relative_to(other_host))
+        assert e["file"] == indi["file"] and e["frames"] == 21 and e["expected_frames"] == 20
+        assert any("127.0.0.2" in w and "21 frames recorded of 20" in w for w in e["warnings"])
+        assert e["first_frame_utc"] is None  # timestamps are not claimed
+        # The free space there cannot be read here: said, and the recording went ahead.
+        assert any("free disk space unknown" in f and "127.0.0.2" in f for f in e["flags"])
+
+
+def test_remote_indi_through_a_mount_is_verified_like_a_local_file(
+    bus: str, tmp_path: Path
+) -> None:
+    """[indi] remote_record_dir: INDI records into the mounted folder (as its host names it),
+    the SER is read through the mount: header, frames, timestamps, ROI."""
+    clock = FakeClock(T0)
+    other_host = tmp_path / "stellarmate-disk"
+    on_host = "/home/stellarmate/occult"
+    mount = other_host / on_host.lstrip("/")  # what sshfs would show here
+    mount.mkdir(parents=True)
+    rig = _rig(clock, other_host, mode="remote", indi_host="127.0.0.2")
+    kw = {"mount": mount, "dir_on_host": on_host}
+    report, results, journal = _night(bus, tmp_path, rig, clock, kw, roi=ROI)
+    assert [r.outcome for r in results] == [Outcome.RECORDED, Outcome.RECORDED]
+    assert rig.props[("RECORD_FILE", "RECORD_FILE_DIR")] == on_host
+    events = [e for e in journal.entries if e["type"] == "event"]
+    for e, r in zip(events, results, strict=True):
+        assert e["verified"]["how"] == "through mount"
+        assert r.file is not None and r.file.parent == mount
+        assert e["frames"] == 21 and e["dropped_frames"] == 0 and not e["problems"]
+        assert e["first_frame_utc"] is not None  # the stamps were read
+        assert e["verified"]["indi"]["frames"] == e["frames"]  # INDI and the file agree
+        assert not any("free disk space unknown" in f for f in e["flags"])
+
+
+def test_remote_indi_that_recorded_no_frame_fails_the_event(bus: str, tmp_path: Path) -> None:
+    clock = FakeClock(T0)
+    rig = _rig(clock, tmp_path / "sm", mode="remote", indi_host="127.0.0.2", record_nothing=True)
+    report, results, journal = _night(bus, tmp_path, rig, clock)
+    assert [r.outcome for r in results] == [Outcome.FAILED, Outcome.FAILED]
+    assert all("INDI recorded no frame" in r.detail for r in results), [r.detail for r in results]
+
+
+def test_remote_indi_without_its_report_falls_back_to_its_switch_and_says_so(
+    bus: str, tmp_path: Path
+) -> None:
+    clock = FakeClock(T0)
+    rig = _rig(clock, tmp_path / "sm", mode="remote", indi_host="127.0.0.2", indi_silent=True)
+    report, results, journal = _night(bus, tmp_path, rig, clock)
+    assert [r.outcome for r in results] == [Outcome.RECORDED, Outcome.RECORDED]
+    for e in [e for e in journal.entries if e["type"] == "event"]:
+        assert e["verified"]["how"] == "INDI's report only"
+        assert not e["verified"]["indi"]["finished"]
+        assert e["frames"] == 0 and e["expected_frames"] == 20
+        assert any("closing message" in w and "not checked" in w for w in e["warnings"])
 
 
 # ---------------------------------------------------------------------- the command line
