@@ -16,6 +16,7 @@ from typing import Any, Union
 from ekos_occult.ekosfiles.formats import KStarsFormat
 from ekos_occult.errors import EkosTimeout
 from ekos_occult.kstars.states import (
+    AlignState,
     CaptureState,
     CommunicationStatus,
     MountStatus,
@@ -46,6 +47,7 @@ class EkosSignal(str, Enum):
     CAPTURE_STATUS = "capture_status"  # value: CaptureState
     CAPTURE_LOG = "capture_log"  # value: str
     CAPTURE_COMPLETE = "capture_complete"  # value: Mapping[str, object] (filename, exposure...)
+    ALIGN_STATUS = "align_status"  # value: AlignState
     MOUNT_STATUS = "mount_status"  # value: MountStatus
     MOUNT_PARK_STATUS = "mount_park_status"  # value: ParkStatus
     KSTARS_PRESENCE = "kstars_presence"  # value: bool, True when KStars (re)appears on the bus
@@ -54,6 +56,7 @@ class EkosSignal(str, Enum):
 EventValue = Union[  # noqa: UP007 - a runtime alias must work on Python 3.10 without 604 unions
     SchedulerState,
     CaptureState,
+    AlignState,
     MountStatus,
     ParkStatus,
     CommunicationStatus,
@@ -81,6 +84,7 @@ _ROUTES: dict[EkosSignal, tuple[str, str, str]] = {
     _S.CAPTURE_STATUS: ("/KStars/Ekos/Capture", "org.kde.kstars.Ekos.Capture", "newStatus"),
     _S.CAPTURE_LOG: ("/KStars/Ekos/Capture", "org.kde.kstars.Ekos.Capture", "newLog"),
     _S.CAPTURE_COMPLETE: ("/KStars/Ekos/Capture", "org.kde.kstars.Ekos.Capture", "captureComplete"),
+    _S.ALIGN_STATUS: ("/KStars/Ekos/Align", "org.kde.kstars.Ekos.Align", "newStatus"),
     _S.MOUNT_STATUS: ("/KStars/Ekos/Mount", "org.kde.kstars.Ekos.Mount", "newStatus"),
     _S.MOUNT_PARK_STATUS: ("/KStars/Ekos/Mount", "org.kde.kstars.Ekos.Mount", "newParkStatus"),
     _S.KSTARS_PRESENCE: ("/org/freedesktop/DBus", "org.freedesktop.DBus", "NameOwnerChanged"),
@@ -91,6 +95,7 @@ _STATE_KIND: dict[EkosSignal, Any] = {
     _S.EKOS_STATUS: CommunicationStatus,
     _S.INDI_STATUS: CommunicationStatus,
     _S.CAPTURE_STATUS: CaptureState,
+    _S.ALIGN_STATUS: AlignState,
     _S.MOUNT_STATUS: MountStatus,
     _S.MOUNT_PARK_STATUS: ParkStatus,
 }

@@ -67,6 +67,22 @@ class SchedulerCalls(KStarsBus):
             ) from exc
         return [j for j in data if isinstance(j, dict)] if isinstance(data, list) else []
 
+    async def scheduler_current_job(self) -> dict[str, Any] | None:
+        """The job the scheduler runs now, as KStars 3.7.1+ reports it (``currentJobJson``:
+        name, integer state and stage); None when no job runs or this KStars has no such
+        property."""
+        if self._probes.get("no jsonJobs"):
+            return None
+        try:
+            text = str(await self.get_property(SCHEDULER_OBJ, "currentJobJson"))
+        except (EkosCommandFailed, EkosIncompatible):
+            return None
+        try:
+            data = json.loads(text) if text.strip() else None
+        except ValueError:
+            return None
+        return data if isinstance(data, dict) and data.get("name") else None
+
     async def scheduler_log(self) -> list[str]:
         """The scheduler's log lines, newest first (``yyyy-MM-ddThh:mm:ss text``)."""
         return [str(s) for s in await self.get_property(SCHEDULER_OBJ, "logText")]

@@ -19,6 +19,7 @@ __all__ = [
     "is_scheduler_idle",
     "SchedulerState",
     "CaptureState",
+    "AlignState",
     "MountStatus",
     "ParkStatus",
     "CommunicationStatus",
@@ -80,6 +81,23 @@ class CaptureState(str, Enum):
     UNKNOWN = "unknown"
 
 
+class AlignState(str, Enum):
+    """What Ekos Align is doing (``Align.status``): ``COMPLETE`` = plate solved (and synced or
+    slewed as asked), ``FAILED``/``ABORTED`` = not solved."""
+
+    IDLE = "idle"
+    COMPLETE = "complete"
+    FAILED = "failed"
+    ABORTED = "aborted"
+    PROGRESS = "progress"
+    SUCCESSFUL = "successful"  # the solver solved one image (more steps may follow)
+    SYNCING = "syncing"
+    SLEWING = "slewing"
+    ROTATING = "rotating"
+    SUSPENDED = "suspended"
+    UNKNOWN = "unknown"
+
+
 class MountStatus(str, Enum):
     """What the mount is doing (``Mount.status``)."""
 
@@ -126,6 +144,7 @@ class PropertyState(str, Enum):
 
 _S = SchedulerState
 _C = CaptureState
+_L = AlignState
 _M = MountStatus
 _P = ParkStatus
 _N = CommunicationStatus
@@ -164,6 +183,18 @@ _CODES_36: dict[type[Enum], Sequence[Enum]] = {
         _C.MERIDIAN_FLIP,
         _C.COMPLETE,
     ),
+    AlignState: (
+        _L.IDLE,
+        _L.COMPLETE,
+        _L.FAILED,
+        _L.ABORTED,
+        _L.PROGRESS,
+        _L.SUCCESSFUL,
+        _L.SYNCING,
+        _L.SLEWING,
+        _L.ROTATING,
+        _L.SUSPENDED,
+    ),
     MountStatus: (_M.IDLE, _M.MOVING, _M.SLEWING, _M.TRACKING, _M.PARKING, _M.PARKED, _M.ERROR),
     ParkStatus: (_P.UNKNOWN, _P.PARKED, _P.PARKING, _P.UNPARKING, _P.UNPARKED, _P.ERROR),
     CommunicationStatus: (_N.IDLE, _N.PENDING, _N.SUCCESS, _N.ERROR),
@@ -174,7 +205,9 @@ _CODES: dict[KStarsFormat, dict[type[Enum], Sequence[Enum]]] = {
     KStarsFormat.V3_7: _CODES_36,
 }
 
-E = TypeVar("E", SchedulerState, CaptureState, MountStatus, ParkStatus, CommunicationStatus)
+E = TypeVar(
+    "E", SchedulerState, CaptureState, AlignState, MountStatus, ParkStatus, CommunicationStatus
+)
 
 
 def state_from_code(kind: type[E], code: int, version: KStarsFormat = KStarsFormat.V3_6) -> E:

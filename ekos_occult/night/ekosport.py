@@ -3,11 +3,13 @@
 :class:`DBusEkosPort` implements :class:`~ekos_occult.night.ports.EkosPort` with the typed
 methods of :class:`~ekos_occult.kstars.client.EkosClient`. It loads a job only while the
 scheduler is idle (loading while it runs makes Ekos capture without slewing) and follows the
-job through KStars 3.7.1+'s ``jsonJobs`` (integer job state and stage, whatever the language)
-where it exists, else through the scheduler's English ``newLog`` lines (signals, with
-``logText`` as catch-up) and its status. It reports the mount in J2000 degrees (Ekos gives
-JNow) and re-attaches with a new bus connection after KStars or its bus went away. Every method
-returns within its time limit or raises :class:`~ekos_occult.errors.EkosTimeout`; nothing but
+job by integers, whatever the language: KStars 3.7.1+'s job state and stage (the running job's
+``currentJobJson``, then its entry in ``jsonJobs``) where they exist, and the modules' ``status``
+signals (Scheduler, Align, Capture, Mount), which also say whether Align plate-solved. The
+scheduler's English ``newLog`` lines (signals, with ``logText`` as catch-up) are only the
+fallback. It reports the mount in J2000 degrees (Ekos gives JNow) and re-attaches with a new
+bus connection after KStars or its bus went away. Every method returns within its time limit
+or raises :class:`~ekos_occult.errors.EkosTimeout`; nothing but
 our own errors leaves it.
 
 :class:`KStarsLink` holds the current client, shared with the recorder
@@ -28,6 +30,7 @@ from ekos_occult.ekosfiles.formats import KStarsFormat
 from ekos_occult.errors import EkosCommandFailed, EkosError, EkosTimeout
 from ekos_occult.kstars.client import EkosClient, EkosEvent, EkosSignal, Subscription
 from ekos_occult.kstars.states import (
+    AlignState,
     CaptureState,
     MountStatus,
     SchedulerState,
@@ -89,6 +92,13 @@ _STAGE_PHASES = {
     13: JobPhase.CAPTURING,
 }
 _NO_NAME = "Target name is required"
+_SIGNALS = (
+    EkosSignal.SCHEDULER_LOG,
+    EkosSignal.SCHEDULER_STATUS,
+    EkosSignal.ALIGN_STATUS,
+    EkosSignal.CAPTURE_STATUS,
+    EkosSignal.MOUNT_STATUS,
+)
 
 
 @dataclass
@@ -96,6 +106,11 @@ class JobTracker:
     """The loaded job's phase, folded from scheduler log lines and status changes (pure).
 
     Phases only move forward; the first final phase (complete, failed, align failed) sticks.
+    Structured state decides where it exists: the job's integer state and stage (3.7.1+), the
+    Align, Capture and Mount status signals (every version). When the scheduler goes idle after
+    running the job without the job's own state: Capture reported complete means the job
+    completed, Align reported failed means it was not plate-solved, anything else failed. The
+    English log lines only fill in what those did not say.
     """
 
     name: str = ""
@@ -106,12 +121,66 @@ class JobTracker:
     seen: set[str] = field(default_factory=set)
     structured: bool = False  # jsonJobs decides; the scheduler status alone never fails it
     went_idle: bool = False
+    align: AlignState | None = None  # the last Align status seen during this job
+    capture_complete: bool = False  # Capture reported its sequence complete during this job
 
     def reset(self, name: str) -> None:
         """Follow a newly loaded job called ``name``."""
         self.name, self.phase, self.detail = name, JobPhase.QUEUED, ""
         self.started = self.was_running = self.went_idle = False
+        self.align, self.capture_complete = None, False
         self.seen = set()
+
+    @property
+    def plate_solve_failed(self) -> bool:
+        """Align's last word during this job was failed or aborted."""
+        return self.align in (AlignState.FAILED, AlignState.ABORTED)
+
+    def on_align(self, state: AlignState) -> None:
+        """Take an Align status change (signal): whether the pointing was plate-solved."""
+        if not self.started:
+            return
+        self.align = state
+        if state is AlignState.COMPLETE:
+            self._set(JobPhase.ALIGNING, "Align: plate solved (Align status complete)")
+        elif self.plate_solve_failed:
+            self._set(JobPhase.ALIGNING, f"Align: not plate-solved (Align status {state.value})")
+        elif state in (AlignState.PROGRESS, AlignState.SUCCESSFUL, AlignState.SYNCING):
+            self._set(JobPhase.ALIGNING, f"Align: {state.value}")
+
+    def on_capture(self, state: CaptureState) -> None:
+        """Take a Capture status change (signal; 3.7+: the main camera's)."""
+        if not self.started or not self.was_running:
+            return
+        if state is CaptureState.COMPLETE:
+            self.capture_complete = True
+            self._set(JobPhase.CAPTURING, "Capture: the job's sequence is complete")
+        elif state in (CaptureState.CAPTURING, CaptureState.PROGRESS):
+            self._set(JobPhase.CAPTURING, f"Capture: {state.value}")
+
+    def on_mount(self, state: MountStatus) -> None:
+        """Take a Mount status change (signal)."""
+        if self.started and self.was_running and state is MountStatus.SLEWING:
+            self._set(JobPhase.SLEWING, "Mount: slewing to the target")
+
+    @property
+    def align_note(self) -> str:
+        """What Align said during this job, for a final detail ("" when it said nothing)."""
+        if self.align is AlignState.COMPLETE:
+            return "; Align: plate solved"
+        return "; Align: not plate-solved" if self.plate_solve_failed else ""
+
+    def _ended_without_state(self, why: str) -> None:
+        """The scheduler stopped running the job and nothing said how the job ended."""
+        if self.capture_complete:
+            self._set(JobPhase.COMPLETE, f"Capture reported complete, then {why}{self.align_note}")
+        elif self.plate_solve_failed:
+            self._set(JobPhase.ALIGN_FAILED, f"Align failed ({self.detail}), then {why}")
+        else:
+            self._set(
+                JobPhase.FAILED,
+                f"{why} before the job completed (last: {self.detail or 'nothing logged'})",
+            )
 
     @property
     def progress(self) -> JobProgress:
@@ -151,11 +220,7 @@ class JobTracker:
             self.went_idle = True
             if self.structured:
                 return  # the job's own state (jsonJobs, read next) says how it ended
-            self._set(
-                JobPhase.FAILED,
-                f"the scheduler became {state.value} before the job "
-                f"completed (last: {self.detail or 'nothing logged'})",
-            )
+            self._ended_without_state(f"the scheduler became {state.value}")
 
     def on_json(self, job: Mapping[str, object] | None) -> None:
         """Take the job's entry of KStars 3.7.1+ ``jsonJobs`` (None: not in the queue)."""
@@ -166,7 +231,9 @@ class JobTracker:
         state, stage = _int(job.get("state")), _int(job.get("stage"))
         what = f"jsonJobs: state {state} ({_JOB_STATES.get(state, '?')}), stage {stage}"
         if state == 7 or stage == 14:
-            self._set(JobPhase.COMPLETE, f"Ekos: the job is complete ({what})")
+            self._set(JobPhase.COMPLETE, f"Ekos: the job is complete ({what}){self.align_note}")
+        elif state in (4, 5, 6) and (self.plate_solve_failed or stage in (5, 6)):
+            self._set(JobPhase.ALIGN_FAILED, f"Ekos ended the job while aligning ({what})")
         elif state in (4, 5, 6):
             self._set(JobPhase.FAILED, f"Ekos ended the job ({what})")
         elif self.started and self.went_idle:
@@ -304,12 +371,17 @@ class DBusEkosPort:
             raise EkosTimeout(f"Ekos did not complete {what} within {limit:g} s.") from exc
 
     def _on_event(self, event: EkosEvent) -> None:
-        if event.signal is EkosSignal.SCHEDULER_LOG and isinstance(event.value, str):
-            self.tracker.feed(event.value)
-        elif event.signal is EkosSignal.SCHEDULER_STATUS and isinstance(
-            event.value, SchedulerState
-        ):
-            self.tracker.on_status(event.value)
+        value, t = event.value, self.tracker
+        if event.signal is EkosSignal.SCHEDULER_LOG and isinstance(value, str):
+            t.feed(value)
+        elif isinstance(value, SchedulerState):
+            t.on_status(value)
+        elif isinstance(value, AlignState):
+            t.on_align(value)
+        elif isinstance(value, CaptureState):
+            t.on_capture(value)
+        elif isinstance(value, MountStatus):
+            t.on_mount(value)
 
     async def subscribe(self) -> None:
         """Listen to the scheduler's log and status (again, after a reconnect)."""
@@ -318,9 +390,7 @@ class DBusEkosPort:
                 await self._sub.close()
             except EkosError:
                 pass  # the old connection is gone
-        self._sub = await self.link.client.subscribe(
-            self._on_event, EkosSignal.SCHEDULER_LOG, EkosSignal.SCHEDULER_STATUS
-        )
+        self._sub = await self.link.client.subscribe(self._on_event, *_SIGNALS)
 
     async def close(self) -> None:
         """Stop listening (the link is closed by its owner)."""
@@ -383,7 +453,11 @@ class DBusEkosPort:
         if jobs is not None:  # 3.7.1+: integer state and stage, whatever the language
             t.structured = True
             t.on_status(await c.scheduler_status())
-            t.on_json(next((j for j in jobs if str(j.get("name", "")) == t.name), None))
+            current = await c.scheduler_current_job()
+            if current is not None and str(current.get("name", "")) == t.name:
+                t.on_json(current)  # the running job, as the scheduler holds it now
+            else:  # not running (any more): its entry in the queue
+                t.on_json(next((j for j in jobs if str(j.get("name", "")) == t.name), None))
             return t.progress
         # Catch up on lines whose signals were missed (e.g. across a re-attach); only lines
         # naming the job count, the log may hold older jobs' generic lines.

@@ -53,8 +53,10 @@ class JobPhase(str, Enum):
     """Where the single job loaded by :meth:`EkosPort.load_job` is, as inferred from Ekos.
 
     ``COMPLETE``, ``FAILED`` and ``ALIGN_FAILED`` are final. The adapter derives the phase from
-    the scheduler's ``newLog`` lines ("Job 'X' is complete.", "... marking invalid/aborted",
-    "No jobs left ..." without completion), the Align module status and the scheduler status.
+    integers where KStars gives them (3.7.1+ job state and stage; the Scheduler, Align, Capture
+    and Mount status signals), and from the scheduler's English ``newLog`` lines ("Job 'X' is
+    complete.", "... marking invalid/aborted", "No jobs left ..." without completion) only as
+    the fallback.
     """
 
     QUEUED = "queued"

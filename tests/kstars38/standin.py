@@ -12,6 +12,10 @@ on a private dbus-daemon) plus a small INDI server on TCP, both following the re
   status 0/2/3/6 only (never 5 "aborted"), ``stop()`` that does nothing unless running,
   ``loadScheduler`` that refuses the 3.6 format, StartAt read as KStars' local wall-clock time
   (> 500 s late: invalid; > 5 min early: the mount is parked first), translated ``newLog``.
+- ``/KStars/Ekos/Align``, ``/KStars/Ekos/Capture``, ``/KStars/Ekos/Mount``: ``status`` and the
+  ``newStatus`` signals as a job runs (Align progress then complete or failed; Capture
+  capturing then complete, with train and camera id on 3.7+; Mount slewing then tracking);
+  ``log_silent`` makes the scheduler log nothing at all.
 - ``/KStars/Ekos/Capture``: ``abort(s)``, ``start(s)``, ``loadSequenceQueue(ssbs)`` (3.7.3+); the
   3.6 forms are absent (``UnknownMethod``) unless ``train_args`` is false.
 - ``/KStars/Ekos/Mount`` and ``/KStars/INDI`` (getters/setters; ``sendProperty`` *crashes*: the
@@ -73,6 +77,7 @@ JOB_IDLE, JOB_SCHEDULED, JOB_BUSY, JOB_ERROR, JOB_ABORTED, JOB_INVALID, JOB_COMP
     7,
 )
 STAGE_IDLE, STAGE_SLEWING, STAGE_SLEW_COMPLETE, STAGE_CAPTURING, STAGE_COMPLETE = 0, 1, 2, 13, 14
+STAGE_ALIGNING, STAGE_ALIGN_COMPLETE = 5, 6
 
 # What a German KStars logs (the reference: every Ekos log line is translated).
 GERMAN = {
@@ -84,6 +89,7 @@ GERMAN = {
     "invalid": "Warnung: Auftrag „{0}“ hat eine feste Startzeit in der Vergangenheit, ungültig.",
     "early": "Auftrag „{0}“ startet erst in {1} Minuten: Montierung wird geparkt.",
     "refused": "Das klassische Planerformat wird nicht mehr unterstützt.",
+    "align_failed": "Auftrag „{0}“: Ausrichtung fehlgeschlagen, Auftrag abgebrochen.",
     "indi": "Die INDI-Dienste werden gestartet ...",
     "connected": "CCD Simulator ist verbunden.",
 }
@@ -136,6 +142,9 @@ class Rig38:
     publish: Callable[[str], None] | None = None  # to INDI clients that asked for the camera
     indi_silent: bool = False  # an INDI server whose messages never reach us
     record_nothing: bool = False  # the camera delivers no frame while recording
+    log_silent: bool = False  # the scheduler logs nothing (structured state only)
+    solve_fails: bool = False  # Align cannot plate-solve: the job is aborted while aligning
+    align: int = 0
 
     def __post_init__(self) -> None:
         w, h = SENSOR
@@ -451,6 +460,7 @@ class SchedulerCore(ServiceInterface):
                     "startAt": cond.get("value", "") if cond is not None else "",
                     "completedCount": 0,
                     "sequenceCount": 1,
+                    "align": any(s.text == "Align" for s in job.iter("Step")),
                 }
             )
         return True
@@ -467,7 +477,8 @@ class SchedulerCore(ServiceInterface):
         self._log(GERMAN["started"])
         for job in rig.jobs:
             self._run(job)
-        if rig.scheduler == 2 and all(j["state"] in (JOB_COMPLETE, JOB_INVALID) for j in rig.jobs):
+        ended = (JOB_COMPLETE, JOB_INVALID, JOB_ABORTED)
+        if rig.scheduler == 2 and all(j["state"] in ended for j in rig.jobs):
             self._log(GERMAN["empty"])
             self._status(0)
 
@@ -490,13 +501,30 @@ class SchedulerCore(ServiceInterface):
                 job["state"] = JOB_SCHEDULED
                 self._log(GERMAN["early"].format(name, round(ahead / 60)))
                 return
+        svc = rig.service
+        assert svc is not None
         job["state"], job["stage"] = JOB_BUSY, STAGE_SLEWING
         self._log(GERMAN["slewing"].format(name))
+        svc.mount.moved(2)  # slewing
+        svc.mount.moved(3)  # tracking
+        if job["align"]:
+            job["stage"] = STAGE_ALIGNING
+            svc.align.moved(4)  # progress
+            if rig.solve_fails:
+                svc.align.moved(2)  # failed
+                job["state"] = JOB_ABORTED
+                self._log(GERMAN["align_failed"].format(name))
+                return
+            svc.align.moved(1)  # complete
+            job["stage"] = STAGE_ALIGN_COMPLETE
         job["stage"] = STAGE_CAPTURING
-        rig.capture = 2
+        svc.capture.moved(2)  # capturing
         self._log(GERMAN["capturing"].format(name))
         job["state"], job["stage"], job["completedCount"] = JOB_COMPLETE, STAGE_COMPLETE, 1
-        rig.capture = 2 if rig.capture_busy_after_job else 0
+        if rig.capture_busy_after_job:
+            rig.capture = 2
+        else:
+            svc.capture.moved(19)  # complete
         self._log(GERMAN["complete"].format(name))
 
     @method()
@@ -510,6 +538,8 @@ class SchedulerCore(ServiceInterface):
         self.newStatus([value])
 
     def _log(self, text: str) -> None:
+        if self.rig.log_silent:
+            return
         self.rig.sched_log.insert(0, self.rig._stamp(text))
         self.newLog(text)
 
@@ -556,6 +586,14 @@ class CaptureBase(ServiceInterface):
     def stop(self) -> None:
         self.rig.capture = 0
 
+    def moved(self, value: int) -> None:
+        self.rig.capture = value
+        self.newStatus([value], TRAIN, 0)
+
+    @signal()
+    def newStatus(self, value: list[int], train: str, camera_id: int) -> "(i)si":
+        return [value, train, camera_id]
+
 
 class Capture(CaptureBase):
     """Capture of 3.7.3+: abort takes the optical train (empty: all cameras)."""
@@ -592,6 +630,33 @@ class Mount(ServiceInterface):
     @dbus_property(access=PropertyAccess.READ)
     def equatorialCoords(self) -> "ad":
         return list(self.rig.pointing)
+
+    def moved(self, value: int) -> None:
+        self.newStatus([value])
+
+    @signal()
+    def newStatus(self, value: list[int]) -> "(i)":
+        return value
+
+
+class Align(ServiceInterface):
+    """Ekos Align: its status and the status signal (1 complete = plate solved, 2 failed)."""
+
+    def __init__(self, rig: Rig38) -> None:
+        super().__init__("org.kde.kstars.Ekos.Align")
+        self.rig = rig
+
+    @dbus_property(access=PropertyAccess.READ)
+    def status(self) -> "i":
+        return self.rig.align
+
+    def moved(self, value: int) -> None:
+        self.rig.align = value
+        self.newStatus([value])
+
+    @signal()
+    def newStatus(self, value: list[int]) -> "(i)":
+        return value
 
 
 class Indi(ServiceInterface):
@@ -737,6 +802,9 @@ class StandIn:
         self.bus: MessageBus | None = None
         self.indi = IndiServer(rig, rig.indi_host)
         self.scheduler = Scheduler(rig) if rig.json_jobs else SchedulerCore(rig)
+        self.capture: CaptureBase = Capture(rig) if rig.train_args else Capture36(rig)
+        self.align = Align(rig)
+        self.mount = Mount(rig)
         self.indiserver_child: subprocess.Popen[bytes] | None = None
 
     async def start(self) -> None:
@@ -752,13 +820,13 @@ class StandIn:
             )
         self.bus = await MessageBus(bus_address=self.address).connect()
         root = KStarsVersion(rig) if rig.version_prop else KStarsRoot(rig)
-        capture = Capture(rig) if rig.train_args else Capture36(rig)
         for path, iface in (
             ("/KStars", root),
             ("/KStars/Ekos", Ekos(rig)),
             ("/KStars/Ekos/Scheduler", self.scheduler),
-            ("/KStars/Ekos/Capture", capture),
-            ("/KStars/Ekos/Mount", Mount(rig)),
+            ("/KStars/Ekos/Capture", self.capture),
+            ("/KStars/Ekos/Align", self.align),
+            ("/KStars/Ekos/Mount", self.mount),
             ("/KStars/INDI", Indi(rig)),
         ):
             self.bus.export(path, iface)

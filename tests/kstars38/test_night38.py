@@ -390,3 +390,51 @@ def test_load_and_run_refuse_an_unidentified_kstars_with_exit_2(
         loop.call_soon_threadsafe(loop.stop)
         thread.join(10)
         loop.close()
+
+
+# ---------------------------------------------------------------------- structured state
+@pytest.mark.parametrize("log", ["silent", "german"])
+def test_without_jobs_json_the_status_signals_decide_the_job(
+    bus: str, tmp_path: Path, log: str
+) -> None:
+    """A 3.7.0 scheduler (no jsonJobs/currentJobJson) whose log is silent or German: the job
+    completes by Capture's 'complete' status signal, then the scheduler going idle."""
+    clock = FakeClock(T0)
+    rig = _rig(
+        clock,
+        Path("/"),
+        version_prop="3.7.0",
+        json_jobs=False,
+        train_args=False,
+        log_silent=log == "silent",
+    )
+    report, results, journal = _night(bus, tmp_path, rig, clock)
+    assert (log == "silent") == (not rig.sched_log)
+    assert [r.outcome for r in results] == [Outcome.RECORDED] * 2, [r.detail for r in results]
+    assert all(not r.flags for r in results), [r.flags for r in results]
+    progress = [e["detail"] for e in journal.entries if e["type"] == "progress"]
+    assert any("Align: plate solved" in d for d in progress), progress
+    assert any("Capture reported complete" in d for d in progress), progress
+
+
+@pytest.mark.parametrize("json_jobs", [True, False])
+def test_a_failed_plate_solve_is_known_from_structured_state_with_the_log_silent(
+    bus: str, tmp_path: Path, json_jobs: bool
+) -> None:
+    """Align cannot solve and Ekos aborts the job: with jsonJobs by the job's state and stage,
+    without it by Align's 'failed' status signal. Recorded anyway, flagged not plate-solved."""
+    clock = FakeClock(T0)
+    rig = _rig(
+        clock,
+        Path("/"),
+        version_prop="3.8.1" if json_jobs else "3.7.0",
+        json_jobs=json_jobs,
+        train_args=json_jobs,
+        log_silent=True,
+        solve_fails=True,
+    )
+    report, results, journal = _night(bus, tmp_path, rig, clock)
+    assert not rig.sched_log  # nothing logged: the outcome came from the integers
+    assert [r.outcome for r in results] == [Outcome.RECORDED] * 2, [r.detail for r in results]
+    for r in results:
+        assert any(f.startswith("pointing not plate-solved") for f in r.flags), r.flags

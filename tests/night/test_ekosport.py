@@ -27,7 +27,7 @@ from fakes import FakeClock, MemoryJournal, make_plan, planned, write_ser
 from privatebus import private_bus
 
 from ekos_occult.errors import DeviceLost, EkosCommandFailed, EkosTimeout, EkosUnavailable
-from ekos_occult.kstars.states import SchedulerState
+from ekos_occult.kstars.states import AlignState, CaptureState, MountStatus, SchedulerState
 from ekos_occult.night.ekosport import (
     DBusEkosPort,
     JobTracker,
@@ -116,6 +116,65 @@ def test_dropped_or_abandoned_jobs_fail_and_phases_never_go_back() -> None:
     u.reset(NAME)
     u.started = True
     assert feed(u, "No jobs left in the scheduler queue after evaluating.") is JobPhase.FAILED
+
+
+def _running() -> JobTracker:
+    t = JobTracker()
+    t.reset(NAME)
+    t.started = True
+    t.on_status(SchedulerState.RUNNING)
+    return t
+
+
+def test_status_signals_alone_carry_a_job_to_complete_and_say_it_was_plate_solved() -> None:
+    t = _running()
+    t.on_mount(MountStatus.SLEWING)
+    assert t.phase is JobPhase.SLEWING
+    t.on_align(AlignState.PROGRESS)
+    t.on_align(AlignState.COMPLETE)
+    assert t.phase is JobPhase.ALIGNING and "plate solved" in t.detail
+    t.on_capture(CaptureState.CAPTURING)
+    t.on_capture(CaptureState.COMPLETE)
+    assert t.phase is JobPhase.CAPTURING
+    t.on_status(SchedulerState.IDLE)
+    assert t.phase is JobPhase.COMPLETE and "Align: plate solved" in t.detail
+
+
+def test_align_failed_then_idle_is_not_plate_solved_and_idle_alone_is_a_failure() -> None:
+    t = _running()
+    t.on_align(AlignState.FAILED)
+    t.on_status(SchedulerState.IDLE)
+    assert t.phase is JobPhase.ALIGN_FAILED and "Align failed" in t.detail
+    u = _running()
+    u.on_capture(CaptureState.CAPTURING)
+    u.on_status(SchedulerState.IDLE)
+    assert u.phase is JobPhase.FAILED
+
+
+def test_json_abort_while_aligning_is_align_failed_and_a_new_job_forgets_align() -> None:
+    t = _running()
+    t.structured = True
+    t.on_json({"name": NAME, "state": 5, "stage": 5})
+    assert t.phase is JobPhase.ALIGN_FAILED
+    u = _running()
+    u.structured = True
+    u.on_align(AlignState.ABORTED)
+    u.on_json({"name": NAME, "state": 4, "stage": 13})
+    assert u.phase is JobPhase.ALIGN_FAILED  # Align's word, although the stage moved on
+    u.reset(NAME)
+    assert u.align is None and not u.capture_complete
+    v = _running()
+    v.structured = True
+    v.on_json({"name": NAME, "state": 5, "stage": 13})
+    assert v.phase is JobPhase.FAILED
+
+
+def test_signals_before_the_start_are_an_earlier_jobs() -> None:
+    t = JobTracker()
+    t.reset(NAME)
+    t.on_align(AlignState.FAILED)
+    t.on_capture(CaptureState.COMPLETE)
+    assert t.align is None and not t.capture_complete
 
 
 def test_job_name_of_reads_the_single_job(tmp_path: Path) -> None:
