@@ -23,6 +23,7 @@ from ekos_occult.errors import ConfigError
 if TYPE_CHECKING:
     from ekos_occult.kstars.client import EkosClient
     from ekos_occult.kstars.preflight import ReadyReport
+    from ekos_occult.kstars.scheduleroptions import SavedOptions
     from ekos_occult.model import Plan, PlannedEvent
     from ekos_occult.night.ekosport import KStarsLink
     from ekos_occult.night.ports import JournalSink
@@ -158,12 +159,12 @@ def run_night(
     if request.dry_run:
         return dry_run(plan, night, settings, request.roi)
     bus = resolve_bus_address(request.bus, os.environ, settings.sandbox_dir)
-    _refuse_night_enders(request.kstarsrc, settings, bus)
+    kstarsrc = _refuse_night_enders(request.kstarsrc, settings, bus)
     link = KStarsLink(bus, timeout_s=settings.ekos.call_timeout_s)
 
     async def night_main() -> tuple[list[EventResult], str | None]:
         try:
-            return await _night(request, settings, plan, link, csv, night, say, observers)
+            return await _night(request, settings, plan, link, csv, night, say, observers, kstarsrc)
         finally:
             await link.close()
 
@@ -171,8 +172,12 @@ def run_night(
     return NightDone(night, tuple(results), journal_failure)
 
 
-def _refuse_night_enders(kstarsrc: Path | None, settings: Settings, bus: str) -> None:
-    """Stop before anything happens when KStars' settings would end the night after one job."""
+def _refuse_night_enders(kstarsrc: Path | None, settings: Settings, bus: str) -> Path:
+    """Stop before anything happens when KStars' settings would end the night after one job.
+
+    Returns:
+        The kstarsrc read (the one of the KStars on the bus, or ``--kstarsrc``).
+    """
     from ekos_occult.app.check import kstarsrc_path
     from ekos_occult.kstars.rigcheck import kstars_settings_checks, night_ending, read_kstarsrc
 
@@ -189,6 +194,7 @@ def _refuse_night_enders(kstarsrc: Path | None, settings: Settings, bus: str) ->
             "KStars' settings would end the night after the first event:\n"
             f"{lines}\n(`ekos-occult check` lists every setting.)"
         )
+    return path
 
 
 def _write_jobs(
@@ -237,17 +243,20 @@ async def _night(
     night: Path,
     say: Say,
     observers: Observers | None,
+    kstarsrc: Path,
 ) -> tuple[list[EventResult], str | None]:
-    """Everything that needs Ekos: readiness, job files, the supervised night.
+    """Everything that needs Ekos: readiness, job files, the supervised night, and the user's
+    scheduler options put back after it (also on an error or Ctrl-C).
 
     Returns how each event ended and what failed writing the journal (None: nothing).
     """
     from ekos_occult.app.events import keep_events
     from ekos_occult.clock import SystemClock
-    from ekos_occult.ekosfiles.nightfolder import JOURNAL, RECORDINGS
+    from ekos_occult.ekosfiles.nightfolder import JOBS, JOURNAL, RECORDINGS
     from ekos_occult.kstars.preflight import settings_for_camera
     from ekos_occult.night.ekosport import DBusEkosPort
     from ekos_occult.night.journal import Journal, read_journal
+    from ekos_occult.night.optionsguard import scheduler_options_kept
     from ekos_occult.night.recorder import IndiStreamRecorder, check_record_directory
     from ekos_occult.night.records import Limits
     from ekos_occult.night.runner import NightRunner
@@ -292,11 +301,34 @@ async def _night(
         clock_sync=KernelClockReader(),
         max_clock_error_s=settings.camera.max_clock_error_s,
     )
+    saved = _saved_options(kstarsrc, report, say)
     try:
-        return await _cancellable(runner.run()), journal.failure
+        async with scheduler_options_kept(lambda: link.client, saved, night / JOBS, say):
+            return await _cancellable(runner.run()), journal.failure
     finally:
         journal.close()  # never raises; the runner closed it already unless it crashed
         await port.close()
+
+
+def _saved_options(kstarsrc: Path, report: ReadyReport, say: Say) -> SavedOptions | None:
+    """The user's scheduler options our schedules rewrite, read now to be put back after."""
+    from ekos_occult.kstars.scheduleroptions import keys_changed_by_loading, save_options
+
+    try:
+        saved = save_options(kstarsrc, report.file_format, report.kstars_version)
+    except OSError as exc:
+        say(
+            f"warning: {kstarsrc}: the scheduler options cannot be read ({exc}), so they cannot "
+            "be put back after the night: check them in the scheduler's options then"
+        )
+        return None
+    keys = ", ".join(keys_changed_by_loading(report.file_format, report.kstars_version))
+    say(
+        f"note: the scheduler options our schedules change ({keys}) were read from {kstarsrc} "
+        "and will be put back after the night, also on Ctrl-C (KStars does not publish them "
+        "over D-Bus)"
+    )
+    return saved
 
 
 async def _cancellable(coro: Any) -> list[EventResult]:

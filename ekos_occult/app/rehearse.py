@@ -253,7 +253,7 @@ def rehearse(
         f"Rehearsing {len(rehearsal.events)} event(s) on the sandbox from "
         f"{rehearsal.events[0].job_start:%H:%M:%S} UTC; night folder {night}"
     )
-    _refuse_night_enders(request.kstarsrc, settings, state.bus_address)
+    kstarsrc = _refuse_night_enders(request.kstarsrc, settings, state.bus_address)
     run_request = RunRequest(
         dataclasses.replace(request.plan),
         out_dir=night,
@@ -268,7 +268,7 @@ def rehearse(
         try:
             return await _night(
                 run_request, settings, rehearsal, link, Path(request.plan.events), night, say,
-                observers,
+                observers, kstarsrc,
             )  # fmt: skip
         finally:
             await link.close()

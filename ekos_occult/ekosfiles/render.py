@@ -37,6 +37,7 @@ from ekos_occult.model import Plan, PlannedEvent
 from ekos_occult.settings import Settings
 
 __all__ = [
+    "render_options_restore",
     "template_environment",
     "lilxml_escape",
     "night_label",
@@ -318,3 +319,21 @@ def render_single_job(
         chosen = tuple(dataclasses.replace(job, asap=True) for job in chosen)
     relpath = PurePosixPath(JOBS) / f"{chosen[0].stem}.esl"
     return _finish(plan, settings, version, night_dir, tz, chosen[:1], relpath, env, {})
+
+
+def render_options_restore(
+    version: KStarsFormat, context: dict[str, Any], env: jinja2.Environment | None = None
+) -> str:
+    """A schedule without jobs that carries the user's scheduler options (error handling,
+    startup/shutdown procedures or task queues): loading it puts them back in KStars' memory
+    after the night (see :mod:`ekos_occult.kstars.scheduleroptions` for the context).
+
+    Raises:
+        RenderError: the installed template is broken.
+    """
+    name = (
+        "options-restore-3.6.esl.j2"
+        if version is KStarsFormat.V3_6
+        else ("options-restore-3.7.esl.j2")
+    )
+    return _render(env or template_environment(), name, context)

@@ -17,6 +17,7 @@ from e2e_helpers import Sandbox
 from night_helpers import TRACK_ONLY, event_lines, run_args, utc, write_night_csv
 
 from ekos_occult import cli
+from ekos_occult.kstars.scheduleroptions import keys_changed_by_loading, read_group
 from ekos_occult.night.journal import read_journal
 from ekos_occult.video.ser import open_ser
 
@@ -35,11 +36,18 @@ def test_two_events_recorded_on_time(
         tmp_path, sandbox.site, datetime.now(timezone.utc), (120, 300), DURATION_S, EXPOSURE_S
     )
     out = tmp_path / "night"
+    kstarsrc = sandbox.state_dir / "home" / ".config" / "kstarsrc"
+    keys = keys_changed_by_loading("3.6", "3.6.2")
+    before = read_group(kstarsrc.read_text(encoding="utf-8"), keys)
 
     rc = cli.main(run_args(sandbox, csv, out, config))
 
     captured = capsys.readouterr()
     assert rc == 0, captured.err
+    # The scheduler options our schedules rewrite were put back: KStars 3.6.2 loaded the
+    # restoring schedule (no job, the user's options), and its kstarsrc holds them as before.
+    assert "scheduler options put back as they were before the night" in captured.out
+    assert read_group(kstarsrc.read_text(encoding="utf-8"), keys) == before
     lines = event_lines(out)
     assert [(e["name"], e["outcome"]) for e in lines] == [(e.name, "recorded") for e in events]
     for ev, line in zip(events, lines, strict=True):

@@ -79,6 +79,14 @@ JOB_IDLE, JOB_SCHEDULED, JOB_BUSY, JOB_ERROR, JOB_ABORTED, JOB_INVALID, JOB_COMP
 STAGE_IDLE, STAGE_SLEWING, STAGE_SLEW_COMPLETE, STAGE_CAPTURING, STAGE_COMPLETE = 0, 1, 2, 13, 14
 STAGE_ALIGNING, STAGE_ALIGN_COMPLETE = 5, 6
 
+# KStars 3.8's defaults of the scheduler options a schedule sets (kcfg).
+OPTION_DEFAULTS = {
+    "ErrorHandlingStrategy": "1",
+    "ErrorHandlingStrategyDelay": "0",
+    "SchedulerStartupEnabled": "true",
+    "SchedulerShutdownEnabled": "true",
+}
+
 # What a German KStars logs (the reference: every Ekos log line is translated).
 GERMAN = {
     "started": "Planer gestartet.",
@@ -145,6 +153,9 @@ class Rig38:
     log_silent: bool = False  # the scheduler logs nothing (structured state only)
     solve_fails: bool = False  # Align cannot plate-solve: the job is aborted while aligning
     align: int = 0
+    kstarsrc: Path | None = None  # KStars' config: scheduler options loaded at start, saved
+    options: dict[str, str] = field(default_factory=dict)  # the scheduler options in memory
+    loaded_options: dict[str, str] = field(default_factory=dict)  # as read at start
 
     def __post_init__(self) -> None:
         w, h = SENSOR
@@ -185,6 +196,52 @@ class Rig38:
         )
         self.ekos_log[:0] = [self._stamp(GERMAN[k]) for k in ("connected", "indi")]
         self.kcopy = dict(self.props)
+        self.options = dict(OPTION_DEFAULTS)
+        if self.kstarsrc is not None and self.kstarsrc.exists():
+            group = ""
+            for line in self.kstarsrc.read_text(encoding="utf-8").splitlines():
+                if line.startswith("["):
+                    group = line.strip("[]")
+                elif group == "Scheduler" and line.split("=")[0] in self.options:
+                    self.options[line.split("=")[0]] = line.split("=", 1)[1]
+        self.loaded_options = dict(self.options)
+
+    def apply_options(self, root: ET.Element) -> None:
+        """3.8: a loaded schedule sets the global options (error handling; the startup and
+        shutdown queues on or off) and KStars saves them (KConfig: the keys whose value
+        differs from the one read at start)."""
+        errors = root.find("ErrorHandlingStrategy")
+        if errors is not None:
+            self.options["ErrorHandlingStrategy"] = errors.get("value", "0")
+            self.options["ErrorHandlingStrategyDelay"] = (errors.findtext("delay") or "0").strip()
+        for element, key in (
+            ("StartupProcedure", "SchedulerStartupEnabled"),
+            ("ShutdownProcedure", "SchedulerShutdownEnabled"),
+        ):
+            found = root.find(element)
+            if found is not None:
+                self.options[key] = found.get("enabled", "false")
+        self._save_options()
+
+    def _save_options(self) -> None:
+        if self.kstarsrc is None:
+            return
+        lines = self.kstarsrc.read_text(encoding="utf-8").splitlines()
+        dirty = {k: v for k, v in self.options.items() if v != self.loaded_options[k]}
+        group, end = "", None
+        for i, line in enumerate(lines):
+            if line.startswith("["):
+                if group == "Scheduler":
+                    end = i
+                group = line.strip("[]")
+            elif group == "Scheduler" and line.split("=")[0] in dirty:
+                key = line.split("=")[0]
+                lines[i] = f"{key}={dirty.pop(key)}"
+        at = end if end is not None else len(lines)
+        while at > 0 and not lines[at - 1].strip():
+            at -= 1
+        lines[at:at] = [f"{k}={v}" for k, v in dirty.items()]
+        self.kstarsrc.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
     def echo(self, prop: str) -> None:
         """The driver's setXVector reaching KStars: its copy follows the driver."""
@@ -448,6 +505,7 @@ class SchedulerCore(ServiceInterface):
             self._log(GERMAN["refused"])
             return False
         rig.loaded.append(path)
+        rig.apply_options(root)
         rig.jobs = []
         for job in root.iter("Job"):
             cond = job.find("StartupCondition/Condition")

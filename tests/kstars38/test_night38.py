@@ -25,7 +25,9 @@ from ekos_occult.errors import ConfigError, EkosIncompatible
 from ekos_occult.files import write_night
 from ekos_occult.kstars.client import EkosClient
 from ekos_occult.kstars.preflight import ensure_ekos_ready, settings_for_camera
+from ekos_occult.kstars.scheduleroptions import save_options
 from ekos_occult.night.ekosport import DBusEkosPort, KStarsLink
+from ekos_occult.night.optionsguard import scheduler_options_kept
 from ekos_occult.night.recorder import IndiStreamRecorder
 from ekos_occult.night.runner import NightRunner
 from ekos_occult.night.supervisor import Limits, Outcome
@@ -66,6 +68,8 @@ def _night(
     rig: Rig38,
     clock: FakeClock,
     recorder_kw: dict[str, Any] | None = None,
+    kstarsrc: Path | None = None,
+    cancel_after: datetime | None = None,
     **runner: Any,
 ) -> Any:
     plan = make_plan(
@@ -73,6 +77,7 @@ def _night(
         planned("Vega", 20, lead_s=60, duration_s=2.0),
     )
     journal = MemoryJournal()
+    said = journal.said = []  # type: ignore[attr-defined]
 
     async def scenario(standin: StandIn) -> Any:
         link = KStarsLink(address, timeout_s=2.0)
@@ -111,8 +116,25 @@ def _night(
             limits=Limits(poll_s=1.0),
             **runner,
         )
+        saved = None
+        if kstarsrc is not None:  # as `run` does: the options read now, put back after
+            saved = save_options(kstarsrc, report.file_format, report.kstars_version)
+        task = asyncio.ensure_future(night.run())
+        if cancel_after is not None:
+            original = clock.sleep_until
+
+            async def sleep_until(t: datetime) -> None:
+                await original(t)
+                if clock.now() > cancel_after:
+                    task.cancel()  # Ctrl-C
+
+            clock.sleep_until = sleep_until  # type: ignore[method-assign]
         try:
-            return report, await night.run()
+            async with scheduler_options_kept(lambda: link.client, saved, tmp_path, said.append):
+                try:
+                    return report, await task
+                except asyncio.CancelledError:
+                    return report, None
         finally:
             await port.close()
             await link.close()
@@ -438,3 +460,64 @@ def test_a_failed_plate_solve_is_known_from_structured_state_with_the_log_silent
     assert [r.outcome for r in results] == [Outcome.RECORDED] * 2, [r.detail for r in results]
     for r in results:
         assert any(f.startswith("pointing not plate-solved") for f in r.flags), r.flags
+
+
+# ---------------------------------------------------------------------- scheduler options
+USER_KSTARSRC = """[General]
+Foo=bar
+
+[Scheduler]
+StopEkosAfterShutdown=false
+ErrorHandlingStrategy=2
+ErrorHandlingStrategyDelay=30
+SchedulerStartupEnabled=true
+
+[indi]
+timeSource=KStars
+"""
+
+
+@pytest.mark.parametrize("interrupted", [False, True])
+def test_the_scheduler_options_our_schedules_change_are_put_back(
+    bus: str, tmp_path: Path, interrupted: bool
+) -> None:
+    """3.8: loading our schedules sets error handling 'don't restart' and turns the user's
+    startup/shutdown queues off, and KStars saves that. After the night, and after Ctrl-C
+    alike, KStars holds the user's options again and the kstarsrc is as it was."""
+    clock = FakeClock(T0)
+    rc = tmp_path / "kstarsrc"
+    rc.write_text(USER_KSTARSRC, encoding="utf-8")
+    rig = _rig(clock, Path("/"), kstarsrc=rc)
+    before = dict(rig.options)
+    changed: list[dict[str, str]] = []
+    original = rig.apply_options
+
+    def spy(root: Any) -> None:
+        original(root)
+        changed.append(dict(rig.options))
+
+    rig.apply_options = spy  # type: ignore[method-assign]
+    cancel = T0 + timedelta(minutes=12) if interrupted else None
+    report, results, journal = _night(bus, tmp_path, rig, clock, kstarsrc=rc, cancel_after=cancel)
+    # During the night our schedules had changed them (and KStars had saved that).
+    assert changed[0]["ErrorHandlingStrategy"] == "0"
+    assert changed[0]["SchedulerShutdownEnabled"] == "false"
+    assert (results is None) == interrupted
+    if interrupted:
+        assert len(changed) == 2  # one event's schedule, then the restoring one
+    # Afterwards: KStars' memory and its kstarsrc hold the user's values again.
+    assert (
+        rig.options
+        == before
+        == {
+            "ErrorHandlingStrategy": "2",
+            "ErrorHandlingStrategyDelay": "30",
+            "SchedulerStartupEnabled": "true",
+            "SchedulerShutdownEnabled": "true",
+        }
+    )
+    assert rc.read_text(encoding="utf-8") == USER_KSTARSRC
+    said = " | ".join(journal.said)
+    assert "put back as they were before the night: error handling 2 (delay 30 s)" in said
+    assert "written back (only these keys)" in said and "SchedulerShutdownEnabled removed" in said
+    assert rig.jobs == []  # the restoring schedule left no job behind
