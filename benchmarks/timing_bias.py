@@ -12,6 +12,12 @@ is reduced twice:
 Reports, per exposure, the bias (measured - injected) of D and R in seconds and in frames, and
 whether every corrected edge is within half a frame of the truth. Exit 0 when it is.
 
+The timeline, measured directly: the sandbox's ``gsc`` logs the instant it samples the sky for
+every frame of an occulted field (``<state>/sky/samples.log``); each SER stamp is paired with
+the last sample before it, giving per recording the stamp - sample delay, the frame interval
+and the sampling offset (sample - previous stamp), medians and 10/90% points. The machine's
+load (``/proc/loadavg``) is recorded before and after.
+
     unshare --net --fork bash -c 'ip link set lo up; .venv/bin/python benchmarks/timing_bias.py'
 
 Options: ``--exposures 0.05,0.2``, ``--per-exposure 2``, ``--state-dir DIR``, ``--json``.
@@ -88,9 +94,67 @@ def _utc(text: str) -> datetime:
     return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
-def _uncorrected(file: str) -> dict[str, Any] | None:
-    out = _run(["reduce", file, "--latency", "0", "--json"], timeout=600)
+def _reduced(file: str, extra: list[str]) -> dict[str, Any] | None:
+    out = _run(["reduce", file, *extra, "--json"], timeout=600)
     return json.loads(out.stdout) if out.returncode == 0 else None
+
+
+def _load() -> str:
+    try:
+        return " ".join(Path("/proc/loadavg").read_text(encoding="ascii").split()[:3])
+    except OSError:
+        return "unknown"
+
+
+def _samples(path: Path) -> list[float]:
+    try:
+        lines = path.read_text(encoding="ascii").splitlines()
+    except OSError:
+        return []
+    return sorted(float(line.split()[0]) for line in lines if line.strip())
+
+
+def _quantiles(values: list[float]) -> dict[str, float] | None:
+    if len(values) < 3:
+        return None
+    v = sorted(values)
+    pick = lambda q: v[min(len(v) - 1, int(q * len(v)))]  # noqa: E731
+    return {
+        "median": round(statistics.median(v), 4),
+        "p10": round(pick(0.1), 4),
+        "p90": round(pick(0.9), 4),
+    }
+
+
+def timeline(file: str, samples: list[float]) -> dict[str, Any] | None:
+    """Pair each SER stamp with the last gsc sample before it: stamp - sample, intervals."""
+    import bisect
+
+    from ekos_occult.video.ser import open_ser, ticks_to_datetime
+
+    ser = open_ser(Path(file))
+    if ser.timestamps is None or not samples:
+        return None
+    stamps = [ticks_to_datetime(int(t)).timestamp() for t in ser.timestamps if t > 0]
+    delay, offset, paired = [], [], []
+    for i, w in enumerate(stamps):
+        j = bisect.bisect_left(samples, w) - 1
+        if j < 0 or w - samples[j] > 2.0:
+            continue
+        delay.append(w - samples[j])
+        paired.append(samples[j])
+        if i:
+            offset.append(samples[j] - stamps[i - 1])
+    dw = [b - a for a, b in zip(stamps, stamps[1:], strict=False)]
+    dg = [b - a for a, b in zip(paired, paired[1:], strict=False) if b > a]
+    return {
+        "frames": len(stamps),
+        "paired": len(delay),
+        "stamp_minus_sample_s": _quantiles(delay),
+        "stamp_interval_s": _quantiles(dw),
+        "sample_interval_s": _quantiles(dg),
+        "sample_after_previous_stamp_s": _quantiles(offset),
+    }
 
 
 def measure(args: argparse.Namespace) -> dict[str, Any]:
@@ -99,6 +163,7 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
     config = work / "config.toml"
     config.write_text('[ekos]\nsteps = ["Track"]\n', encoding="utf-8")
     site = ",".join(f"{v:g}" for v in SITE)
+    load_before = _load()
     started = _run(["sandbox", "start", "--state-dir", state, "--site", site], timeout=600)
     if started.returncode != 0:
         raise SystemExit(f"sandbox start failed:\n{started.stderr[-2000:]}")
@@ -117,28 +182,64 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
             raise SystemExit(f"rehearse failed:\n{reh.stderr[-3000:]}")
         doc = json.loads(reh.stdout)
     finally:
+        load_after = _load()
         _run(["sandbox", "stop", "--state-dir", state], timeout=120)
+    result = analyse(work / "night", Path(state), args.exposures, rehearsed=doc)
+    result.update(load_before=load_before, load_after=load_after, night=str(work / "night"))
+    return result
+
+
+def analyse(
+    night: Path, state: Path, exposures: list[float], rehearsed: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """Reduce each recording of a rehearsed night before/after; its timeline from gsc's log.
+
+    The truth is the sandbox's (``<state>/sky/occultations.json``); the recordings and their
+    exposures come from the night journal. ``after`` is ``reduce`` with no ``--latency`` (what
+    ``rehearse`` reports; its own figure is kept as ``rehearse_after_*`` when given).
+    """
+    truth = {
+        o["name"]: o
+        for o in json.loads((state / "sky" / "occultations.json").read_text())["occultations"]
+    }
+    reported = {e["name"]: e for e in (rehearsed or {}).get("events", [])}
+    samples = _samples(state / "sky" / "samples.log")
     rows = []
-    for rep in doc["events"]:
-        if not rep.get("file") or not rep["measured"]["D"]:
-            rows.append({"name": rep["name"], "exposure_s": rep["exposure_s"], "error": rep})
+    for line in (night / "journal.jsonl").read_text(encoding="utf-8").splitlines():
+        entry = json.loads(line)
+        name = entry.get("name")
+        if entry.get("type") != "event" or name not in truth:
             continue
-        before = _uncorrected(rep["file"])
-        row: dict[str, Any] = {
-            "name": rep["name"],
-            "exposure_s": rep["exposure_s"],
-            "correction_s": rep["latency_s"],
-        }
+        row: dict[str, Any] = {"name": name, "exposure_s": entry.get("exposure_s")}
+        file = entry.get("file")
+        after = _reduced(file, []) if file else None
+        if after is None or not after.get("D"):
+            rows.append({**row, "error": entry.get("outcome"), "file": file})
+            continue
+        before = _reduced(file, ["--latency", "0"])
+        ts = after.get("timestamps") or {}
+        row.update(
+            correction_s=after["latency_s"],
+            sampling=(ts.get("budget") or {}).get("sampling"),
+            cadence_s=after.get("cadence_s"),
+            timeline=timeline(file, samples),
+        )
         for edge in ("D", "R"):
-            truth = _utc(rep["truth"][edge])
-            row[f"after_{edge}_s"] = (_utc(rep["measured"][edge]) - truth).total_seconds()
+            t = _utc(truth[name][edge])
+            row[f"after_{edge}_s"] = round((_utc(after[edge]) - t).total_seconds(), 4)
             if before is not None and before.get(edge):
-                row[f"before_{edge}_s"] = (_utc(before[edge]) - truth).total_seconds()
+                row[f"before_{edge}_s"] = round((_utc(before[edge]) - t).total_seconds(), 4)
+            rep = reported.get(name, {}).get("measured", {}).get(edge)
+            if rep:
+                row[f"rehearse_after_{edge}_s"] = round((_utc(rep) - t).total_seconds(), 4)
         rows.append(row)
-    return {"rows": rows, "summary": _summary(rows, args.exposures)}
+    return {"rows": rows, "summary": _summary(rows, exposures)}
 
 
 def _summary(rows: list[dict[str, Any]], exposures: list[float]) -> list[dict[str, Any]]:
+    """Per exposure: mean, median and worst bias before/after (seconds and frames of the
+    exposure), the worst after in frame intervals (the recording's median stamp interval,
+    longer than the exposure when the simulator draws slower), and the half-frame verdicts."""
     out = []
     for exp in exposures:
         mine = [r for r in rows if r["exposure_s"] == exp and "after_D_s" in r]
@@ -146,11 +247,23 @@ def _summary(rows: list[dict[str, Any]], exposures: list[float]) -> list[dict[st
         for when in ("before", "after"):
             vals = [r[f"{when}_{e}_s"] for r in mine for e in "DR" if f"{when}_{e}_s" in r]
             if vals:
-                entry[f"{when}_bias_s"] = round(statistics.fmean(vals), 4)
-                entry[f"{when}_bias_frames"] = round(statistics.fmean(vals) / exp, 3)
-                entry[f"{when}_worst_frames"] = round(max(abs(v) for v in vals) / exp, 3)
+                worst = max(vals, key=abs)
+                entry[f"{when}_mean_s"] = round(statistics.fmean(vals), 4)
+                entry[f"{when}_median_s"] = round(statistics.median(vals), 4)
+                entry[f"{when}_worst_s"] = round(worst, 4)
+                entry[f"{when}_median_frames"] = round(statistics.median(vals) / exp, 3)
+                entry[f"{when}_worst_frames"] = round(worst / exp, 3)
+        cad = [r["cadence_s"] for r in mine if r.get("cadence_s")]
+        if cad:
+            entry["median_interval_s"] = round(statistics.median(cad), 4)
+            entry["after_worst_intervals"] = round(
+                max(abs(r[f"after_{e}_s"]) / r["cadence_s"] for r in mine for e in "DR"), 3
+            )
         entry["within_half_frame"] = bool(mine) and all(
             abs(r[f"after_{e}_s"]) <= 0.5 * exp for r in mine for e in "DR"
+        )
+        entry["within_half_interval"] = bool(cad) and all(
+            abs(r[f"after_{e}_s"]) <= 0.5 * r["cadence_s"] for r in mine for e in "DR"
         )
         out.append(entry)
     return out
@@ -162,18 +275,33 @@ def main() -> int:
     p.add_argument("--per-exposure", type=int, default=2, help="events per exposure")
     p.add_argument("--state-dir", help="sandbox state dir (default: a temporary one)")
     p.add_argument("--json", action="store_true")
+    p.add_argument(
+        "--reanalyse",
+        metavar="NIGHT",
+        help="reduce an earlier run's night folder again (with --state-dir: its sandbox)",
+    )
     args = p.parse_args()
     args.exposures = [float(x) for x in args.exposures.split(",")]
-    result = measure(args)
+    if args.reanalyse:
+        if not args.state_dir:
+            p.error("--reanalyse needs --state-dir (the sandbox that ran the night)")
+        result = analyse(Path(args.reanalyse), Path(args.state_dir), args.exposures)
+        result["load_now"] = _load()
+    else:
+        result = measure(args)
     if args.json:
         print(json.dumps(result, indent=2))
     else:
+        print(f"load average before {result.get('load_before')}, after {result.get('load_after')}")
         for s in result["summary"]:
             print(
-                f"exposure {s['exposure_s']:g} s, {s['events']} events: bias before "
-                f"{s.get('before_bias_s')} s ({s.get('before_bias_frames')} frames), after "
-                f"{s.get('after_bias_s')} s ({s.get('after_bias_frames')} frames, worst "
-                f"{s.get('after_worst_frames')}); within half a frame: {s['within_half_frame']}"
+                f"exposure {s['exposure_s']:g} s, {s['events']} events, median interval "
+                f"{s.get('median_interval_s')} s: bias before median {s.get('before_median_s')} "
+                f"s ({s.get('before_median_frames')} frames, worst {s.get('before_worst_s')} s), "
+                f"after median {s.get('after_median_s')} s ({s.get('after_median_frames')} "
+                f"frames, worst {s.get('after_worst_s')} s = {s.get('after_worst_frames')} "
+                f"frames = {s.get('after_worst_intervals')} intervals); within half a frame: "
+                f"{s['within_half_frame']}, within half an interval: {s['within_half_interval']}"
             )
         for r in result["rows"]:
             print("  ", json.dumps(r))

@@ -33,6 +33,8 @@ __all__ = [
     "StationSettings",
     "TelescopeSettings",
     "CameraSettings",
+    "CameraDelay",
+    "SAMPLINGS",
     "TELESCOPE_TYPES",
     "OBSERVING_METHODS",
     "TIME_SOURCES",
@@ -203,15 +205,44 @@ DEFAULT_ACQUISITION_DELAY_S = 0.0
 """Host-stamp delay beyond one exposure assumed for a camera nobody measured (seconds)."""
 DEFAULT_ACQUISITION_DELAY_UNCERTAINTY_S = 0.03
 """Its uncertainty: a USB camera's readout, transfer and INDI's queue take 0 to tens of ms."""
-MEASURED_DELAYS: tuple[tuple[str, float, float], ...] = (
-    # INDI CCD Simulator in the sandbox (KStars 3.6.2, INDI 2.x, real stars, 320x240 ROI):
-    # benchmarks/timing_bias.py, two runs of 4 rehearsed events at 0.05 s and 0.2 s exposure,
-    # 16 edges: the host stamps were one exposure + 0.092 s after the injected truth (median
-    # 0.085 s, spread 0.058 s per edge, 0.04 s between runs), alike at both exposures.
-    # Uncertainty: the run-to-run change (the standard error of the mean is 0.014 s).
-    ("CCD Simulator", 0.09, 0.03),
+SAMPLINGS = ("exposure", "instant")
+"""How a camera's frame relates to the sky (``[camera] sampling``); see :class:`CameraDelay`."""
+
+
+@dataclass(frozen=True)
+class CameraDelay:
+    """How one camera's host stamps (INDI's recorder write time) lie after the sky they show.
+
+    ``sampling = "exposure"`` (every real camera): the frame integrates the sky over its
+    exposure; stamp = start of exposure + exposure + ``delay_s`` (readout, transfer, queueing).
+
+    ``sampling = "instant"`` (the INDI CCD Simulator, whose frame is drawn from the sky at one
+    instant, when its ``gsc`` runs): stamp = that instant + the frame's own stamp interval +
+    ``delay_s``; ``delay_s`` is then minus the time from the previous frame's stamp to the
+    instant (the driver's draw loop restarts right after handing a frame over), so it is
+    negative. See ``docs/timing.md``.
+
+    Attributes:
+        delay_s: the acquisition delay (seconds).
+        uncertainty_s: its 1-sigma (seconds).
+        origin: where it came from, in words (``measured for 'CCD Simulator'``, ...).
+        sampling: one of :data:`SAMPLINGS`.
+    """
+
+    delay_s: float
+    uncertainty_s: float
+    origin: str
+    sampling: str = "exposure"
+
+
+MEASURED_DELAYS: tuple[tuple[str, float, float, str], ...] = (
+    # INDI 1.9.9 CCD Simulator in the sandbox (real stars, 320x240 ROI): it samples the sky at
+    # one instant, its gsc call, which starts DELAY after the previous frame's stamp (the
+    # draw loop restarts, sh + Python start). benchmarks/timing_bias.py pairs gsc's logged
+    # instants with the SER stamps; see docs/timing.md for the figures.
+    ("CCD Simulator", -0.015, 0.01, "instant"),
 )
-"""(camera, acquisition delay, uncertainty) measured against a known truth."""
+"""(camera, acquisition delay, uncertainty, sampling) measured against a known truth."""
 
 
 @dataclass(frozen=True)
@@ -219,7 +250,8 @@ class CameraSettings:
     """``[camera]``: the recording camera, the clock its timestamps come from, frame timing.
 
     A host-stamped frame (INDI writes the host time when the frame is written) is stamped one
-    exposure plus the *acquisition delay* after its exposure started; reduce subtracts both.
+    exposure plus the *acquisition delay* after its exposure started; reduce subtracts both
+    (see :class:`CameraDelay` for an instant-sampling camera such as the CCD Simulator).
 
     Attributes:
         name: the camera model as reported (e.g. ``QHY174M-GPS``, ``ASI462MM``).
@@ -228,9 +260,10 @@ class CameraSettings:
             (``gps`` in-camera or PPS, ``ntp`` host clock, ...); empty = not given.
         acquisition_delay_s: the delay for a camera with no entry of its own (seconds).
         acquisition_delay_uncertainty_s: its 1-sigma uncertainty (seconds).
+        sampling: how that camera samples the sky, one of :data:`SAMPLINGS`.
         max_clock_error_s: flag a recording whose clock's maximum error is above this.
-        delays: per camera ``(INDI name, delay, uncertainty)``, from ``[camera."NAME"]``
-            tables, after the measured ones (:data:`MEASURED_DELAYS`).
+        delays: per camera ``(INDI name, delay, uncertainty, sampling)``, from
+            ``[camera."NAME"]`` tables, after the measured ones (:data:`MEASURED_DELAYS`).
     """
 
     name: str = ""
@@ -238,22 +271,27 @@ class CameraSettings:
     time_source: str = ""
     acquisition_delay_s: float = DEFAULT_ACQUISITION_DELAY_S
     acquisition_delay_uncertainty_s: float = DEFAULT_ACQUISITION_DELAY_UNCERTAINTY_S
+    sampling: str = "exposure"
     max_clock_error_s: float = 0.1
-    delays: tuple[tuple[str, float, float], ...] = MEASURED_DELAYS
+    delays: tuple[tuple[str, float, float, str], ...] = MEASURED_DELAYS
 
-    def delay_for(self, camera: str | None) -> tuple[float, float, str]:
-        """(delay, uncertainty, where it came from) for a camera (None: unknown camera)."""
-        for name, delay, sigma in reversed(self.delays):
+    def delay_for(self, camera: str | None) -> CameraDelay:
+        """The acquisition delay model for a camera (None: unknown camera)."""
+        for entry in reversed(self.delays):
+            name, delay, sigma, sampling = entry
             if camera is not None and name == camera:
-                origin = "measured" if (name, delay, sigma) in MEASURED_DELAYS else "config"
-                return delay, sigma, f"{origin} for {name!r}"
-        return (
+                origin = "measured" if entry in MEASURED_DELAYS else "config"
+                return CameraDelay(delay, sigma, f"{origin} for {name!r}", sampling)
+        default = (
             self.acquisition_delay_s,
             self.acquisition_delay_uncertainty_s,
-            "[camera] default"
-            if (self.acquisition_delay_s, self.acquisition_delay_uncertainty_s)
-            != (DEFAULT_ACQUISITION_DELAY_S, DEFAULT_ACQUISITION_DELAY_UNCERTAINTY_S)
-            else "built-in default (unmeasured camera)",
+            self.sampling,
+        ) != (DEFAULT_ACQUISITION_DELAY_S, DEFAULT_ACQUISITION_DELAY_UNCERTAINTY_S, "exposure")
+        return CameraDelay(
+            self.acquisition_delay_s,
+            self.acquisition_delay_uncertainty_s,
+            "[camera] default" if default else "built-in default (unmeasured camera)",
+            self.sampling,
         )
 
 
@@ -574,11 +612,13 @@ def _config_camera(base: CameraSettings, table: Mapping[str, Any], where: str) -
             _check_text(name)
         except ValueError as exc:
             raise ConfigError(f"{here}: the camera name {exc}.") from None
-        unknown = sorted(set(sub) - {"acquisition_delay_s", "acquisition_delay_uncertainty_s"})
+        keys = {"acquisition_delay_s", "acquisition_delay_uncertainty_s", "sampling"}
+        unknown = sorted(set(sub) - keys)
         if unknown or "acquisition_delay_s" not in sub:
             raise ConfigError(
                 f"{here}: expected acquisition_delay_s and optionally "
-                "acquisition_delay_uncertainty_s (seconds)"
+                "acquisition_delay_uncertainty_s (seconds) and sampling "
+                f"({' or '.join(SAMPLINGS)})"
                 + (f"; unknown: {', '.join(map(repr, unknown))}." if unknown else ".")
             )
         one = _apply(
@@ -586,7 +626,10 @@ def _config_camera(base: CameraSettings, table: Mapping[str, Any], where: str) -
             sub,
             here,
         )
-        delays.append((name, one.acquisition_delay_s, one.acquisition_delay_uncertainty_s))
+        _sampling(one.sampling, f"{here} sampling")
+        delays.append(
+            (name, one.acquisition_delay_s, one.acquisition_delay_uncertainty_s, one.sampling)
+        )
     return dataclasses.replace(cam, delays=tuple(delays))
 
 
@@ -603,12 +646,18 @@ def _choice(value: str, allowed: tuple[str, ...], key: str) -> None:
         raise ConfigError(f"{key} = {value!r}: choose one of {', '.join(allowed)}.")
 
 
+def _sampling(value: str, key: str) -> None:
+    if value not in SAMPLINGS:
+        raise ConfigError(f"{key} = {value!r}: choose one of {', '.join(SAMPLINGS)}.")
+
+
 def _validate_report(s: Settings, where: str) -> None:
     """Ranges and vocabularies of the report settings ([observer] ... [camera])."""
     _choice(s.station.position_source, POSITION_SOURCES, f"{where} [station] position_source")
     _choice(s.telescope.type, TELESCOPE_TYPES, f"{where} [telescope] type")
     _choice(s.camera.method, OBSERVING_METHODS, f"{where} [camera] method")
     _choice(s.camera.time_source, TIME_SOURCES, f"{where} [camera] time_source")
+    _sampling(s.camera.sampling, f"{where} [camera] sampling")
     country = s.observer.country
     if country and not (2 <= len(country) <= 3 and country.isalpha()):
         raise ConfigError(

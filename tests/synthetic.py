@@ -7,6 +7,12 @@ frame partly, as a real exposure does). Frame times are exposure starts at a fix
 a constant latency: by default what INDI's recorder does (an ``INDI-RECORDER`` file is stamped
 one exposure plus the default acquisition delay after the exposure started; other writers at
 the start); dropped frames leave gaps in the timestamps.
+
+``sampling="instant"`` makes a recording as the INDI CCD Simulator does (docs/timing.md): frame
+k shows the sky at one instant ``g_k`` (no partial frame at an edge), taken ``sample_offset_s``
+after the previous frame's stamp; frame k's stamp follows its loop start by its own interval
+(``intervals_s``, cycled; default the cadence). The truth is ``d``, ``r`` frames times the
+cadence after START, as for the integrating recordings.
 """
 
 from __future__ import annotations
@@ -81,6 +87,22 @@ class Scene:
     transparency: tuple[float, float] = (0.0, 0.0)  # amplitude, period (frames) of cloud dimming
     seed: int = 1
     extra_stars: tuple[tuple[float, float, float], ...] = field(default_factory=tuple)
+    sampling: str = "exposure"  # or "instant": the CCD Simulator's draw-time sampling
+    sample_offset_s: float = 0.035  # instant: sample - previous frame's stamp
+    intervals_s: tuple[float, ...] = ()  # instant: the draw loop's periods, cycled
+
+
+def instant_timeline(sc: Scene) -> tuple[np.ndarray, np.ndarray]:
+    """(sample instants, stamps) in seconds after START of an instant-sampling recording."""
+    periods = sc.intervals_s or (sc.cadence_s,)
+    start = -sc.sample_offset_s  # the first sample falls at START - a + a = START
+    g = np.empty(sc.n_frames)
+    w = np.empty(sc.n_frames)
+    for k in range(sc.n_frames):
+        g[k] = start + sc.sample_offset_s
+        w[k] = start + periods[k % len(periods)]
+        start = w[k]
+    return g, w
 
 
 def _psf(width: int, height: int, x: float, y: float, flux: float, fwhm: float) -> np.ndarray:
@@ -101,6 +123,11 @@ def event_fraction(n: int, d: float | None, r: float | None) -> np.ndarray:
 def _frames(sc: Scene, rng: np.random.Generator) -> np.ndarray:
     n = sc.n_frames
     w = event_fraction(n, sc.d, sc.r)
+    if sc.sampling == "instant":
+        g, _ = instant_timeline(sc)
+        lo = math.inf if sc.d is None else sc.d * sc.cadence_s
+        hi = -math.inf if sc.r is None else sc.r * sc.cadence_s
+        w = ((g >= lo) & (g < hi)).astype(np.float64)
     amp, period = sc.transparency
     sky = 1.0 - amp * (0.5 - 0.5 * np.cos(2 * np.pi * np.arange(n) / max(period, 1.0)))
     out = np.empty((n, sc.height, sc.width))
@@ -133,7 +160,10 @@ def make_recording(path: Path, scene: Scene | None = None) -> Recording:
     frames = _frames(sc, rng)
     keep = [k for k in range(sc.n_frames) if k not in set(sc.dropped)]
     late = stamp_latency_s(sc)
-    ticks = [datetime_to_ticks(START + timedelta(seconds=k * sc.cadence_s + late)) for k in keep]
+    at = [k * sc.cadence_s + late for k in range(sc.n_frames)]
+    if sc.sampling == "instant":
+        at = list(instant_timeline(sc)[1])
+    ticks = [datetime_to_ticks(START + timedelta(seconds=float(at[k]))) for k in keep]
     color = COLOR_RGB if sc.color else COLOR_MONO
     with SerWriter(
         path,

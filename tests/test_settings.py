@@ -141,6 +141,13 @@ def test_longitude_0_360_in_config_is_the_same_place(tmp_path: Path) -> None:
         ("[observer]\nemail = 'nobody'\n", "[observer] email"),
         ("[observer]\nname = 'a|b'\n", "[observer] name"),
         ("[camera]\nmethod = 'eyes'\n", "[camera] method"),
+        ("[camera]\nsampling = 'sometimes'\n", "[camera] sampling = 'sometimes': choose one"),
+        ("[camera]\nsampling = ''\n", "[camera] sampling = '': choose one of exposure, instant"),
+        (
+            "[camera.'Cam']\nacquisition_delay_s = 0.01\nsampling = 'blur'\n",
+            "[camera.'Cam'] sampling = 'blur': choose one of exposure, instant",
+        ),
+        ("[camera.'Cam']\nsampling = 'instant'\n", "expected acquisition_delay_s and"),
         ("[telescope]\nfocal_length_cm = 'long'\n", "expected a number"),
         ("[observer]\nmore_observers = 1\n", "expected true or false"),
     ],
@@ -242,3 +249,21 @@ def test_bad_indi_settings_name_the_key(tmp_path: Path, text: str, fragment: str
     with pytest.raises(ConfigError) as info:
         load_settings(_write(tmp_path, text))
     assert fragment in str(info.value) and "[indi]" in str(info.value)
+
+
+def test_camera_sampling_per_camera_and_default(tmp_path: Path) -> None:
+    text = (
+        "[camera]\nsampling = 'instant'\nacquisition_delay_s = -0.02\n"
+        "[camera.'My Sim']\nacquisition_delay_s = -0.05\n"
+        "acquisition_delay_uncertainty_s = 0.01\nsampling = 'instant'\n"
+        "[camera.'ASI462MM']\nacquisition_delay_s = 0.004\n"
+    )
+    cam = load_settings(_write(tmp_path, text)).camera
+    mine = cam.delay_for("My Sim")
+    assert (mine.delay_s, mine.uncertainty_s, mine.sampling) == (-0.05, 0.01, "instant")
+    assert mine.origin == "config for 'My Sim'"
+    asi = cam.delay_for("ASI462MM")
+    assert (asi.delay_s, asi.sampling) == (0.004, "exposure")
+    other = cam.delay_for("unknown")
+    assert (other.delay_s, other.sampling, other.origin) == (-0.02, "instant", "[camera] default")
+    assert cam.delay_for("CCD Simulator").origin == "measured for 'CCD Simulator'"

@@ -9,8 +9,10 @@ measured D/R are set beside the injected ones.
 
 Timestamps: the SER frames carry INDI's stamps (host clock, taken when a streamed frame
 arrives, i.e. at the end of its exposure); D and R are given for the start of exposure with
-``reduce``'s default correction and no ``--latency`` (one exposure plus the camera's acquisition
-delay, the night journal saying what stamped the frames), and the report says how much.
+``reduce``'s default correction and no ``--latency`` (the camera's model from ``[camera]``: for
+the sandbox's CCD Simulator, which samples the sky at one instant per frame, each frame is
+dated midway between its sample instant and the previous one; see ``docs/timing.md``), the
+night journal saying what stamped the frames, and the report says how much and why.
 """
 
 from __future__ import annotations
@@ -72,6 +74,7 @@ class EventRehearsal:
     comparison: Comparison
     latency_s: float
     note: str = ""
+    stamps_why: str = ""
 
     @property
     def recorded(self) -> bool:
@@ -102,8 +105,8 @@ class EventRehearsal:
             "difference_s": {"D": c.d_s, "R": c.r_s},
             "difference_frames": {"D": c.d_frames, "R": c.r_frames},
             "latency_s": self.latency_s,
-            "timestamps": "INDI's (host write time); reduce's default correction (one exposure "
-            "plus the camera's acquisition delay) subtracted for the start of exposure",
+            "timestamps": self.stamps_why
+            or "INDI's (host write time); reduce's default correction for the start of exposure",
             "timed": self.timed,
             "note": self.note,
         }
@@ -193,9 +196,10 @@ def _aligned(journal: Path, name: str, steps: tuple[str, ...]) -> bool:
 
 def _measure(
     path: Path, journal: Path, settings: Settings
-) -> tuple[datetime | None, datetime | None, str, float]:
-    """D, R, a note and the correction applied, measured as ``reduce`` measures them with no
-    ``--latency``: the night journal's provenance and the camera's acquisition delay."""
+) -> tuple[datetime | None, datetime | None, str, float, str]:
+    """D, R, a note, the correction applied (nominal, seconds) and why, measured as ``reduce``
+    measures them with no ``--latency``: the night journal's provenance and the camera's
+    acquisition delay model."""
     from ekos_occult.app.recording import recording_provenance
     from ekos_occult.errors import OccultError
     from ekos_occult.reduce.reduction import ReduceOptions, reduce_file, to_dict
@@ -204,11 +208,12 @@ def _measure(
         opts = ReduceOptions(provenance=recording_provenance(path, journal), camera=settings.camera)
         d = to_dict(reduce_file(path, opts))
     except OccultError as exc:
-        return None, None, str(exc), 0.0
+        return None, None, str(exc), 0.0, ""
     applied = float(d["latency_s"] or 0.0)
+    why = str(d["timestamps"]["why"]) if d.get("timestamps") else ""
     if not d["event"]:
-        return None, None, "no event found in the light curve", applied
-    return _utc(d["D"]), _utc(d["R"]), "", applied
+        return None, None, "no event found in the light curve", applied, why
+    return _utc(d["D"]), _utc(d["R"]), "", applied, why
 
 
 def rehearse(
@@ -278,9 +283,9 @@ def rehearse(
     events = []
     for ev in rehearsal.events:
         res = results.get(ev.name)
-        latency = 0.0
+        latency, why = 0.0, ""
         if res is not None and res.file is not None:
-            d, r, note, latency = _measure(res.file, night / JOURNAL, settings)
+            d, r, note, latency, why = _measure(res.file, night / JOURNAL, settings)
         else:
             d, r, note = None, None, "no recording"
         truth = truths[ev.name]
@@ -295,6 +300,7 @@ def rehearse(
                 compare(truth, d, r, ev.exposure_s),
                 latency,
                 note,
+                why,
             )
         )
     return RehearsalDone(night, tuple(events), journal_failure)

@@ -115,11 +115,7 @@ def _print_text(done: RehearsalDone) -> None:
                 f"  {edge}  injected {rep['truth'][edge]}  measured {rep['measured'][edge]}  "
                 f"({diff})"
             )
-        print(
-            f"  timestamps: INDI's (host write time); {rep['latency_s']:g} s (one exposure + "
-            "the camera's acquisition delay, reduce's default) subtracted for the start of "
-            "exposure"
-        )
+        print(f"  timestamps: INDI's (host write time); {rep['timestamps']}")
         if rep["note"]:
             print(f"  note: {rep['note']}")
         print(f"  {'OK: timed within one frame' if rep['timed'] else 'NOT timed within one frame'}")

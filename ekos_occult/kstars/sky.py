@@ -122,6 +122,11 @@ class SkyFiles:
         """gsc's answers for fields without an occultation, one file per field."""
         return self.directory / "gsc-cache"
 
+    @property
+    def samples(self) -> Path:
+        """gsc's sampling instants for fields with an occultation (see skygsc.log_sample)."""
+        return self.directory / "samples.log"
+
 
 def default_table_path() -> Path:
     """The per-user star table (``$XDG_CACHE_HOME/ekos-occult/tycho2-stars.bin``)."""
@@ -256,6 +261,7 @@ def install_gsc(bindir: Path, table: Path, sky: SkyFiles) -> Path:
     source = source.replace('STAR_TABLE = ""', f"STAR_TABLE = {str(table)!r}", 1)
     source = source.replace('OCCULT_FILE = ""', f"OCCULT_FILE = {str(sky.lines)!r}", 1)
     source = source.replace('CACHE_DIR = ""', f"CACHE_DIR = {str(sky.cache)!r}", 1)
+    source = source.replace('SAMPLE_LOG = ""', f"SAMPLE_LOG = {str(sky.samples)!r}", 1)
     py = bindir / "gsc.py"
     write_text_atomic(py, source)
     script = bindir / "gsc"

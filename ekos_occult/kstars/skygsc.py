@@ -18,6 +18,12 @@ catalogue star within :data:`MATCH_ARCSEC` of (ra, dec) is made ``drop_mag`` fai
 ``D <= now < R`` (``now`` = this process's wall clock, i.e. when the simulator draws the
 frame); when the catalogue has no star there, one of magnitude ``mag`` is added.
 
+Sampling instants (``SAMPLE_LOG``): each call that draws a field holding a simulated
+occultation appends ``now`` (Unix seconds, 6 decimals) and ``1``/``0`` (an occultation active
+then or not) as one line. The simulator samples the sky at that instant (no integration over the
+exposure), so these lines are the frames' true times; ``benchmarks/timing_bias.py`` pairs them
+with the SER's stamps to measure the stamp delay (see ``docs/timing.md``).
+
 Cache: the simulator asks for the same field frame after frame while the mount tracks, and
 starting Python costs more than the query. So the installed ``gsc`` is a small ``sh`` script
 that prints a field's answer from ``CACHE_DIR`` when it has one (``cat``), and runs this file
@@ -38,6 +44,7 @@ import time
 STAR_TABLE = ""  # set in the installed copy
 OCCULT_FILE = ""  # set in the installed copy
 CACHE_DIR = ""  # set in the installed copy
+SAMPLE_LOG = ""  # set in the installed copy
 
 MAGIC = b"EOSKY001"
 HEADER = struct.Struct("<8sid")  # magic, zones, zone height (deg)
@@ -194,6 +201,8 @@ def main(argv: list[str]) -> int:
     stars = apply_occultations(stars, occs, ra0, dec0, r, now)
     stars.sort(key=lambda s: s[2])
     occulted = any(separation_deg(ra0, dec0, o[0], o[1]) <= r for o in occs)
+    if occulted:
+        log_sample(SAMPLE_LOG or os.environ.get("EKOS_OCCULT_SAMPLE_LOG", ""), now, occs)
     out = []
     for ra, dec, mag, num in stars[:nmax]:
         dist = separation_deg(ra0, dec0, ra, dec) * 60.0
@@ -204,6 +213,22 @@ def main(argv: list[str]) -> int:
     if CACHE_DIR and key and not occulted:
         store(os.path.join(CACHE_DIR, key), text)
     return 0
+
+
+def log_sample(path: str, now: float, occs: list[tuple[float, ...]]) -> None:
+    """Append this call's sampling instant (one ``write`` in append mode: lines from
+    overlapping calls do not interleave); errors are ignored (the frame matters more)."""
+    if not path:
+        return
+    active = any(o[2] <= now < o[3] for o in occs)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            os.write(fd, f"{now:.6f} {int(active)}\n".encode("ascii"))
+        finally:
+            os.close(fd)
+    except OSError:
+        pass
 
 
 def cache_key(argv: list[str]) -> str:

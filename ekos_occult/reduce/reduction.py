@@ -10,7 +10,8 @@ read it (:mod:`ekos_occult.reduce.lightcurve_read`). Then check the stamps
 Convention: a frame's time is the **start of its exposure** (like PyOTE); the exposure is taken
 to last one frame interval. The stamps are corrected to it by
 :func:`ekos_occult.reduce.timestamps.budget` (host stamps: one exposure plus the camera's
-acquisition delay; ``--latency`` overrides), which also gives the timing error budget.
+acquisition delay; per frame for an instant-sampling camera such as the CCD Simulator;
+``--latency`` overrides), which also gives the timing error budget.
 """
 
 from __future__ import annotations
@@ -375,7 +376,7 @@ def _reduce(path: Path, opts: ReduceOptions) -> Reduction:
     )
     notes: list[str] = []
     if times is not None:
-        times = times - stamps.correction_s
+        times = stamps.corrected(times)
         notes.append(f"timestamps: {stamps.why}")
     timing = time_event(
         flux, trials=opts.trials, fe_trials=opts.fe_trials, threshold=opts.threshold, seed=opts.seed

@@ -8,13 +8,24 @@ Stamp kinds and the correction applied (subtracted from every stamp):
 - ``GPS exposure start`` (a QHY GPS camera with ``GPS_CONTROL`` on, INDI >= 2.0.1): none.
 - ``host write time`` (every other INDI camera: the host clock when INDI's recorder thread
   writes the frame, after exposure, readout, transfer and queueing): one exposure plus the
-  camera's acquisition delay (``[camera]`` in the config; measured for the INDI CCD Simulator).
+  camera's acquisition delay (``[camera]`` in the config), for a camera that integrates over
+  its exposure (``sampling = "exposure"``, every real camera).
+  For a camera that samples the sky at one instant per frame (``sampling = "instant"``: the
+  INDI CCD Simulator, measured in the sandbox), frame k's sky is that of the instant
+  ``g_k = stamp_{k-1} - delay`` (its draw loop restarts when it hands over frame k-1), and an
+  edge seen between frames k-1 and k lies anywhere in ``(g_{k-1}, g_k]``: frame k is given
+  the *equivalent start* ``(g_{k-1} + g_k) / 2``, so that the fit's frame boundary is the
+  middle of that interval; each frame is corrected with its own neighbours' stamps (the
+  simulator's frame interval varies with its draw time). The truth's place inside the
+  interval is unknown: its 1-sigma, interval / sqrt(12), is the ``sampling`` term.
+  ``docs/timing.md`` has the driver's timeline.
 - ``recorder-supplied`` (a SER from another program) and ``light-curve file`` (PyMovie,
   Tangra, ...): none; the file is taken to give the start of exposure, as PyOTE takes it.
 - ``--latency S`` given: exactly S, whatever the source.
 
 Error budget (1 sigma, seconds), combined in quadrature for each of D and R:
-timestamp (the delay's uncertainty, the stamps' jitter about their line) and the clock's
+timestamp (the delay's uncertainty, the stamps' jitter about their line, the sampling term of
+an instant-sampling camera) and the clock's
 error when the recording was made (the kernel's maximum error, from the night journal; unknown
 otherwise), then the fit's own 68% bar.
 """
@@ -27,6 +38,11 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
+import numpy as np
+import numpy.typing as npt
+
+from ekos_occult.settings import CameraDelay
+
 __all__ = [
     "CONVENTION",
     "StampKind",
@@ -34,7 +50,10 @@ __all__ = [
     "TimestampBudget",
     "GPS_UNCERTAINTY_S",
     "budget",
+    "instant_starts",
 ]
+
+FloatArray = npt.NDArray[np.float64]
 
 CONVENTION = "start of exposure"
 GPS_UNCERTAINTY_S = 1e-4
@@ -88,6 +107,10 @@ class TimestampBudget:
         clock_error_s: the clock's maximum error at recording time (None: unknown).
         clock_synchronised: the kernel's verdict then (None: unknown).
         clock_from: where the clock figures came from.
+        sampling: ``exposure`` or ``instant`` (see the module docstring).
+        sampling_s: 1-sigma of the truth's place between two instant samples (interval /
+            sqrt(12)); 0 for an integrating camera (the fit places an edge inside a frame).
+        cadence_s: the median frame interval the correction used (instant sampling).
     """
 
     source: StampKind
@@ -102,6 +125,21 @@ class TimestampBudget:
     clock_error_s: float | None = None
     clock_synchronised: bool | None = None
     clock_from: str = "unknown (no night journal for this recording)"
+    sampling: str = "exposure"
+    sampling_s: float = 0.0
+    cadence_s: float | None = None
+
+    def corrected(self, times_s: FloatArray) -> FloatArray:
+        """Each frame's start of exposure (seconds) from its stamp (seconds, same axis).
+
+        Integrating cameras and ``--latency``: ``times - correction_s``. Instant sampling:
+        :func:`instant_starts` (per frame, from the neighbouring stamps).
+        """
+        t = np.asarray(times_s, np.float64)
+        if self.sampling == "instant" and self.cadence_s is not None:
+            return instant_starts(t, self.delay_s, self.cadence_s)
+        out: FloatArray = t - self.correction_s
+        return out
 
     @property
     def timestamp_uncertainty_s(self) -> float | None:
@@ -112,7 +150,7 @@ class TimestampBudget:
             base = self.delay_uncertainty_s
         if base is None:
             return None
-        return math.hypot(base, self.jitter_s or 0.0)
+        return math.hypot(base, self.jitter_s or 0.0, self.sampling_s)
 
     @property
     def uncertainty_s(self) -> float | None:
@@ -147,11 +185,36 @@ class TimestampBudget:
                 "acquisition_delay_uncertainty_s": _r(self.delay_uncertainty_s),
                 "acquisition_delay_from": self.delay_from,
                 "jitter_s": _r(self.jitter_s),
+                "sampling": self.sampling,
+                # only an instant-sampling camera has this term (None: not applicable)
+                "sampling_s": _r(self.sampling_s) if self.sampling == "instant" else None,
                 "clock_error_s": _r(self.clock_error_s),
                 "clock_synchronised": self.clock_synchronised,
                 "clock_from": self.clock_from,
             },
         }
+
+
+def instant_starts(stamps_s: FloatArray, delay_s: float, cadence_s: float) -> FloatArray:
+    """Equivalent starts of exposure of an instant-sampling camera's frames.
+
+    Frame k shows the sky at ``g_k = stamps[k-1] - delay_s``; it is given the start
+    ``(g_{k-1} + g_k) / 2``, so an edge placed at the boundary of frames k-1 and k (the last
+    sample before it and the first after it) lands in the middle of the two instants. Before
+    the first stamp the stamps are extended back at ``cadence_s`` (frames 0 and 1).
+
+    Args:
+        stamps_s: the frames' stamps (seconds; any origin), in frame order.
+        delay_s: the camera's acquisition delay (negative: the sample follows the previous
+            frame's stamp by ``-delay_s``).
+        cadence_s: the median frame interval (seconds).
+    """
+    w = np.asarray(stamps_s, np.float64)
+    if w.size == 0:
+        return np.zeros(0, np.float64)
+    prev = np.concatenate([[w[0] - 2.0 * cadence_s, w[0] - cadence_s], w[:-1]])
+    out: FloatArray = 0.5 * (prev[:-1] + prev[1:]) - delay_s
+    return out
 
 
 def _r(v: float | None) -> float | None:
@@ -163,7 +226,7 @@ def budget(
     *,
     cadence_s: float | None,
     jitter_s: float | None,
-    delay: tuple[float, float, str],
+    delay: CameraDelay,
     latency_s: float | None = None,
 ) -> TimestampBudget:
     """The correction and error budget for a recording.
@@ -173,7 +236,7 @@ def budget(
         cadence_s: the median frame interval (the exposure when the journal has none).
         jitter_s: robust scatter of the frame intervals; a stamp's own scatter is that over
             sqrt(2).
-        delay: (acquisition delay, its uncertainty, where it came from) for this camera.
+        delay: the camera's acquisition delay model (delay, uncertainty, origin, sampling).
         latency_s: ``--latency``: the whole correction, given by the user.
     """
     jit = None if jitter_s is None or not math.isfinite(jitter_s) else jitter_s / math.sqrt(2)
@@ -197,7 +260,9 @@ def budget(
             **clock,
         )
     if prov.kind is StampKind.HOST:
-        d, sigma, d_from = delay
+        d, sigma, d_from = delay.delay_s, delay.uncertainty_s, delay.origin
+        if delay.sampling == "instant" and cadence_s is not None and math.isfinite(cadence_s):
+            return _instant(prov, delay, cadence_s, exposure, exp_from, jit, clock)
         if exposure is None:
             return TimestampBudget(
                 prov.kind,
@@ -235,6 +300,40 @@ def budget(
     sigma_known: float | None = 0.0 if prov.kind is StampKind.GPS else None
     return TimestampBudget(
         prov.kind, 0.0, why, exposure, exp_from, 0.0, sigma_known, "", jit, **clock
+    )
+
+
+def _instant(
+    prov: Provenance,
+    delay: CameraDelay,
+    cadence_s: float,
+    exposure: float | None,
+    exp_from: str,
+    jitter: float | None,
+    clock: dict[str, Any],
+) -> TimestampBudget:
+    """Host stamps of an instant-sampling camera: per-frame equivalent starts."""
+    d = delay.delay_s
+    nominal = 1.5 * cadence_s + d
+    return TimestampBudget(
+        prov.kind,
+        nominal,
+        f"host write times of a camera that samples the sky at one instant per frame "
+        f"({delay.origin}): frame k shows the sky {-d:.4f} s +/- {delay.uncertainty_s:.4f} s "
+        f"after frame k-1's stamp, and is dated midway between its instant and the previous "
+        f"one (where an edge between them lies, +/- half an interval); about 1.5 frame "
+        f"intervals ({cadence_s:.4g} s median) {d:+.4f} s = {nominal:.4f} s subtracted, per "
+        f"frame from its neighbours' stamps.",
+        exposure,
+        exp_from,
+        d,
+        delay.uncertainty_s,
+        delay.origin,
+        jitter,
+        **clock,
+        sampling="instant",
+        sampling_s=cadence_s / math.sqrt(12.0),
+        cadence_s=cadence_s,
     )
 
 

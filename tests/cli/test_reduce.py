@@ -10,8 +10,9 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
-from synthetic import START, Recording, Scene, make_recording
+from synthetic import START, Recording, Scene, instant_timeline, make_recording
 
 from ekos_occult.cli import main
 from ekos_occult.reduce.lightcurve_read import read_lightcurve
@@ -324,34 +325,77 @@ def test_host_stamps_corrected_by_default_with_a_budget(
     assert_edges(lazy, rec, shift_s=0.05)
 
 
+def _journal(rec_path: Path, camera: str, clock: dict[str, Any]) -> None:
+    line = {
+        "type": "event",
+        "name": "e",
+        "file": str(rec_path),
+        "exposure_s": 0.05,
+        "timestamp_source": "host clock",
+        "timestamps": {"source": "host write time", "camera": camera},
+        "clock": clock,
+    }
+    (rec_path.parent.parent / "journal.jsonl").write_text(json.dumps(line) + "\n")
+
+
 def test_journal_gives_exposure_camera_and_clock(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     rec_dir = tmp_path / "night" / "recordings"
     rec_dir.mkdir(parents=True)
-    _, delay, sigma = MEASURED_DELAYS[0]  # the CCD Simulator's measured delay
-    rec = make_recording(rec_dir / "e.ser", Scene(cadence_s=0.05, latency_s=0.05 + delay))
+    cfg = tmp_path / "c.toml"
+    cfg.write_text('[camera."ASI462MM"]\nacquisition_delay_s = 0.021\n')
+    rec = make_recording(rec_dir / "e.ser", Scene(cadence_s=0.05, latency_s=0.05 + 0.021))
     clock = {"synchronised": True, "max_error_s": 0.012, "est_error_s": 0.001, "at": "x"}
-    line = {
-        "type": "event",
-        "name": "e",
-        "file": str(rec.path),
-        "exposure_s": 0.05,
-        "timestamp_source": "host clock",
-        "timestamps": {"source": "host write time", "camera": "CCD Simulator"},
-        "clock": clock,
-    }
-    (tmp_path / "night" / "journal.jsonl").write_text(json.dumps(line) + "\n")
-    info, err = reduce_json(capsys, str(rec.path))
+    _journal(rec.path, "ASI462MM", clock)
+    info, err = reduce_json(capsys, str(rec.path), "--config", str(cfg))
     assert_edges(info, rec)
     ts = info["timestamps"]
-    assert ts["correction_s"] == pytest.approx(0.05 + delay, abs=1e-6)
+    assert ts["correction_s"] == pytest.approx(0.05 + 0.021, abs=1e-6)
     assert ts["exposure_from"] == "the night journal"
-    assert "measured for 'CCD Simulator'" in ts["budget"]["acquisition_delay_from"]
+    assert ts["budget"]["acquisition_delay_from"] == "config for 'ASI462MM'"
+    assert ts["budget"]["sampling"] == "exposure"
     assert ts["budget"]["clock_error_s"] == 0.012 and ts["budget"]["clock_synchronised"] is True
+    sigma = DEFAULT_ACQUISITION_DELAY_UNCERTAINTY_S
     assert ts["uncertainty_s"] == pytest.approx(math.hypot(sigma, 0.012), rel=0.05)
     total = ts["D_err_total_s"]
     assert total == pytest.approx(math.hypot(info["D_err_s"], ts["uncertainty_s"]), rel=0.05)
+
+
+def test_ccd_simulator_recording_is_dated_between_its_samples(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The sandbox camera samples the sky when it draws, at an irregular pace under load: D and
+    R land within half the interval between the samples around them (truth known)."""
+    rec_dir = tmp_path / "night" / "recordings"
+    rec_dir.mkdir(parents=True)
+    _, delay, sigma, sampling = MEASURED_DELAYS[0]  # the CCD Simulator's measured model
+    assert sampling == "instant"
+    sc = Scene(
+        cadence_s=0.05,
+        d=81.3,
+        r=132.6,
+        sampling="instant",
+        sample_offset_s=-delay,
+        intervals_s=(0.05, 0.052, 0.11, 0.171, 0.06, 0.13, 0.054, 0.093, 0.155, 0.07, 0.05),
+    )
+    rec = make_recording(rec_dir / "e.ser", sc)
+    g, _ = instant_timeline(sc)
+    _journal(rec.path, "CCD Simulator", {"synchronised": False, "max_error_s": 16.0})
+    info, err = reduce_json(capsys, str(rec.path))
+    ts = info["timestamps"]
+    assert ts["budget"]["sampling"] == "instant"
+    assert "measured for 'CCD Simulator'" in ts["budget"]["acquisition_delay_from"]
+    assert ts["budget"]["sampling_s"] == pytest.approx(info["cadence_s"] / math.sqrt(12))
+    assert "one instant per frame" in err
+    for edge, truth in (("D", rec.d_utc), ("R", rec.r_utc)):
+        t = (truth - START).total_seconds()
+        k = int(np.searchsorted(g, t))  # the first sample after the edge
+        half = 0.5 * (g[k] - g[k - 1])
+        err_s = (utc(info[edge]) - truth).total_seconds()
+        assert abs(err_s) <= half + 0.002, (edge, err_s, half)
+    lazy, _ = reduce_json(capsys, str(rec.path), "--latency", "0")  # raw stamps: late
+    assert (utc(lazy["D"]) - rec.d_utc).total_seconds() > 0.05
 
 
 def test_config_camera_delay_is_used(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -8,6 +8,7 @@ CCD Simulator runs it and its output parsed with the simulator's 12 fields.
 from __future__ import annotations
 
 import subprocess
+import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -144,12 +145,18 @@ def test_occultation_dims_the_star_only_between_d_and_r(
         assert len(near) == 1
         return near[0]
 
+    t0 = time.time()
     assert mag_of_star() == pytest.approx(star[2] + 3.0, abs=0.01)
+    t1 = time.time()
+    # the sampling instant of that frame, logged for the timing benchmark (docs/timing.md)
+    last = files.samples.read_text(encoding="ascii").splitlines()[-1].split()
+    assert t0 <= float(last[0]) <= t1 and last[1] == "1"
     before = sky.Occultation(
         "before", star[0], star[1], now + timedelta(hours=1), now + timedelta(hours=2), 3.0
     )
     sky.write_occultations(files, [before])
     assert mag_of_star() == pytest.approx(star[2], abs=0.01)
+    assert files.samples.read_text(encoding="ascii").splitlines()[-1].endswith(" 0")
     sky.write_occultations(files, [])
 
 
