@@ -9,6 +9,7 @@ clock's synchronisation and free disk space.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -65,11 +66,20 @@ def clock_verdict(clock: ClockSync, limit_s: float) -> Check:
     if clock.synchronised is None:
         return rigcheck.clock_check()
     chrony = ""
-    if clock.detail:
+    if clock.detail and "reference" in clock.detail:
         d = clock.detail
         chrony = (
             f"; chrony: {d.get('reference')} stratum {d.get('stratum')}, offset "
             f"{d.get('system_offset_s')} s, {d.get('leap_status')}"
+        )
+    gps = clock.detail.get("gpsd") if clock.detail else None
+    if isinstance(gps, Mapping):
+        sats = gps.get("satellites_used")
+        chrony += (
+            f"; gpsd: {gps.get('fix')} fix"
+            + (f", {sats} satellites used" if sats is not None else "")
+            + (", PPS" if gps.get("pps") else "")
+            + (f" ({', '.join(map(str, gps['devices']))})" if gps.get("devices") else "")
         )
     errors = f"max error {clock.max_error_s:.3f} s, estimated {clock.est_error_s:.3f} s"
     if not clock.synchronised:
