@@ -355,8 +355,9 @@ async def _cancellable(coro: Any) -> list[EventResult]:
 def dry_run(plan: Plan, night: Path, settings: Settings, roi: Roi | None) -> DryRun:
     """How the night would go, with the limits of ``settings.run`` (pre-roll ...)."""
     from ekos_occult.ekosfiles.nightfolder import JOBS, RECORDINGS
+    from ekos_occult.night.actions import recording_request
     from ekos_occult.night.records import Limits
-    from ekos_occult.night.runner import make_job, recording_request
+    from ekos_occult.night.runner import make_job
 
     limits = Limits.from_settings(settings.run)
     events: list[DryRunEvent] = []

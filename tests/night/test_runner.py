@@ -46,7 +46,7 @@ class Night:
         self.journal_path = tmp_path / "journal.jsonl"
         self.journal: Journal | None = None
 
-    def runner(self, previous: Iterable[Mapping[str, Any]] = ()) -> NightRunner:
+    def runner(self, previous: Iterable[Mapping[str, Any]] = (), **more: Any) -> NightRunner:
         self.journal = Journal(self.journal_path).open()
         return NightRunner(
             self.plan,
@@ -58,6 +58,7 @@ class Night:
             recordings_dir=self.tmp / "rec",
             limits=self.limits,
             previous=previous,
+            **more,
         )
 
     def run(self, previous: Iterable[Mapping[str, Any]] = ()) -> dict[str, EventResult]:
@@ -547,8 +548,7 @@ def test_a_failing_live_view_is_dropped_and_the_night_goes_on(tmp_path: Path) ->
 
     night = Night(tmp_path, make_plan(planned("A", 6)))
     view = BrokenPipe()
-    runner = night.runner()
-    runner._sinks = (*runner._sinks, view)
+    runner = night.runner(observers=[view])
     results = asyncio.run(runner.run())
     assert [r.outcome for r in results] == [Outcome.RECORDED]
     assert view.calls == 4 and night.entries()[-1]["what"] == "end"
@@ -595,8 +595,7 @@ def test_clock_journaled_before_every_recording(
     plan = make_plan(planned("Vega", 6), planned("Deneb", 15, exposure_s=0.05, duration_s=30))
     night = Night(tmp_path, plan)
     sync = _FixedClockSync(state)
-    runner = night.runner()
-    runner._clock_sync, runner._max_clock_error_s = sync, 0.1
+    runner = night.runner(clock_sync=sync, max_clock_error_s=0.1)
     results = asyncio.run(runner.run())
     assert [r.outcome for r in results] == [Outcome.RECORDED] * 2 and sync.reads == 2
     entries = night.entries()
