@@ -126,6 +126,16 @@ def _quantiles(values: list[float]) -> dict[str, float] | None:
     }
 
 
+def _bracket(samples: list[float], t: float) -> float | None:
+    """The interval between the last sample before ``t`` and the first at or after it."""
+    import bisect
+
+    j = bisect.bisect_left(samples, t)
+    if j == 0 or j >= len(samples) or samples[j] - samples[j - 1] > 2.0:
+        return None
+    return samples[j] - samples[j - 1]
+
+
 def timeline(file: str, samples: list[float]) -> dict[str, Any] | None:
     """Pair each SER stamp with the last gsc sample before it: stamp - sample, intervals."""
     import bisect
@@ -227,6 +237,9 @@ def analyse(
         for edge in ("D", "R"):
             t = _utc(truth[name][edge])
             row[f"after_{edge}_s"] = round((_utc(after[edge]) - t).total_seconds(), 4)
+            gap = _bracket(samples, t.timestamp())
+            if gap is not None:  # the two samples around the truth: where it could be seen
+                row[f"{edge}_sample_gap_s"] = round(gap, 4)
             if before is not None and before.get(edge):
                 row[f"before_{edge}_s"] = round((_utc(before[edge]) - t).total_seconds(), 4)
             rep = reported.get(name, {}).get("measured", {}).get(edge)
@@ -265,6 +278,12 @@ def _summary(rows: list[dict[str, Any]], exposures: list[float]) -> list[dict[st
         entry["within_half_interval"] = bool(cad) and all(
             abs(r[f"after_{e}_s"]) <= 0.5 * r["cadence_s"] for r in mine for e in "DR"
         )
+        gaps = [(r[f"after_{e}_s"], r[f"{e}_sample_gap_s"]) for r in mine for e in "DR"
+                if f"{e}_sample_gap_s" in r]  # fmt: skip
+        if gaps:
+            # an instant-sampled edge can only be placed between the samples around it
+            entry["after_worst_of_half_gap"] = round(max(abs(a) / (0.5 * g) for a, g in gaps), 3)
+            entry["median_gap_at_edges_s"] = round(statistics.median(g for _, g in gaps), 4)
         out.append(entry)
     return out
 
@@ -302,6 +321,7 @@ def main() -> int:
                 f"frames, worst {s.get('after_worst_s')} s = {s.get('after_worst_frames')} "
                 f"frames = {s.get('after_worst_intervals')} intervals); within half a frame: "
                 f"{s['within_half_frame']}, within half an interval: {s['within_half_interval']}"
+                f"; worst / half the sample gap at the edge: {s.get('after_worst_of_half_gap')}"
             )
         for r in result["rows"]:
             print("  ", json.dumps(r))

@@ -95,7 +95,8 @@ class Reduction:
         """Seconds on the light curve's axis of a frame position (None without times)."""
         if self.times_s is None or self.exposure_s is None or not math.isfinite(x):
             return None
-        return position_to_time(x, self.times_s, self.exposure_s)
+        contiguous = self.stamps is not None and self.stamps.sampling == "instant"
+        return position_to_time(x, self.times_s, self.exposure_s, contiguous=contiguous)
 
     def edge_iso(self, x: float) -> str | None:
         """ISO 8601 UTC of a frame position, time of day only when the date is unknown."""
@@ -418,6 +419,18 @@ def _seconds(red: Reduction, frames: float | None) -> float | None:
     return _round(frames * red.exposure_s)
 
 
+def _duration(red: Reduction) -> float | None:
+    """R - D in seconds: frames x the cadence, or, for an instant-sampling camera (frames of
+    uneven length), the difference of the two edge times."""
+    t = red.timing
+    if not t.event:
+        return None
+    if red.stamps is not None and red.stamps.sampling == "instant":
+        d, r = red.edge_time(t.d), red.edge_time(t.r)
+        return None if d is None or r is None else _round(r - d)
+    return _seconds(red, t.r - t.d)
+
+
 def _timestamps(red: Reduction) -> dict[str, Any] | None:
     """The correction and the error budget, with each edge's fit bar and whole bar."""
     if red.stamps is None:
@@ -435,7 +448,6 @@ def to_dict(red: Reduction) -> dict[str, Any]:
     """The result as JSON-ready data (times ISO 8601 UTC, durations and bars in seconds)."""
     t, e, lc = red.timing, red.timing.errors, red.lightcurve
     ev = t.event
-    dur = (t.r - t.d) if ev else None
     return {
         "file": lc.source,
         "event": ev,
@@ -445,7 +457,7 @@ def to_dict(red: Reduction) -> dict[str, Any]:
         "R_err_s": _seconds(red, e.r68) if e else None,
         "D_err95_s": _seconds(red, e.d95) if e else None,
         "R_err95_s": _seconds(red, e.r95) if e else None,
-        "duration_s": _seconds(red, dur),
+        "duration_s": _duration(red),
         "duration_err_s": _seconds(red, e.dur68) if e else None,
         "duration_err95_s": _seconds(red, e.dur95) if e else None,
         "D_frame": _round(red.frame_number(t.d), 4) if ev else None,

@@ -471,7 +471,17 @@ def time_event(
     return EventTiming(p <= threshold, d, r, b, a, snr, noise, p, sig, errors, tuple(notes))
 
 
-def position_to_time(x: float, times_s: FloatArray, exposure_s: float) -> float:
-    """Time of a frame position: start of frame floor(x) plus the fraction times the exposure."""
+def position_to_time(
+    x: float, times_s: FloatArray, exposure_s: float, *, contiguous: bool = False
+) -> float:
+    """Time of a frame position: start of frame floor(x) plus the fraction times the exposure.
+
+    ``contiguous``: the frames tile time with no gap (an instant-sampling camera's equivalent
+    frames, each lasting until the next one starts): the fraction is of the time to the next
+    frame's start instead (the exposure past the last frame).
+    """
     k = int(min(max(math.floor(x), 0), times_s.size - 1))
-    return float(times_s[k]) + (x - k) * exposure_s
+    length = exposure_s
+    if contiguous and k + 1 < times_s.size:
+        length = float(times_s[k + 1] - times_s[k])
+    return float(times_s[k]) + (x - k) * length

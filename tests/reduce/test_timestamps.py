@@ -99,3 +99,20 @@ def test_the_ccd_simulator_is_measured_as_instant_sampling() -> None:
     assert [m[0] for m in MEASURED_DELAYS] == ["CCD Simulator"]
     other = CameraSettings().delay_for("QHY174M")
     assert other.sampling == "exposure" and other.origin.startswith("built-in default")
+
+
+def test_an_edge_just_before_a_boundary_of_uneven_frames_is_at_that_boundary() -> None:
+    """The fit may put a clean step at 23.9996 instead of 24: with frames of uneven length
+    (the simulator under load) that must still be frame 24's start, not frame 23's start plus
+    the median interval (what the sandbox showed: -0.126 s instead of -0.051 s)."""
+    from ekos_occult.reduce.timing import position_to_time
+
+    starts = np.cumsum([0.0, *IRREGULAR * 3])
+    median = float(np.median(np.diff(starts)))
+    for k in range(1, starts.size - 1):
+        at = position_to_time(k - 4e-4, starts, median, contiguous=True)
+        assert at == pytest.approx(starts[k], abs=1e-3)
+        inside = position_to_time(k + 0.5, starts, median, contiguous=True)
+        assert inside == pytest.approx(0.5 * (starts[k] + starts[k + 1]))
+    off = position_to_time(4 - 4e-4, starts, median)  # the integrating camera's mapping
+    assert abs(off - starts[4]) > 0.09  # IRREGULAR[3] = 0.171 s is far from the median
