@@ -1,5 +1,6 @@
-"""``ekos-occult sandbox start|status|stop|occult``: a headless KStars/Ekos with the INDI
-simulators, real stars in its camera (``--no-sky``: noise) and simulated occultations."""
+"""``ekos-occult sandbox start|status|stop|occult|screenshot``: a headless KStars/Ekos with the
+INDI simulators, real stars in its camera (``--no-sky``: noise), simulated occultations, and its
+Ekos window for a person to see (a PNG, or VNC on localhost with ``start --vnc``)."""
 
 from __future__ import annotations
 
@@ -34,6 +35,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         ("status", "show the sandbox's processes, devices and Ekos state"),
         ("stop", "stop every process of the sandbox and remove its sockets"),
         ("occult", "simulate an occultation: dim a star in the CCD Simulator from D to R"),
+        ("screenshot", "save a PNG of the sandbox's Ekos window (optionally on one tab)"),
     ):
         p = sub.add_parser(name, help=text, description=text)
         p.add_argument(
@@ -53,6 +55,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
             )
         if name == "occult":
             _add_occult_arguments(p)
+        if name == "screenshot":
+            from ekos_occult.kstars.sandbox_gui import TABS
+
+            p.add_argument(
+                "--tab",
+                choices=TABS,
+                help="switch Ekos to this tab first (clicked: Ekos 3.6 has no D-Bus call for it)",
+            )
+            p.add_argument("file", metavar="FILE.png", type=options.text, help="the PNG to write")
         if name == "start":
             add_site_option(p)
             p.add_argument(
@@ -60,6 +71,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                 action="store_true",
                 dest="no_sky",
                 help="the CCD Simulator draws noise instead of Tycho-2 stars (no plate solving)",
+            )
+            p.add_argument(
+                "--vnc",
+                action="store_true",
+                help="also serve the display over VNC on 127.0.0.1 only (x11vnc; the port is "
+                "printed and in `status --json`); stopped with the sandbox",
             )
             p.add_argument(
                 "--print-env",
@@ -129,6 +146,8 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         return _status(state_dir, args.json)
     if args.action == "occult":
         return _occult(args, state_dir)
+    if args.action == "screenshot":
+        return _screenshot(args, state_dir)
     ended = sandbox.stop(state_dir)
     if not ended:
         print(f"No sandbox recorded in {state_dir}.")
@@ -155,6 +174,7 @@ def _start(args: argparse.Namespace, settings: Settings, state_dir: os.PathLike[
             progress=_say,
             lang=args.lang or "",
             sky=not args.no_sky,
+            vnc=args.vnc,
         )
     )
     if args.print_env:
@@ -171,6 +191,8 @@ def _start(args: argparse.Namespace, settings: Settings, state_dir: os.PathLike[
         print(f"KStars language: {state.lang}")
     print(f"DBUS_SESSION_BUS_ADDRESS={state.bus_address}")
     print(f"DISPLAY={state.display}")
+    if state.vnc_port:
+        print(f"VNC: 127.0.0.1:{state.vnc_port} (e.g. vncviewer localhost::{state.vnc_port})")
     print(
         f"Talk to it with --bus {shlex.quote(state.bus_address)}, or: "
         f'eval "$(ekos-occult sandbox start --print-env'
@@ -201,6 +223,27 @@ def _occult(args: argparse.Namespace, state_dir: os.PathLike[str]) -> int:
     current = sky.read_occultations(state.sky_files)
     sky.write_occultations(state.sky_files, [*current, occ])
     print(json.dumps(occ.to_json()))
+    return 0
+
+
+def _screenshot(args: argparse.Namespace, state_dir: os.PathLike[str]) -> int:
+    import asyncio
+    from pathlib import Path
+
+    from ekos_occult.errors import ConfigError
+    from ekos_occult.files import write_bytes_atomic
+    from ekos_occult.kstars import sandbox
+
+    out = Path(args.file)
+    if out.suffix.lower() != ".png":
+        raise ConfigError(f"sandbox screenshot {args.file}: the file must end in .png.")
+    state = sandbox.read_state(Path(state_dir))
+    if state is None or not state.is_running():
+        raise ConfigError(f"No sandbox is running in {state_dir}: `ekos-occult sandbox start`.")
+    png = asyncio.run(sandbox.screenshot(state, args.tab))
+    write_bytes_atomic(out, png, "FILE.png")
+    tab = f" on the {args.tab} tab" if args.tab else ""
+    print(f"Wrote {out} (the Ekos window{tab}, display {state.display}).")
     return 0
 
 
@@ -257,8 +300,10 @@ def _status(state_dir: os.PathLike[str], as_json: bool = False) -> int:
     print(f"State dir: {s.state_dir}")
     print(f"Bus: {s.bus_address}")
     print(f"Display: {s.display}")
+    if s.vnc_port:
+        print(f"VNC: 127.0.0.1:{s.vnc_port}")
     print(f"Site: {s.site} (KStars local time = UTC{s.tz_hours:+g} h)")
-    procs = [r for r in (s.kstars, s.dbus, s.xvfb) if r is not None] + list(s.children)
+    procs = [r for r in (s.kstars, s.dbus, s.xvfb, s.vnc) if r is not None] + list(s.children)
     for r in procs:
         alive = "running" if st.alive.get(r.pid) else "gone"
         print(f"  {r.name:<28} pid {r.pid:<8} {alive}")
@@ -277,13 +322,14 @@ def _status_json(st: SandboxStatus | None, state_dir: os.PathLike[str]) -> dict[
     if st is None:
         return {"state_dir": str(state_dir), "running": False, "error": "no sandbox recorded"}
     s = st.state
-    procs = [r for r in (s.kstars, s.dbus, s.xvfb) if r is not None] + list(s.children)
+    procs = [r for r in (s.kstars, s.dbus, s.xvfb, s.vnc) if r is not None] + list(s.children)
     occs = sky.read_occultations(s.sky_files) if s.sky else []
     return {
         "state_dir": str(s.state_dir),
         "running": s.is_running(),
         "bus": s.bus_address,
         "display": s.display,
+        "vnc_port": s.vnc_port,
         "site": {"lat": s.site.lat_deg, "lon": s.site.lon_deg, "elevation_m": s.site.elevation_m},
         "tz_hours": s.tz_hours,
         "processes": [

@@ -71,6 +71,7 @@ CAPTURE_OBJ = ("/KStars/Ekos/Capture", "org.kde.kstars.Ekos.Capture")
 MOUNT_OBJ = ("/KStars/Ekos/Mount", "org.kde.kstars.Ekos.Mount")
 INDI_OBJ = ("/KStars/INDI", "org.kde.kstars.INDI")
 EKOS_ACTION_OBJ = ("/kstars/MainWindow_1/actions/ekos", "org.qtproject.Qt.QAction")
+SHOW_EKOS_ACTION_OBJ = ("/kstars/MainWindow_1/actions/show_ekos", "org.qtproject.Qt.QAction")
 _DBUS = ("/org/freedesktop/DBus", "org.freedesktop.DBus")
 _PROPS = "org.freedesktop.DBus.Properties"
 _MODULE_NAMES = {

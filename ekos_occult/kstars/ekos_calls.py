@@ -5,7 +5,13 @@ from __future__ import annotations
 import asyncio
 
 from ekos_occult.errors import EkosCommandFailed, EkosTimeout, EkosUnavailable
-from ekos_occult.kstars.bus import EKOS_ACTION_OBJ, EKOS_OBJ, KStarsBus, require
+from ekos_occult.kstars.bus import (
+    EKOS_ACTION_OBJ,
+    EKOS_OBJ,
+    SHOW_EKOS_ACTION_OBJ,
+    KStarsBus,
+    require,
+)
 from ekos_occult.kstars.states import CommunicationStatus, state_from_code
 
 __all__ = ["EkosCalls"]
@@ -55,6 +61,17 @@ class EkosCalls(KStarsBus):
             if loop.time() > deadline:
                 raise EkosTimeout(f"The Ekos window did not appear within {timeout_s:g} s.")
             await asyncio.sleep(0.25)
+
+    async def toggle_ekos_window(self) -> None:
+        """Trigger KStars' "show_ekos" action: shows the Ekos window when it is hidden, and hides
+        it when it is shown and active (so the caller checks first, on the display).
+
+        Sent without waiting for a reply: on a first show Ekos 3.6.2 runs its modal Profile
+        Wizard inside the show, and the reply comes only once the wizard is closed (OBSERVED).
+        The action's "checked" state is no guide: it stayed false with the window shown after
+        the wizard (OBSERVED).
+        """
+        await self.call(SHOW_EKOS_ACTION_OBJ, "trigger", reply=False)
 
     async def ekos_status(self) -> CommunicationStatus:
         """Whether Ekos has started its profile (idle, pending, success, error)."""

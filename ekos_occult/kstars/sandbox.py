@@ -26,6 +26,8 @@ from ekos_occult.files import write_atomic
 from ekos_occult.kstars import procs as _procs
 from ekos_occult.kstars import sandbox_display as _display
 from ekos_occult.kstars import sandbox_ekos as _ekos
+from ekos_occult.kstars import sandbox_gui as _gui
+from ekos_occult.kstars import sandbox_indi as _indi
 from ekos_occult.kstars import sandbox_kstars as _kstars
 from ekos_occult.kstars import sandbox_layout as _layout
 from ekos_occult.kstars import sky as _sky
@@ -44,6 +46,7 @@ __all__ = [
     "status",
     "stop",
     "resolve_bus_address",
+    "screenshot",
 ]
 
 log = logging.getLogger(__name__)
@@ -51,7 +54,13 @@ log = logging.getLogger(__name__)
 DEFAULT_SITE = Site(51.4769, -0.0005, 46.0)  # Royal Observatory Greenwich
 DEFAULT_PROFILE = "Simulators"
 STATE_FILE = "sandbox.json"
-BINARIES = {"Xvfb": "xvfb", "dbus-daemon": "dbus", "kstars": "kstars", "indiserver": "indi-bin"}
+BINARIES = {
+    "Xvfb": "xvfb",
+    "dbus-daemon": "dbus",
+    "kstars": "kstars",
+    "indiserver": "indi-bin",
+    "xdotool": "xdotool",  # shows the Ekos window: closes its first-start wizard
+}
 
 Progress = Callable[[str], None]
 
@@ -78,7 +87,7 @@ def default_state_dir() -> Path:
 
 
 def check_binaries(env: Mapping[str, str]) -> dict[str, str]:
-    """Find Xvfb, dbus-daemon, kstars and indiserver on ``env``'s PATH.
+    """Find Xvfb, dbus-daemon, kstars, indiserver and xdotool on ``env``'s PATH.
 
     Raises:
         SandboxError: naming each missing program and the Debian/Ubuntu package to install.
@@ -154,6 +163,8 @@ def read_state(state_dir: Path) -> SandboxState | None:
             tz_hours=float(data.get("tz_hours", 0.0)),
             lang=str(data.get("lang", "")),
             sky=bool(data.get("sky", False)),
+            vnc=_record(data["vnc"]) if data.get("vnc") else None,
+            vnc_port=int(data["vnc_port"]) if data.get("vnc_port") else None,
         )
     except FileNotFoundError:
         return None
@@ -178,6 +189,8 @@ def _write_state(state: SandboxState) -> None:
         "tz_hours": state.tz_hours,
         "lang": state.lang,
         "sky": state.sky,
+        "vnc": dataclasses.asdict(state.vnc) if state.vnc else None,
+        "vnc_port": state.vnc_port,
     }
     write_atomic(_state_path(state.state_dir), json.dumps(data, indent=2) + "\n")
 
@@ -192,6 +205,7 @@ async def start(
     progress: Progress | None = None,
     lang: str = "",
     sky: bool = True,
+    vnc: bool = False,
 ) -> tuple[SandboxState, bool]:
     """Start the sandbox in ``state_dir``, or find the one already running there.
 
@@ -208,6 +222,8 @@ async def start(
         sky: real stars in the CCD Simulator's frames (a ``gsc`` on the drivers' PATH backed
             by the Tycho-2 index files, see :mod:`ekos_occult.kstars.sky`), so Ekos' Align can
             solve them and occultations can be simulated; False: the simulator's noise.
+        vnc: also serve the display over VNC on 127.0.0.1 (x11vnc; its port is recorded as
+            ``vnc_port``). A sandbox already running gets one too when it has none.
 
     Returns:
         (state, already_running).
@@ -219,10 +235,14 @@ async def start(
     """
     say = progress or (lambda _msg: None)
     binaries = check_binaries(env)
+    x11vnc = _gui.which_x11vnc() if vnc else ""
     table = _sky.ensure_star_table() if sky else None
     old = read_state(state_dir)
     if old is not None:
         if old.is_running():
+            if vnc and (old.vnc is None or not _procs.is_alive(old.vnc)):
+                old = _start_vnc(old, x11vnc)
+                _write_state(old)
             return old, True
         say("Cleaning up a sandbox that is no longer running.")
         stop(state_dir)
@@ -244,6 +264,10 @@ async def start(
         children = tuple(_procs.sandbox_members(state.roots, state.bus_address))
         state = dataclasses.replace(state, devices=tuple(devices), children=children, tz_hours=tz)
         _write_state(state)
+        if vnc:
+            state = _start_vnc(state, x11vnc)
+            _write_state(state)
+            say(f"VNC on 127.0.0.1:{state.vnc_port} (x11vnc, localhost only).")
     except BaseException as exc:
         stop(state_dir)  # also on Ctrl-C or a test timeout: never leave processes behind
         if not isinstance(exc, (EkosError, SandboxError, OSError)):
@@ -253,6 +277,21 @@ async def start(
             f"The sandbox did not come up: {exc}\nLast lines of {layout.kstars_log}:\n{tail}"
         ) from exc
     return state, False
+
+
+def _start_vnc(state: SandboxState, x11vnc: str) -> SandboxState:
+    """Serve the sandbox display over VNC on a free 127.0.0.1 port (x11vnc).
+
+    Raises:
+        SandboxError: x11vnc did not listen within 10 s (it is stopped again).
+    """
+    port = _indi.free_port()
+    log = state.state_dir / "logs" / "x11vnc.log"
+    rec = _procs.spawn(_gui.vnc_argv(x11vnc, state.display, port), {"PATH": os.defpath}, log)
+    if not _gui.wait_for_port(port, 10.0) or not _procs.is_alive(rec):
+        _procs.terminate([rec], 2.0)
+        raise SandboxError(f"x11vnc did not start on 127.0.0.1:{port}; see {log}.")
+    return dataclasses.replace(state, vnc=rec, vnc_port=port)
 
 
 def stop(state_dir: Path, *, grace_s: float = 10.0) -> list[ProcessRecord]:
@@ -271,10 +310,13 @@ def stop(state_dir: Path, *, grace_s: float = 10.0) -> list[ProcessRecord]:
     if state is None:
         return []
     ended: list[ProcessRecord] = []
+    left: list[ProcessRecord] = []
+    if state.vnc is not None:
+        left += _procs.terminate([state.vnc], 5.0)
+        ended.append(state.vnc)
     # Collect KStars' offspring while KStars is alive (they are orphaned when it dies).
     members = {r.pid: r for r in _procs.sandbox_members(state.roots, state.bus_address)}
     members.update({c.pid: c for c in state.children if _procs.is_alive(c)})
-    left: list[ProcessRecord] = []
     if state.kstars is not None:
         left += _procs.terminate([state.kstars], grace_s)
         ended.append(state.kstars)
@@ -301,7 +343,8 @@ async def status(state_dir: Path, *, timeout_s: float = 5.0) -> SandboxStatus | 
     state = read_state(state_dir)
     if state is None:
         return None
-    alive = {r.pid: _procs.is_alive(r) for r in (*state.roots, *state.children)}
+    vnc = (state.vnc,) if state.vnc else ()
+    alive = {r.pid: _procs.is_alive(r) for r in (*state.roots, *state.children, *vnc)}
     if not state.is_running():
         return SandboxStatus(state, alive, error="the sandbox is not running (stale state file)")
     try:
@@ -319,6 +362,33 @@ async def status(state_dir: Path, *, timeout_s: float = 5.0) -> SandboxStatus | 
             )
     except EkosError as exc:
         return SandboxStatus(state, alive, error=str(exc))
+
+
+async def screenshot(state: SandboxState, tab: str | None = None) -> bytes:
+    """A PNG of the sandbox's Ekos window, with the Ekos tab ``tab`` selected when given.
+
+    The Ekos window is shown first if hidden (its first-start Profile Wizard closed), moved to
+    the top-left of the display and raised above KStars' other windows; the tab is clicked
+    (Ekos has no D-Bus call for it).
+
+    Raises:
+        SandboxError: the window or the tab could not be shown, or the display not read.
+        EkosError: KStars did not answer on the bus.
+    """
+    import asyncio
+
+    from ekos_occult.kstars.client import EkosClient
+
+    if not await asyncio.to_thread(_gui.ekos_shown, state.display):
+        async with EkosClient(state.bus_address, timeout_s=10.0) as ekos:
+            await ekos.toggle_ekos_window()
+        await asyncio.to_thread(_gui.close_profile_wizard, state.display, 10.0)
+    win = await asyncio.to_thread(_gui.raise_ekos, state.display)
+    if tab:
+        await asyncio.to_thread(_gui.select_tab, state.display, win, tab)
+    await asyncio.sleep(0.5)  # the new tab's first paint
+    image = _gui.grab(state.display, (win.x, win.y, win.width, win.height))
+    return _gui.png_bytes(image)
 
 
 def resolve_bus_address(bus: str | None, env: Mapping[str, str], state_dir: Path | None) -> str:

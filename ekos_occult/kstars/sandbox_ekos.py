@@ -8,6 +8,7 @@ from collections.abc import Callable
 
 from ekos_occult.errors import SandboxError
 from ekos_occult.kstars import procs as _procs
+from ekos_occult.kstars import sandbox_gui as _gui
 from ekos_occult.kstars import sandbox_profile as _profile
 from ekos_occult.kstars.procs import ProcessRecord
 from ekos_occult.kstars.sandbox_layout import Layout, SandboxState
@@ -20,7 +21,8 @@ __all__ = [
 async def bring_up_ekos(
     layout: Layout, state: SandboxState, timeout_s: float, say: Callable[[str], None]
 ) -> tuple[list[str], float]:
-    """Wait for KStars, open Ekos, start the profile, wait for the devices, set the location.
+    """Wait for KStars, open Ekos, start the profile, wait for the devices, set the location,
+    show the Ekos window (its first-start Profile Wizard closed, see :mod:`sandbox_gui`).
 
     Returns:
         The INDI device names (all connected), and the UTC offset KStars chose for the site.
@@ -76,6 +78,12 @@ async def bring_up_ekos(
         site = state.site
         if abs(loc.lat_deg - site.lat_deg) > 1e-6 or abs(loc.lon_deg - site.lon_deg) > 1e-6:
             raise SandboxError(f"KStars kept location {loc} instead of the site {state.site}.")
+        # Show the Ekos window for a person to look at (screenshot, VNC): its first show runs
+        # the modal Profile Wizard, which keeps the window unmapped until it is closed.
+        if not await asyncio.to_thread(_gui.ekos_shown, state.display):
+            await ekos.toggle_ekos_window()
+        if await asyncio.to_thread(_gui.close_profile_wizard, state.display, 15.0):
+            say("Closed Ekos' first-start Profile Wizard.")
     return devices, loc.tz_hours
 
 

@@ -11,12 +11,13 @@ from ekos_occult.files import write_atomic
 from ekos_occult.kstars.sandbox_layout import Layout
 
 __all__ = [
+    "free_port",
     "with_private_indi",
     "private_indi",
 ]
 
 
-def _free_port() -> int:
+def free_port() -> int:
     """A TCP port free on this machine now (the kernel picks it)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
@@ -99,4 +100,4 @@ def private_indi(layout: Layout, indiserver: str) -> None:
     wrapper.chmod(0o755)
     kstarsrc = layout.home / ".config" / "kstarsrc"
     text = kstarsrc.read_text(encoding="utf-8")
-    write_atomic(kstarsrc, with_private_indi(text, _free_port(), str(wrapper)))
+    write_atomic(kstarsrc, with_private_indi(text, free_port(), str(wrapper)))

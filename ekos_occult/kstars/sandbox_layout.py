@@ -23,6 +23,7 @@ __all__ = [
     "Layout",
     "KSTARSRC",
     "KWALLETRC",
+    "KDEGLOBALS",
     "prepare_dirs",
     "set_sky",
     "log_tail",
@@ -35,6 +36,8 @@ __all__ = [
 # because frames of the same name exist, and log each job's evaluation ("Job 'X' at row #1 was
 # saved.", "Job 'X' is scheduled to start at 22/11 00:25, ...") to kstars.log, which is the only
 # place KStars 3.6 shows the jobs it holds. GUI: no first-run wizard on the headless display.
+# Ekos: its window's size, so the Scheduler's table fits a screenshot (resizing the shown window
+# from outside, xdotool windowsize, made Qt hide it: OBSERVED).
 KSTARSRC = """\
 [GUI]
 RunStartupWizard=false
@@ -44,6 +47,11 @@ KStarsFirstRun=false
 
 [TipOfDay]
 RunOnStart=false
+
+[Ekos]
+EkosWindowWidth=1500
+EkosWindowHeight=950
+independentWindowEkos=true
 
 [Scheduler]
 StopEkosAfterShutdown=false
@@ -58,7 +66,12 @@ Enabled=false
 First Use=false
 """
 
-# Address of a unix socket must fit in sockaddr_un.sun_path (108 bytes incl. NUL).
+# KDE's icon theme for KStars' buttons and tabs (Debian package breeze-icon-theme; without a
+# theme named here the Qt platform theme of a bare X display finds none and buttons are blank).
+KDEGLOBALS = """\
+[Icons]
+Theme=breeze
+"""
 
 
 @dataclass(frozen=True)
@@ -78,6 +91,8 @@ class SandboxState:
     tz_hours: float = 0.0  # the UTC offset KStars uses at the site (its "local time")
     lang: str = ""  # KStars' interface language ("de"); empty: untranslated (C.UTF-8)
     sky: bool = False  # real stars (our gsc on the drivers' PATH) rather than noise
+    vnc: ProcessRecord | None = None  # x11vnc on the display (``start --vnc``)
+    vnc_port: int | None = None  # its port on 127.0.0.1
 
     @property
     def sky_files(self) -> SkyFiles:
@@ -119,7 +134,8 @@ class Layout:
 
 
 def prepare_dirs(state_dir: Path) -> Layout:
-    """Create the private HOME (with kstarsrc and kwalletrc), runtime and log directories."""
+    """Create the private HOME (with kstarsrc, kwalletrc and kdeglobals), runtime and log
+    directories."""
     state_dir = state_dir.absolute()
     layout = Layout(state_dir, state_dir / "home", state_dir / "run", state_dir / "logs")
     for d in (
@@ -135,6 +151,7 @@ def prepare_dirs(state_dir: Path) -> Layout:
     if not kstarsrc.exists():
         write_atomic(kstarsrc, KSTARSRC)
     write_atomic(layout.home / ".config" / "kwalletrc", KWALLETRC)
+    write_atomic(layout.home / ".config" / "kdeglobals", KDEGLOBALS)
     return layout
 
 
