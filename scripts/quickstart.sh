@@ -26,6 +26,10 @@ TONIGHT="$STATE_DIR/sample-tonight.csv"
 "$VENV/bin/python" "$ROOT/scripts/sample_night.py" "$EVENTS" "$CONFIG" "$TONIGHT"
 "$EO" --config "$CONFIG" load "$TONIGHT" --state-dir "$STATE_DIR" --out "$STATE_DIR/night"
 
+say "A picture of Ekos' Scheduler with the loaded jobs"
+SHOT="$STATE_DIR/scheduler.png"
+"$EO" sandbox screenshot --tab scheduler "$SHOT" --state-dir "$STATE_DIR"
+
 say "The sandbox"
 "$EO" sandbox status --state-dir "$STATE_DIR"
 cat >&2 <<EOT
@@ -34,4 +38,6 @@ The sandbox keeps running. Talk to it from this shell with:
     eval "\$($EO sandbox start --print-env --state-dir $STATE_DIR)"
 Stop it with:
     $EO sandbox stop --state-dir $STATE_DIR
+Ekos' Scheduler with the sample night's jobs: $SHOT
+(another tab: $EO sandbox screenshot --tab capture FILE.png --state-dir $STATE_DIR)
 EOT

@@ -9,8 +9,11 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="${EKOS_OCCULT_VENV:-$ROOT/.venv}"
 # Tycho-2 index files (series 08/09, 117 MB): the plate solver's index and the sandbox's stars.
+# The sandbox's windows: xdotool (shows Ekos, closes its first-start wizard, clicks a tab for
+# `sandbox screenshot`), x11vnc (`sandbox start --vnc`), breeze-icon-theme (KStars' icons).
 PACKAGES=(kstars indi-bin xvfb xauth dbus-x11 locales python3-venv python3-pip
-    astrometry-data-tycho2-08-littleendian astrometry-data-tycho2-09-littleendian)
+    astrometry-data-tycho2-08-littleendian astrometry-data-tycho2-09-littleendian
+    xdotool x11vnc breeze-icon-theme)
 # Locales generated for `ekos-occult sandbox start --lang de` (KStars in German; kstars-data ships
 # the translations).
 LOCALES=(de_DE.UTF-8)

@@ -256,6 +256,8 @@ async def start(
     _write_state(state)
     try:
         say(f"Xvfb on display {state.display}, private bus {state.bus_address}.")
+        if not layout.userdb.exists():
+            await _first_start(layout, binaries, env, state, timeout_s, say)
         kstars = _kstars.start_kstars(layout, binaries, env, state)
         state = dataclasses.replace(state, kstars=kstars)
         _write_state(state)
@@ -277,6 +279,28 @@ async def start(
             f"The sandbox did not come up: {exc}\nLast lines of {layout.kstars_log}:\n{tail}"
         ) from exc
     return state, False
+
+
+async def _first_start(
+    layout: _layout.Layout,
+    binaries: Mapping[str, str],
+    env: Mapping[str, str],
+    state: SandboxState,
+    timeout_s: float,
+    say: Progress,
+) -> None:
+    """Start KStars once to create its user database with two profiles, then stop it (see
+    :func:`sandbox_ekos.prepare_user_db`): the real start then has no Profile Wizard."""
+    say("First start in this state dir: preparing KStars' user database (Ekos profiles).")
+    kstars = _kstars.start_kstars(layout, binaries, env, state)
+    _write_state(dataclasses.replace(state, kstars=kstars))
+    try:
+        await _ekos.prepare_user_db(layout, dataclasses.replace(state, kstars=kstars), timeout_s)
+    finally:
+        left = _procs.terminate([kstars], 10.0)
+        if left:
+            raise SandboxError(f"KStars (pid {kstars.pid}) would not stop after its first start.")
+        _write_state(state)
 
 
 def _start_vnc(state: SandboxState, x11vnc: str) -> SandboxState:
@@ -381,8 +405,7 @@ async def screenshot(state: SandboxState, tab: str | None = None) -> bytes:
 
     if not await asyncio.to_thread(_gui.ekos_shown, state.display):
         async with EkosClient(state.bus_address, timeout_s=10.0) as ekos:
-            await ekos.toggle_ekos_window()
-        await asyncio.to_thread(_gui.close_profile_wizard, state.display, 10.0)
+            await _gui.show_ekos(ekos.toggle_ekos_window, state.display, 20.0)
     win = await asyncio.to_thread(_gui.raise_ekos, state.display)
     if tab:
         await asyncio.to_thread(_gui.select_tab, state.display, win, tab)

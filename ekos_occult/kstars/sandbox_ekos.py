@@ -1,10 +1,13 @@
-"""Bringing Ekos up in a started sandbox KStars: wait for it on the bus, open Ekos, start the
-profile, wait until the INDI devices are connected, set the site."""
+"""Bringing Ekos up in a started sandbox KStars: on a state dir's first start, KStars' user
+database made with two profiles (so Ekos never runs its Profile Wizard); then wait for KStars on
+the bus, open Ekos, start the profile, wait until the INDI devices are connected, set the site,
+show the Ekos window."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from ekos_occult.errors import SandboxError
 from ekos_occult.kstars import procs as _procs
@@ -13,8 +16,12 @@ from ekos_occult.kstars import sandbox_profile as _profile
 from ekos_occult.kstars.procs import ProcessRecord
 from ekos_occult.kstars.sandbox_layout import Layout, SandboxState
 
+if TYPE_CHECKING:
+    from ekos_occult.kstars.client import EkosClient
+
 __all__ = [
     "bring_up_ekos",
+    "prepare_user_db",
 ]
 
 
@@ -38,13 +45,7 @@ async def bring_up_ekos(
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout_s
     async with EkosClient(state.bus_address, timeout_s=15.0) as ekos:
-        while not await ekos.is_running():
-            _check_alive(state.kstars, loop.time() > deadline, "appear on the bus")
-            await asyncio.sleep(0.25)
-        # Touch KStars' user database only once KStars has finished creating it.
-        while not await ekos.is_main_window_ready():
-            _check_alive(state.kstars, loop.time() > deadline, "finish starting")
-            await asyncio.sleep(0.25)
+        await _wait_until_started(ekos, state.kstars, loop.time() + timeout_s)
         await _profile.avoid_profile_wizard(layout, 20.0, state.profile)
         await ekos.open_ekos_window(timeout_s=max(5.0, deadline - loop.time()))
         say("Ekos is open; starting the profile.")
@@ -80,11 +81,43 @@ async def bring_up_ekos(
             raise SandboxError(f"KStars kept location {loc} instead of the site {state.site}.")
         # Show the Ekos window for a person to look at (screenshot, VNC): its first show runs
         # the modal Profile Wizard, which keeps the window unmapped until it is closed.
-        if not await asyncio.to_thread(_gui.ekos_shown, state.display):
-            await ekos.toggle_ekos_window()
-        if await asyncio.to_thread(_gui.close_profile_wizard, state.display, 15.0):
+        if await _gui.show_ekos(ekos.toggle_ekos_window, state.display, 30.0):
             say("Closed Ekos' first-start Profile Wizard.")
     return devices, loc.tz_hours
+
+
+async def prepare_user_db(layout: Layout, state: SandboxState, timeout_s: float) -> None:
+    """First start in a state directory: let KStars create its user database, then give it
+    the second profile (see :mod:`sandbox_profile`). The caller then stops this KStars.
+
+    Ekos builds its window, and reads its profile list, while KStars starts; with one profile
+    its first show runs the modal Profile Wizard. With the database made before the real
+    start, Ekos finds two profiles and never runs the wizard.
+
+    Raises:
+        SandboxError: KStars died or did not finish starting within ``timeout_s``.
+    """
+    from ekos_occult.kstars.client import EkosClient
+
+    assert state.kstars is not None
+    loop = asyncio.get_running_loop()
+    async with EkosClient(state.bus_address, timeout_s=15.0) as ekos:
+        await _wait_until_started(ekos, state.kstars, loop.time() + timeout_s)
+    await _profile.avoid_profile_wizard(layout, 20.0, state.profile)
+    if not layout.userdb.exists():
+        raise SandboxError(f"KStars did not create its user database {layout.userdb}.")
+
+
+async def _wait_until_started(ekos: EkosClient, kstars: ProcessRecord, deadline: float) -> None:
+    """Wait until KStars is on the bus and has built its main window (and user database)."""
+    loop = asyncio.get_running_loop()
+    while not await ekos.is_running():
+        _check_alive(kstars, loop.time() > deadline, "appear on the bus")
+        await asyncio.sleep(0.25)
+    # Touch KStars' user database only once KStars has finished creating it.
+    while not await ekos.is_main_window_ready():
+        _check_alive(kstars, loop.time() > deadline, "finish starting")
+        await asyncio.sleep(0.25)
 
 
 def _check_alive(kstars: ProcessRecord, late: bool, what: str) -> None:

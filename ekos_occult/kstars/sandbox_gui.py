@@ -8,11 +8,14 @@ OBSERVED with KStars 3.6.2 under Xvfb, no window manager:
 - Ekos 3.6.2 runs its Profile Wizard, a modal dialog, from inside the Ekos window's show event
   when it knows exactly one profile ("once per session"; no kstarsrc option turns it off: the
   check is ``profileWizardLaunched == false && profiles.count() == 1`` in
-  ``Ekos::Manager::showEvent``). Its profile list is read when the Manager is built, at
-  KStars' start, before the sandbox can add a second profile to the user database. Until the
-  wizard is closed the Ekos window is never mapped: it stays unpainted, i.e. black or showing
-  whatever was below it (the "black windows"). Escape closes the wizard; the Ekos window then
-  maps and paints normally (software rendering, no GL variables needed).
+  ``Ekos::Manager::showEvent``). Ekos reads its profile list when KStars starts. Until the
+  wizard is closed the Ekos window is never mapped: unpainted, it shows black or whatever was
+  below it (the "black windows"). Closed with Escape, the Ekos window mapped, then was hidden
+  again about a second later and would not show steadily. So the sandbox prevents the wizard
+  (a first start that gives KStars' user database a second profile, see
+  :func:`ekos_occult.kstars.sandbox_ekos.prepare_user_db`); :func:`show_ekos` still closes one
+  should it appear. Shown without the wizard, the Ekos window maps and paints normally
+  (software rendering; no GL variables needed) and stays.
 - Ekos has no D-Bus call that selects a tab, so the tab is clicked (``xdotool``, XTEST). The
   tab bar holds icon-only tabs of 77 px from x = 3 (48 px icons, Fusion style); the selected
   tab is the one whose top edge is drawn 2 px higher, which is how the click is checked.
@@ -20,12 +23,13 @@ OBSERVED with KStars 3.6.2 under Xvfb, no window manager:
 
 from __future__ import annotations
 
+import asyncio
 import io
 import os
 import shutil
 import subprocess
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 from ekos_occult.errors import SandboxError
@@ -33,7 +37,7 @@ from ekos_occult.errors import SandboxError
 __all__ = [
     "TABS",
     "EkosWindow",
-    "close_profile_wizard",
+    "show_ekos",
     "ekos_shown",
     "find_windows",
     "raise_ekos",
@@ -52,7 +56,9 @@ TAB_X0 = 3
 TAB_WIDTH = 77
 TAB_CLICK_Y = 30
 SELECTED_TOP_Y = 3  # the selected tab's top edge; the others' is at y = 5
-EKOS_TITLE = r"^Ekos( |$)"  # "Ekos - Simulators Profile — KStars"
+STEADY_S = 2.5  # the Ekos window counts as shown once it stayed mapped this long
+TOGGLE_EVERY_S = 3.0  # at most one "show_ekos" trigger per this many seconds
+EKOS_TITLE = r"^Ekos( - |$)"  # "Ekos - Simulators Profile — KStars", not "Ekos Profile Wizard"
 WIZARD_TITLE = r"^Ekos Profile Wizard"
 
 
@@ -97,21 +103,42 @@ def ekos_shown(display: str) -> bool:
     return bool(find_windows(display, EKOS_TITLE))
 
 
-def close_profile_wizard(display: str, timeout_s: float) -> bool:
-    """Close Ekos' Profile Wizard (Escape) when it shows within ``timeout_s``; wait until the
-    Ekos window is mapped. Returns whether a wizard was closed."""
-    deadline = time.monotonic() + timeout_s
+async def show_ekos(
+    toggle: Callable[[], Awaitable[None]], display: str, timeout_s: float = 30.0
+) -> bool:
+    """Show the Ekos window and keep it shown: close the Profile Wizard when it appears, and
+    show the window again when KStars hides it. Returns whether a wizard was closed.
+
+    ``toggle`` triggers KStars' "show_ekos" action (it shows a hidden Ekos window, and hides a
+    shown, active one). OBSERVED with Ekos 3.6.2 under Xvfb: about a second after the wizard is
+    closed, the Ekos window is hidden once more; shown again, it stays.
+
+    Raises:
+        SandboxError: the Ekos window was not shown steadily (for :data:`STEADY_S`) in time.
+    """
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout_s
     closed = False
-    while time.monotonic() < deadline:
-        for w in find_windows(display, WIZARD_TITLE):
-            _xdotool(display, "key", "--window", str(w), "Escape", check=False)
+    shown_since: float | None = None
+    last_toggle = -1e9
+    while loop.time() < deadline:
+        wizards = await asyncio.to_thread(find_windows, display, WIZARD_TITLE)
+        for w in wizards:
+            await asyncio.to_thread(
+                _xdotool, display, "key", "--window", str(w), "Escape", check=False
+            )
             closed = True
-        if find_windows(display, EKOS_TITLE):
-            return closed
-        time.sleep(0.2)
-    if closed:
-        raise SandboxError("Ekos' Profile Wizard was closed but the Ekos window did not show.")
-    return False
+        if await asyncio.to_thread(ekos_shown, display):
+            shown_since = loop.time() if shown_since is None else shown_since
+            if loop.time() - shown_since >= STEADY_S:
+                return closed
+        else:
+            shown_since = None
+            if not wizards and loop.time() - last_toggle >= TOGGLE_EVERY_S:
+                await toggle()
+                last_toggle = loop.time()
+        await asyncio.sleep(0.2)
+    raise SandboxError(f"The Ekos window could not be shown on {display} in {timeout_s:g} s.")
 
 
 def _geometry(display: str, window: int) -> EkosWindow:

@@ -1,0 +1,79 @@
+"""The quick start's picture on the real sandbox: the sample night loaded, then
+``ekos-occult sandbox screenshot --tab scheduler`` shows Ekos' Scheduler with its jobs.
+
+The same steps as ``scripts/quickstart.sh`` after its setup (the sample night moved to the next
+dark hours, ``load``, ``sandbox screenshot``), against the session's sandbox.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from e2e_helpers import Sandbox
+
+from ekos_occult import cli
+
+ROOT = Path(__file__).resolve().parents[2]
+SAMPLE = ROOT / "sample_sequences"
+# The Ekos window's size (kstarsrc [Ekos] EkosWindowWidth/Height in the sandbox).
+SIZE = (1500, 950)
+# The Scheduler's job table in that window (pixels: left, top, right, bottom), below its header.
+TABLE = (390, 150, 1480, 520)
+
+
+def _colours(img: object, box: tuple[int, int, int, int]) -> int:
+    from PIL import Image
+
+    assert isinstance(img, Image.Image)
+    return len(img.convert("RGB").crop(box).getcolors(maxcolors=1 << 20) or [])
+
+
+@pytest.mark.timeout(240)
+def test_quickstart_screenshot_shows_the_scheduler_with_its_jobs(
+    sandbox: Sandbox, ekos_clean: None, tmp_path: Path
+) -> None:
+    from PIL import Image
+
+    config = SAMPLE / "config.toml"
+    tonight = tmp_path / "sample-tonight.csv"
+    subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "sample_night.py"), str(SAMPLE / "tonight.csv")]
+        + [str(config), str(tonight)],
+        check=True,
+        timeout=120,
+    )
+    state = ["--state-dir", str(sandbox.state_dir)]
+    assert (
+        cli.main(
+            ["--config", str(config), "load", str(tonight), *state]
+            + ["--bus", sandbox.bus_address, "--out", str(tmp_path / "night")]
+        )
+        == 0
+    )
+    png = tmp_path / "scheduler.png"
+
+    assert cli.main(["sandbox", "screenshot", "--tab", "scheduler", str(png), *state]) == 0
+
+    img = Image.open(png)
+    img.verify()  # a valid PNG
+    img = Image.open(png)
+    assert (img.format, img.size) == ("PNG", SIZE)
+    assert _colours(img, (0, 0, *SIZE)) > 500, "the window is (nearly) blank"
+    table = img.convert("L").crop(TABLE)
+    assert max(table.getdata()) > 200, "the scheduler's table is black (not painted)"
+    # The loaded jobs are rows of text in the table: many more shades than an empty table's
+    # white (an empty table: fewer than 10 colours, OBSERVED).
+    with_jobs = _colours(img, TABLE)
+    assert with_jobs > 40, f"no jobs drawn in the scheduler's table ({with_jobs} colours)"
+
+
+def test_screenshot_into_a_missing_folder_exits_2(
+    sandbox: Sandbox, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "no such folder" / "x.png"
+    rc = cli.main(["sandbox", "screenshot", str(out), "--state-dir", str(sandbox.state_dir)])
+    assert rc == 2 and not out.exists()
+    assert str(out.parent) in capsys.readouterr().err
