@@ -83,6 +83,9 @@ async def bring_up_ekos(
         # the modal Profile Wizard, which keeps the window unmapped until it is closed.
         if await _gui.show_ekos(ekos.toggle_ekos_window, state.display, 30.0):
             say("Closed Ekos' first-start Profile Wizard.")
+        # Read the offset again: KStars applies the site's daylight-time rule a moment after
+        # the location is set (Sydney in November: UTC+10 at once, +11 soon after, OBSERVED).
+        loc = await ekos.location()
     return devices, loc.tz_hours
 
 

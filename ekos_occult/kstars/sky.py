@@ -41,7 +41,9 @@ __all__ = [
     "install_gsc",
     "read_index_stars",
     "read_occultations",
+    "Stall",
     "write_occultations",
+    "write_stalls",
 ]
 
 INDEX_DIR = Path("/usr/share/astrometry")
@@ -53,6 +55,7 @@ INDEX_PACKAGES = (
 ZONE_DEG = 0.5
 TRUTH_FILE = "occultations.json"
 LINES_FILE = "occultations.txt"
+STALL_FILE = "stalls.txt"
 FULL_DROP_MAG = 99.0
 """A "full" drop: the star's flux in the simulator becomes nil."""
 
@@ -116,6 +119,11 @@ class SkyFiles:
     @property
     def lines(self) -> Path:
         return self.directory / LINES_FILE
+
+    @property
+    def stalls(self) -> Path:
+        """When gsc answers late (see :func:`write_stalls`)."""
+        return self.directory / STALL_FILE
 
     @property
     def cache(self) -> Path:
@@ -241,7 +249,9 @@ def ensure_star_table(table: Path | None = None, index_dir: Path = INDEX_DIR) ->
 _GSC_SH = """#!/bin/sh
 # The ekos-occult sandbox's gsc: a field already answered (with no simulated occultation in it)
 # is printed from the cache; anything else is computed by gsc.py (see its docstring).
-if [ "$1" = -c ] && [ "$4" = -r ] && [ "$6" = -m ] && [ "$9" = -n ] && [ $# -eq 10 ]; then
+# While a stall is set (a non-empty stalls file), every call goes to gsc.py.
+if [ ! -s {stalls} ] && [ "$1" = -c ] && [ "$4" = -r ] && [ "$6" = -m ] && [ "$9" = -n ] \
+   && [ $# -eq 10 ]; then
   f={cache}/"$2_$3_$5_$7_$8_${{10}}"
   [ -f "$f" ] && exec cat "$f"
 fi
@@ -262,11 +272,13 @@ def install_gsc(bindir: Path, table: Path, sky: SkyFiles) -> Path:
     source = source.replace('OCCULT_FILE = ""', f"OCCULT_FILE = {str(sky.lines)!r}", 1)
     source = source.replace('CACHE_DIR = ""', f"CACHE_DIR = {str(sky.cache)!r}", 1)
     source = source.replace('SAMPLE_LOG = ""', f"SAMPLE_LOG = {str(sky.samples)!r}", 1)
+    source = source.replace('STALL_FILE = ""', f"STALL_FILE = {str(sky.stalls)!r}", 1)
     py = bindir / "gsc.py"
     write_text_atomic(py, source)
     script = bindir / "gsc"
     sh = _GSC_SH.format(
         cache=shlex.quote(str(sky.cache)),
+        stalls=shlex.quote(str(sky.stalls)),
         python=shlex.quote(sys.executable),
         script=shlex.quote(str(py)),
     )
@@ -296,6 +308,24 @@ def write_occultations(sky: SkyFiles, occultations: Sequence[Occultation]) -> No
         )
     write_text_atomic(sky.lines, "\n".join(lines) + "\n")
     clear_cache(sky)  # a cached field may hold a star that is now occulted
+
+
+@dataclass(frozen=True)
+class Stall:
+    """gsc answers ``delay_s`` late to every call from ``t_from`` to ``t_to`` (UTC): the CCD
+    Simulator then draws late and its video stream misses frames there (dropped frames on the
+    real INDI, on purpose)."""
+
+    t_from: datetime
+    t_to: datetime
+    delay_s: float
+
+
+def write_stalls(sky: SkyFiles, stalls: Sequence[Stall]) -> None:
+    """Replace the sandbox's gsc stalls (none: gsc answers at once, from its cache again)."""
+    sky.directory.mkdir(parents=True, exist_ok=True)
+    lines = [f"{s.t_from.timestamp():.6f} {s.t_to.timestamp():.6f} {s.delay_s:g}" for s in stalls]
+    write_text_atomic(sky.stalls, "".join(f"{line}\n" for line in lines))
 
 
 def read_occultations(sky: SkyFiles) -> list[Occultation]:

@@ -24,6 +24,11 @@ then or not) as one line. The simulator samples the sky at that instant (no inte
 exposure), so these lines are the frames' true times; ``benchmarks/timing_bias.py`` pairs them
 with the SER's stamps to measure the stamp delay (see ``docs/timing.md``).
 
+Stalls (``STALL_FILE``, one a line: ``from_unix to_unix delay_s``): while ``from <= now < to``
+each call first sleeps ``delay_s``, so the simulator draws late and its video stream misses
+frames there (a test's way to provoke dropped frames on the real INDI). While the file is not
+empty the ``sh`` front end skips its cache, so every call comes here.
+
 Cache: the simulator asks for the same field frame after frame while the mount tracks, and
 starting Python costs more than the query. So the installed ``gsc`` is a small ``sh`` script
 that prints a field's answer from ``CACHE_DIR`` when it has one (``cat``), and runs this file
@@ -45,6 +50,7 @@ STAR_TABLE = ""  # set in the installed copy
 OCCULT_FILE = ""  # set in the installed copy
 CACHE_DIR = ""  # set in the installed copy
 SAMPLE_LOG = ""  # set in the installed copy
+STALL_FILE = ""  # set in the installed copy
 
 MAGIC = b"EOSKY001"
 HEADER = struct.Struct("<8sid")  # magic, zones, zone height (deg)
@@ -187,9 +193,31 @@ def parse_args(argv: list[str]) -> tuple[float, float, float, float, float, int]
     return ra % 360.0, dec, radius / 60.0, mag_lo, mag_hi, nmax
 
 
+def stall_delay(path: str, now: float) -> float:
+    """Seconds to sleep before answering at ``now`` (unix seconds): the delay of the first
+    stall whose [from, to) holds ``now``; 0 when none does or the file is missing or bad."""
+    if not path:
+        return 0.0
+    try:
+        with open(path, encoding="ascii") as fh:
+            for line in fh:
+                fields = line.split()
+                if len(fields) == 3 and not line.startswith("#"):
+                    t_from, t_to, delay = (float(f) for f in fields)
+                    if t_from <= now < t_to:
+                        return max(0.0, delay)
+    except (OSError, ValueError):
+        pass
+    return 0.0
+
+
 def main(argv: list[str]) -> int:
     """Print the stars of the field, gsc-style; exit 2 on bad options or a missing table."""
     now = time.time()  # the moment the simulator asks for this frame's stars
+    delay = stall_delay(STALL_FILE or os.environ.get("EKOS_OCCULT_STALL_FILE", ""), now)
+    if delay:
+        time.sleep(delay)
+        now = time.time()  # the frame shows the sky as gsc answers, after the stall
     try:
         ra0, dec0, r, mag_lo, mag_hi, nmax = parse_args(argv)
         table = Table(STAR_TABLE or os.environ.get("EKOS_OCCULT_STAR_TABLE", ""))

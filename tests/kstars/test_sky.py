@@ -298,3 +298,41 @@ def test_a_field_without_occultation_is_served_from_the_cache(gsc: Path) -> None
     assert set(first) < set(again)  # computed again: the catalogue plus the occulted star
     assert not list(files.cache.iterdir())  # an occulted field is never cached
     sky.write_occultations(files, [])
+
+
+def test_stall_delay_holds_only_inside_its_window(tmp_path: Path) -> None:
+    f = tmp_path / "stalls.txt"
+    f.write_text("# from to delay\n100.0 200.0 0.5\n300 400 2\n", encoding="ascii")
+    assert [skygsc.stall_delay(str(f), t) for t in (99.9, 100.0, 199.9, 200.0, 350.0)] == [
+        0.0,
+        0.5,
+        0.5,
+        0.0,
+        2.0,
+    ]
+    assert skygsc.stall_delay(str(tmp_path / "missing"), 150.0) == 0.0
+    f.write_text("garbage here now\n", encoding="ascii")
+    assert skygsc.stall_delay(str(f), 150.0) == 0.0
+
+
+@pytest.mark.timeout(60)
+def test_a_stall_makes_every_call_late_cached_field_included(gsc: Path) -> None:
+    import time
+
+    files = sky.SkyFiles(gsc.parent / "sky")
+    sky.write_occultations(files, [])
+    first = _run(gsc, 50.0, 10.0, 50.0)  # now cached
+    now = datetime.now(timezone.utc)
+    sky.write_stalls(
+        files, [sky.Stall(now - timedelta(seconds=5), now + timedelta(minutes=5), 0.4)]
+    )
+    t0 = time.monotonic()
+    stalled = _run(gsc, 50.0, 10.0, 50.0)
+    late = time.monotonic() - t0
+    sky.write_stalls(files, [sky.Stall(now + timedelta(hours=1), now + timedelta(hours=2), 0.4)])
+    t0 = time.monotonic()
+    _run(gsc, 50.0, 10.0, 50.0)
+    outside = time.monotonic() - t0
+    sky.write_stalls(files, [])
+    assert stalled == first  # the same stars, only late
+    assert late >= 0.4 > outside
