@@ -63,7 +63,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                 choices=TABS,
                 help="switch Ekos to this tab first (clicked: Ekos 3.6 has no D-Bus call for it)",
             )
-            p.add_argument("file", metavar="FILE.png", type=options.text, help="the PNG to write")
+            p.add_argument(
+                "file",
+                metavar="FILE.png",
+                type=options.output_file(".png"),
+                help="the PNG to write",
+            )
         if name == "start":
             add_site_option(p)
             p.add_argument(
@@ -235,8 +240,6 @@ def _screenshot(args: argparse.Namespace, state_dir: os.PathLike[str]) -> int:
     from ekos_occult.kstars import sandbox
 
     out = Path(args.file)
-    if out.suffix.lower() != ".png":
-        raise ConfigError(f"sandbox screenshot {args.file}: the file must end in .png.")
     state = sandbox.read_state(Path(state_dir))
     if state is None or not state.is_running():
         raise ConfigError(f"No sandbox is running in {state_dir}: `ekos-occult sandbox start`.")

@@ -76,7 +76,7 @@ def test_help_renders_as_python_m(path: Path_) -> None:
 
 def _positionals(parser: argparse.ArgumentParser) -> list[str]:
     return [
-        "x.csv"
+        "x.png" if str(a.metavar).endswith(".png") else "x.csv"  # sandbox screenshot FILE.png
         for a in parser._actions
         if not a.option_strings and not isinstance(a, argparse._SubParsersAction)
     ]
