@@ -23,7 +23,6 @@ OBSERVED with KStars 3.6.2 under Xvfb, no window manager:
 
 from __future__ import annotations
 
-import asyncio
 import io
 import os
 import shutil
@@ -116,6 +115,8 @@ async def show_ekos(
     Raises:
         SandboxError: the Ekos window was not shown steadily (for :data:`STEADY_S`) in time.
     """
+    import asyncio  # here: `sandbox --help` imports this module for TABS and stays light
+
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout_s
     closed = False
