@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from ekos_occult.kstars.rigcheck import Check
+    from ekos_occult.kstars.readiness import Check
     from ekos_occult.night.ports import ClockSync, ClockSyncReader
     from ekos_occult.settings import Settings
 
@@ -58,13 +58,13 @@ def clock_verdict(clock: ClockSync, limit_s: float) -> Check:
 
     Unsynchronised is a problem (every event time would be as wrong as the clock); a maximum
     error over ``[camera] max_clock_error_s`` is a warning. When the kernel cannot be asked,
-    timedatectl/chronyc are (:func:`ekos_occult.kstars.rigcheck.clock_check`).
+    timedatectl/chronyc are (:func:`ekos_occult.kstars.readiness.host.clock_check`).
     """
-    from ekos_occult.kstars import rigcheck
-    from ekos_occult.kstars.rigcheck import Check, Verdict
+    from ekos_occult.kstars import readiness
+    from ekos_occult.kstars.readiness import Check, Verdict
 
     if clock.synchronised is None:
-        return rigcheck.clock_check()
+        return readiness.clock_check()
     chrony = ""
     if clock.detail and "reference" in clock.detail:
         d = clock.detail
@@ -110,11 +110,11 @@ def kstarsrc_path(kstarsrc: Path | None, settings: Settings, bus: str) -> Path:
     may belong to another user or a sandbox. When that process cannot be read (KStars not
     running yet, another PID namespace), a sandbox's recorded bus or the caller's own
     ``$XDG_CONFIG_HOME/kstarsrc`` is used (see
-    :func:`ekos_occult.kstars.rigcheck.default_kstarsrc`).
+    :func:`ekos_occult.kstars.readiness.kstarsrc.default_kstarsrc`).
     """
     import os
 
-    from ekos_occult.kstars.rigcheck import default_kstarsrc
+    from ekos_occult.kstars.readiness import default_kstarsrc
     from ekos_occult.kstars.sandbox import default_state_dir
 
     if kstarsrc is not None:
@@ -151,26 +151,22 @@ async def _kstars_checks(
     (None: unknown)."""
     from ekos_occult.errors import EkosError, RecordingError
     from ekos_occult.kstars.client import EkosClient
-    from ekos_occult.kstars.rigcheck import Check, Verdict, check_rig
+    from ekos_occult.kstars.readiness import Check, Verdict, check_rig, version_check
     from ekos_occult.night.recorder import IndiStreamRecorder
 
     try:
         async with EkosClient(bus, timeout_s=settings.ekos.call_timeout_s) as client:
-            checks = await check_rig(client, camera=settings.ekos.camera, site=settings.site)
+            checks = await check_rig(
+                client,
+                profile=settings.ekos.profile,
+                camera=settings.ekos.camera,
+                site=settings.site,
+            )
             try:
                 found = await client.identify()
             except EkosError:
                 return checks, None, None  # KStars is not there: check_rig said so
-            checks.append(
-                Check(
-                    "kstars: version",
-                    Verdict.OK if found.version else Verdict.WARNING,
-                    f"KStars {found.version} (from {found.how})"
-                    if found.version
-                    else f"cannot tell: {found.how}",
-                    "" if found.version else "give --kstars-version to load and run",
-                )
-            )
+            checks.append(version_check(found, settings.ekos.kstars_version).check)
             try:
                 camera = settings.ekos.camera or await client.camera_name()
                 geometry = await IndiStreamRecorder(lambda: client, camera).frame_geometry(None)
@@ -183,7 +179,7 @@ async def _kstars_checks(
 
 def _connect_race_check(bus: str, settings: Settings) -> list[Check]:
     """KStars' first connect to its INDI server, from KStars' log when there is one."""
-    from ekos_occult.kstars.rigcheck import indi_connect_check, kstars_log_lines
+    from ekos_occult.kstars.readiness import indi_connect_check, kstars_log_lines
     from ekos_occult.kstars.sandbox import default_state_dir
 
     dirs = [d for d in (settings.sandbox_dir, default_state_dir()) if d is not None]
@@ -197,7 +193,7 @@ def check_rig_ready(request: CheckRequest, settings: Settings) -> list[Check]:
     import os
 
     from ekos_occult.errors import EkosUnavailable
-    from ekos_occult.kstars.rigcheck import (
+    from ekos_occult.kstars.readiness import (
         Check,
         Verdict,
         disk_check,

@@ -18,7 +18,7 @@ from ekos_occult.app.planning import PlanOptions, Say, quiet
 if TYPE_CHECKING:
     from ekos_occult.ekosfiles.rendered import RenderedNight
     from ekos_occult.kstars.loader import LoadReport
-    from ekos_occult.kstars.preflight import ReadyReport
+    from ekos_occult.kstars.readiness import ReadyReport
     from ekos_occult.model import Plan
     from ekos_occult.settings import Settings
 
@@ -142,7 +142,7 @@ async def _load(
     from ekos_occult.ekosfiles.render import render_night
     from ekos_occult.kstars.client import EkosClient
     from ekos_occult.kstars.loader import load_night
-    from ekos_occult.kstars.preflight import ensure_ekos_ready, settings_for_camera
+    from ekos_occult.kstars.readiness import ensure_ekos_ready, settings_for_camera
 
     clock = SystemClock()
     async with EkosClient(bus, timeout_s=settings.ekos.call_timeout_s) as client:

@@ -22,7 +22,7 @@ from ekos_occult.errors import ConfigError
 
 if TYPE_CHECKING:
     from ekos_occult.kstars.client import EkosClient
-    from ekos_occult.kstars.preflight import ReadyReport
+    from ekos_occult.kstars.readiness import ReadyReport
     from ekos_occult.kstars.scheduleroptions import SavedOptions
     from ekos_occult.model import Plan, PlannedEvent
     from ekos_occult.night.ekosport import KStarsLink
@@ -179,7 +179,7 @@ def _refuse_night_enders(kstarsrc: Path | None, settings: Settings, bus: str) ->
         The kstarsrc read (the one of the KStars on the bus, or ``--kstarsrc``).
     """
     from ekos_occult.app.check import kstarsrc_path
-    from ekos_occult.kstars.rigcheck import kstars_settings_checks, night_ending, read_kstarsrc
+    from ekos_occult.kstars.readiness import kstars_settings_checks, night_ending, read_kstarsrc
 
     path = kstarsrc_path(kstarsrc, settings, bus)
     try:
@@ -220,7 +220,7 @@ def _write_jobs(
 
 
 async def _ready(client: EkosClient, settings: Settings, start_ekos: bool) -> ReadyReport:
-    from ekos_occult.kstars.preflight import ensure_ekos_ready
+    from ekos_occult.kstars.readiness import ensure_ekos_ready
 
     return await ensure_ekos_ready(client, settings, start_ekos=start_ekos)
 
@@ -253,7 +253,7 @@ async def _night(
     from ekos_occult.app.events import keep_events
     from ekos_occult.clock import SystemClock
     from ekos_occult.ekosfiles.nightfolder import JOBS, JOURNAL, RECORDINGS
-    from ekos_occult.kstars.preflight import settings_for_camera
+    from ekos_occult.kstars.readiness import settings_for_camera
     from ekos_occult.night.ekosport import DBusEkosPort
     from ekos_occult.night.journal import Journal, read_journal
     from ekos_occult.night.optionsguard import scheduler_options_kept

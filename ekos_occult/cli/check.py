@@ -18,7 +18,7 @@ from ekos_occult.cli.options import (
 )
 
 if TYPE_CHECKING:
-    from ekos_occult.kstars.rigcheck import Check
+    from ekos_occult.kstars.readiness import Check
     from ekos_occult.settings import Settings
 
 __all__ = ["NAME", "HELP", "add_arguments", "run"]
@@ -59,7 +59,7 @@ def _print(checks: list[Check]) -> None:
 def run(args: argparse.Namespace, settings: Settings) -> int:
     """Run every check and print the verdicts. Returns 0 when nothing is a problem, else 1."""
     from ekos_occult.app import check as use_case
-    from ekos_occult.kstars.rigcheck import to_json_ready
+    from ekos_occult.kstars.readiness import to_json_ready
 
     clock = use_case.default_clock_reader().read()
     request = use_case.CheckRequest(bus=args.bus, kstarsrc=args.kstarsrc, clock=clock)

@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from ekos_occult.app.load import LoadPreview
     from ekos_occult.ekosfiles.rendered import RenderedNight
     from ekos_occult.kstars.loader import LoadReport
-    from ekos_occult.kstars.preflight import ReadyReport
+    from ekos_occult.kstars.readiness import ReadyReport
     from ekos_occult.model import Plan
     from ekos_occult.settings import Settings
 

@@ -56,9 +56,11 @@ __all__ = [
 _B = TypeVar("_B", bound="KStarsBus")
 
 KSTARS_SERVICE = "org.kde.kstars"
-NOT_RUNNING_MESSAGE = (
-    "KStars is not running on this session bus — start KStars, or `ekos-occult sandbox start`"
-)
+NOT_RUNNING = "KStars is not running on this bus"
+START_KSTARS = "Start KStars (or `ekos-occult sandbox start`), or give --bus."
+NOT_RUNNING_MESSAGE = f"{NOT_RUNNING}. {START_KSTARS}"
+"""What every command says when KStars is not on the bus (the readiness ``kstars`` check's
+detail and fix)."""
 _EKOS_NOT_STARTED = (
     "the Ekos {module} module is not on the bus — open Ekos in KStars and start its profile "
     "(or `ekos-occult sandbox start`)"

@@ -76,7 +76,7 @@ class LoadReport:
 
 
 def load_actions(schedule: Path, *, force: bool, start_ekos: bool, bus: str) -> list[str]:
-    """The steps :func:`load_night` (with the preflight) takes, in words, for ``--dry-run``."""
+    """The steps :func:`load_night` takes after the readiness checks, for ``--dry-run``."""
     running = (
         "stop it and wait until it is idle (--force)"
         if force
@@ -178,7 +178,8 @@ async def load_night(
     """Replace the Ekos scheduler's jobs with the night's, and check what Ekos said.
 
     Args:
-        client: a connected adapter whose Ekos passed the preflight.
+        client: a connected adapter whose Ekos passed the readiness checks
+            (:func:`ekos_occult.kstars.readiness.ensure_ekos_ready`).
         night: the rendered night (its jobs are reported).
         write: writes the night's files and returns their paths, the schedule last (called
             only once the scheduler is known to be idle).

@@ -15,8 +15,8 @@ from privatebus import private_bus
 
 from ekos_occult.app import check as check_use_case
 from ekos_occult.cli import main
-from ekos_occult.kstars import rigcheck
-from ekos_occult.kstars.rigcheck import Check, Verdict
+from ekos_occult.kstars import readiness
+from ekos_occult.kstars.readiness import Check, Verdict
 from ekos_occult.night.ports import ClockSync
 
 
@@ -46,7 +46,7 @@ def _isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # The clock check asks the kernel: the answer depends on the machine.
     monkeypatch.setattr(check_use_case, "default_clock_reader", lambda: FakeClockReader())
     monkeypatch.setattr(
-        rigcheck, "clock_check", lambda: Check("clock", Verdict.OK, "synchronised (test)")
+        readiness, "clock_check", lambda: Check("clock", Verdict.OK, "synchronised (test)")
     )
 
 

@@ -14,7 +14,7 @@ import pytest
 from privatebus import private_bus
 
 from ekos_occult.cli import main
-from ekos_occult.kstars.preflight import NOT_RUNNING_MESSAGE
+from ekos_occult.kstars.bus import NOT_RUNNING_MESSAGE
 
 SITE = "51.4769,-0.0005,46"
 NOW = "2026-11-21T21:00:00"

@@ -17,7 +17,7 @@ from privatebus import private_bus
 
 from ekos_occult.cli import main
 from ekos_occult.clock import SystemClock
-from ekos_occult.kstars.preflight import NOT_RUNNING_MESSAGE
+from ekos_occult.kstars.bus import NOT_RUNNING_MESSAGE
 
 SITE = "51.4769,-0.0005,46"
 NOW = datetime(2026, 11, 21, 21, 0, tzinfo=timezone.utc)

@@ -28,12 +28,21 @@ from ekos_occult.errors import (
     EkosUnavailable,
 )
 from ekos_occult.files import write_night
+from ekos_occult.kstars.bus import NOT_RUNNING_MESSAGE
 from ekos_occult.kstars.client import KStarsLocation
 from ekos_occult.kstars.events import EkosEvent, EkosSignal, EventStream
 from ekos_occult.kstars.indiwire import IndiServer
 from ekos_occult.kstars.kstars_calls import KStarsIdentity
 from ekos_occult.kstars.loader import is_problem_line, load_actions, load_night, make_idle
-from ekos_occult.kstars.preflight import NOT_RUNNING_MESSAGE, ensure_ekos_ready
+from ekos_occult.kstars.readiness import (
+    Check,
+    Verdict,
+    check_rig,
+    ensure_ekos_ready,
+    require_ready,
+    to_json_ready,
+    version_check,
+)
 from ekos_occult.kstars.states import CommunicationStatus, SchedulerState
 from ekos_occult.settings import EkosSettings, Settings
 
@@ -132,6 +141,9 @@ class FakeEkosClient:
     async def is_device_connected(self, device: str) -> bool:
         return self.connected[device]
 
+    async def device_properties(self, device: str) -> list[str]:
+        return []  # (only `check` asks: its stream-recording checks)
+
     async def camera_name(self) -> str:
         if self.camera_empty_reads > 0:
             self.camera_empty_reads -= 1
@@ -187,7 +199,7 @@ def with_ekos(**changes: object) -> Settings:
     return Settings(ekos=EkosSettings(**changes))  # type: ignore[arg-type]
 
 
-# ------------------------------------------------------------------ preflight
+# ------------------------------------------------------------------ readiness for load/run
 
 
 def test_kstars_missing_from_the_bus_says_how_to_start_it() -> None:
@@ -195,7 +207,7 @@ def test_kstars_missing_from_the_bus_says_how_to_start_it() -> None:
     client.running = False
     with pytest.raises(EkosUnavailable) as err:
         ready(client)
-    assert str(err.value) == NOT_RUNNING_MESSAGE
+    assert str(err.value) == NOT_RUNNING_MESSAGE  # the words of the bus and of `check`
     assert "`ekos-occult sandbox start`" in str(err.value)
 
 
@@ -342,6 +354,106 @@ def test_configured_camera_must_be_a_device() -> None:
     )
     with pytest.raises(EkosUnavailable, match="'ZWO ASI174'"):
         ready(FakeEkosClient(), with_ekos(camera="ZWO ASI174"))
+
+
+def test_require_ready_raises_the_failing_checks_words_in_the_type_asked() -> None:
+    fine = [Check("a", Verdict.OK, "fine"), Check("b", Verdict.WARNING, "so-so", "Look.")]
+    require_ready(fine)  # warnings and unknowns do not stop a command
+    bad = [
+        *fine,
+        Check("c", Verdict.PROBLEM, "broken", "Mend it."),
+        Check("d", Verdict.PROBLEM, "gone"),
+    ]
+    with pytest.raises(EkosUnavailable) as err:
+        require_ready(bad)
+    assert str(err.value) == "broken. Mend it.\ngone"
+    with pytest.raises(ConfigError, match="^broken. Mend it."):
+        require_ready(bad, ConfigError)
+
+
+def test_check_json_keeps_its_keys() -> None:
+    report = to_json_ready([Check("clock", Verdict.WARNING, "slow", "Wait.")])
+    assert report == {
+        "ok": True,
+        "checks": [
+            {
+                "name": "clock",
+                "verdict": "warning",
+                "detail": "slow",
+                "fix": "Wait.",
+                "night_ending": False,
+            }
+        ],
+    }
+
+
+def _closed(c: FakeEkosClient) -> None:
+    c.ekos_open = False
+
+
+def _stopped(c: FakeEkosClient) -> None:
+    c.ekos = c.indi = IDLE
+
+
+def _loose(c: FakeEkosClient) -> None:
+    c.connected["Telescope Simulator"] = False
+
+
+def _no_camera(c: FakeEkosClient) -> None:
+    c.camera = ""
+
+
+def _not_running(c: FakeEkosClient) -> None:
+    c.running = False
+
+
+@pytest.mark.parametrize(
+    ("fault", "name"),
+    [
+        (_not_running, "kstars"),
+        (_closed, "ekos"),
+        (_stopped, "ekos"),
+        (_loose, "devices"),
+        (_no_camera, "camera"),
+    ],
+)
+def test_load_and_run_stop_with_the_words_check_prints(fault, name: str) -> None:  # type: ignore[no-untyped-def]
+    # One vocabulary: the check that `check` lists as a problem is the error `load`/`run` raise.
+    client = FakeEkosClient()
+    fault(client)
+    checks = asyncio.run(check_rig(client, profile="Simulators"))  # type: ignore[arg-type]
+    problems = [c for c in checks if c.verdict is Verdict.PROBLEM]
+    assert problems[0].name == name  # (the fake camera has no recording properties either)
+    with pytest.raises(EkosUnavailable) as err:
+        ready(client)
+    assert str(err.value) == problems[0].message
+
+
+def test_a_configured_camera_that_is_no_device_is_the_same_problem_in_check_and_load() -> None:
+    client = FakeEkosClient()
+    checks = asyncio.run(check_rig(client, camera="ZWO ASI174"))  # type: ignore[arg-type]
+    camera = next(c for c in checks if c.name == "camera")
+    assert camera.verdict is Verdict.PROBLEM and "'ZWO ASI174'" in camera.detail
+    with pytest.raises(EkosUnavailable) as err:
+        ready(FakeEkosClient(), with_ekos(camera="ZWO ASI174"))
+    assert str(err.value) == camera.message
+
+
+def test_the_version_check_is_what_load_refuses_or_notes() -> None:
+    unknown = KStarsIdentity(None, "nothing told the version")
+    refused = version_check(unknown, "auto")
+    assert refused.check.verdict is Verdict.PROBLEM and refused.format is None
+    client = FakeEkosClient()
+    client.kstars = None
+    with pytest.raises(ConfigError) as err:
+        ready(client)
+    assert str(err.value) == refused.check.message
+    configured = version_check(unknown, "3.7")
+    assert (configured.check.verdict, configured.format) == (Verdict.OK, "3.7")
+    mismatch = version_check(KStarsIdentity("3.6.2", "/usr/bin/kstars --version"), "3.7")
+    assert mismatch.check.verdict is Verdict.WARNING
+    noted = ready(FakeEkosClient(), with_ekos(kstars_version="3.7")).notes
+    assert f"{mismatch.check.detail}." in noted
 
 
 # ------------------------------------------------------------------ loader

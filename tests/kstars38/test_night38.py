@@ -24,7 +24,7 @@ from ekos_occult.ekosfiles.render import render_single_job
 from ekos_occult.errors import ConfigError, EkosIncompatible
 from ekos_occult.files import write_night
 from ekos_occult.kstars.client import EkosClient
-from ekos_occult.kstars.preflight import ensure_ekos_ready, settings_for_camera
+from ekos_occult.kstars.readiness import ensure_ekos_ready, settings_for_camera
 from ekos_occult.kstars.scheduleroptions import save_options
 from ekos_occult.night.ekosport import DBusEkosPort, KStarsLink
 from ekos_occult.night.optionsguard import scheduler_options_kept

@@ -15,7 +15,7 @@ from ekos_occult import cli
 from ekos_occult.cli.run import parse_roi
 from ekos_occult.errors import ConfigError
 from ekos_occult.kstars.client import KStarsLocation
-from ekos_occult.kstars.rigcheck import (
+from ekos_occult.kstars.readiness import (
     Verdict,
     check_rig,
     clock_check,
@@ -323,7 +323,7 @@ _RACE = [
 
 
 def test_indi_connect_race_is_seen_in_the_log() -> None:
-    from ekos_occult.kstars.rigcheck import indi_connect_check
+    from ekos_occult.kstars.readiness import indi_connect_check
 
     assert indi_connect_check(_CLEAN, "kstars.log").verdict is Verdict.OK
     lost = indi_connect_check(_RACE, "kstars.log")
@@ -342,7 +342,7 @@ def test_indi_connect_race_is_seen_in_the_log() -> None:
 def test_kstars_log_of_a_sandbox_is_found_by_its_bus(tmp_path: Path) -> None:
     import json
 
-    from ekos_occult.kstars.rigcheck import kstars_log_lines
+    from ekos_occult.kstars.readiness import kstars_log_lines
 
     sbx = tmp_path / "sbx"
     (sbx / "logs").mkdir(parents=True)

@@ -1,10 +1,11 @@
-"""Is the rig ready? KStars on the bus, Ekos started, devices connected, camera, version, zone.
+"""Readiness for ``load`` and ``run``: the same checks as ``check``, made to stop the command.
 
-One use-case shared by ``load`` and ``run``: :func:`ensure_ekos_ready` checks (and with
-``start_ekos``, brings up) the running KStars/Ekos and returns a :class:`ReadyReport` with what
-the later steps need: the Ekos file format to write (detected KStars version, or the configured
-one), the camera's INDI name and KStars' location, whose time zone is the one scheduler StartAt
-times are read in. It talks to Ekos only through the adapter's typed methods.
+:func:`ensure_ekos_ready` runs the checks of :mod:`ekos_occult.kstars.readiness.ekos` in order
+(KStars on the bus, its version, Ekos started, devices connected, a camera) and stops at the
+first problem with :func:`~ekos_occult.kstars.readiness.verdicts.require_ready`; with
+``start_ekos`` it opens Ekos and starts the profile instead of stopping. It returns a
+:class:`ReadyReport` with what the later steps need: the Ekos file format to write, the camera's
+INDI name and KStars' location, whose time zone is the one scheduler StartAt times are read in.
 """
 
 from __future__ import annotations
@@ -14,18 +15,29 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta, timezone, tzinfo
-from typing import Literal
 
 from ekos_occult.clock import Clock
-from ekos_occult.ekosfiles.formats import KStarsFormat, format_for_version, parse_format_setting
+from ekos_occult.ekosfiles.formats import KStarsFormat
 from ekos_occult.errors import ConfigError, EkosCommandFailed, EkosUnavailable
 from ekos_occult.kstars import indiwire
-from ekos_occult.kstars.client import NOT_RUNNING_MESSAGE, EkosClient, KStarsLocation
+from ekos_occult.kstars.client import EkosClient, KStarsLocation
 from ekos_occult.kstars.indiwire import IndiServer
+from ekos_occult.kstars.readiness.ekos import (
+    FormatSource,
+    camera_check,
+    devices_check,
+    ekos_check,
+    ekos_state,
+    kstars_check,
+    version_check,
+)
+from ekos_occult.kstars.readiness.verdicts import Verdict, require_ready
 from ekos_occult.kstars.states import CommunicationStatus
 from ekos_occult.settings import Settings
 
 __all__ = [
+    "EKOS_START_TIMEOUT_S",
+    "CAMERA_WAIT_S",
     "ReadyReport",
     "ensure_ekos_ready",
     "settings_for_camera",
@@ -36,8 +48,6 @@ EKOS_START_TIMEOUT_S = 90.0
 CAMERA_WAIT_S = 10.0
 """How long the Capture module may take to name its camera after the devices connected."""
 _POLL_S = 0.5
-
-FormatSource = Literal["detected", "configured"]
 
 
 @dataclass(frozen=True)
@@ -93,37 +103,6 @@ async def _pause(clock: Clock, seconds: float) -> None:
     await clock.sleep_until(clock.now() + timedelta(seconds=seconds))
 
 
-async def _file_format(
-    client: EkosClient, configured: str
-) -> tuple[str | None, KStarsFormat, FormatSource, tuple[str, ...], str]:
-    found = await client.identify()
-    detected = found.version
-    fmt = parse_format_setting(configured)
-    if fmt is not None:
-        notes: tuple[str, ...] = ()
-        if detected and format_for_version(detected) != fmt:
-            notes = (
-                f"--kstars-version {fmt} was given, but the running KStars is {detected} "
-                f"(from {found.how}; its format is {format_for_version(detected)}); writing "
-                f"{fmt} as asked.",
-            )
-        return detected, fmt, "configured", notes, found.how
-    if detected:
-        return detected, format_for_version(detected), "detected", (), found.how
-    raise ConfigError(
-        "Cannot tell which KStars is running, so which Ekos file format it reads: "
-        f"{found.how}. ekos-occult writes a format it knows, not the 3.6 format by default "
-        "(KStars 3.8 refuses 3.6 files, and their shutdown procedure parks the mount after "
-        "the job). Give --kstars-version 3.6 (KStars 3.6.x) or 3.7 (3.7 and newer, "
-        "StellarMate), or set [ekos] kstars_version in the config file."
-    )
-
-
-async def _is_up(client: EkosClient) -> bool:
-    ok = CommunicationStatus.SUCCESS
-    return await client.ekos_status() == ok and await client.indi_status() == ok
-
-
 async def _start_profile(client: EkosClient, profile: str, clock: Clock, timeout_s: float) -> None:
     names = await client.profiles()
     if profile not in names:
@@ -138,16 +117,16 @@ async def _start_profile(client: EkosClient, profile: str, clock: Clock, timeout
 
 async def _wait_until_up(client: EkosClient, clock: Clock, timeout_s: float, what: str) -> None:
     deadline = clock.now() + timedelta(seconds=timeout_s)
-    while not await _is_up(client):
-        if CommunicationStatus.ERROR in (await client.ekos_status(), await client.indi_status()):
+    while not (state := await ekos_state(client)).up:
+        if CommunicationStatus.ERROR in (state.ekos, state.indi):
             raise EkosCommandFailed(
                 f"Ekos could not start {what}. Ekos' log says:\n" + _quote(await client.ekos_log())
             )
         if clock.now() >= deadline:
             raise EkosUnavailable(
                 f"Ekos did not finish starting {what} within {timeout_s:g} s (Ekos "
-                f"{(await client.ekos_status()).value}, INDI {(await client.indi_status()).value})."
-                " Ekos' log says:\n" + _quote(await client.ekos_log())
+                f"{state.ekos.value}, INDI {state.indi.value}). Ekos' log says:\n"
+                + _quote(await client.ekos_log())
             )
         await _pause(clock, _POLL_S)
 
@@ -161,58 +140,41 @@ def _quote(lines: Sequence[str], count: int = 8) -> str:
 async def _ensure_started(
     client: EkosClient, profile: str, start_ekos: bool, clock: Clock, timeout_s: float
 ) -> str | None:
-    """Make sure Ekos runs a profile with its devices connected; the profile started, if any."""
-    hint = f"start the profile {profile!r} in Ekos, or give --start-ekos"
-    if not await client.is_ekos_open():
+    """Make sure Ekos runs a profile with its devices connected; the profile started, if any.
+
+    Without ``start_ekos`` a closed or stopped Ekos is the ``ekos`` check's problem (raised);
+    a profile someone else is starting is waited for.
+    """
+    state = await ekos_state(client)
+    if not state.open:
         if not start_ekos:
-            raise EkosUnavailable(f"Ekos is not open in KStars: open Ekos and {hint}.")
+            require_ready([ekos_check(state, profile)])
         await client.open_ekos_window()
-    if await _is_up(client):
+        state = await ekos_state(client)
+    if state.up:
         return None
-    pending = CommunicationStatus.PENDING
-    if pending in (await client.ekos_status(), await client.indi_status()):
+    if state.pending:
         await _wait_until_up(client, clock, timeout_s, "its profile")  # someone is starting it
         return None
     if not start_ekos:
-        raise EkosUnavailable(
-            f"Ekos is not started (Ekos {(await client.ekos_status()).value}, INDI "
-            f"{(await client.indi_status()).value}): {hint}."
-        )
+        require_ready([ekos_check(state, profile)])
     await _start_profile(client, profile, clock, timeout_s)
     return profile
-
-
-async def _connected_devices(client: EkosClient) -> tuple[str, ...]:
-    devices = await client.devices()
-    loose = [d for d in devices if not await client.is_device_connected(d)]
-    if not devices or loose:
-        what = ", ".join(loose) if loose else "no INDI device at all"
-        raise EkosUnavailable(
-            f"Ekos is started but not connected to its devices ({what}): press Connect in "
-            "Ekos (or restart the profile) and try again."
-        )
-    return tuple(devices)
 
 
 async def _camera(
     client: EkosClient, settings: Settings, devices: Sequence[str], clock: Clock
 ) -> str:
-    if settings.ekos.camera:
-        if settings.ekos.camera not in devices:
-            raise EkosUnavailable(
-                f"The camera {settings.ekos.camera!r} ([ekos] camera) is not among Ekos' "
-                f"devices ({', '.join(devices)}): connect it, or fix the config."
-            )
-        return settings.ekos.camera
+    """The ``camera`` check, waiting up to :data:`CAMERA_WAIT_S` for Capture to name one."""
+    configured = settings.ekos.camera
     deadline = clock.now() + timedelta(seconds=CAMERA_WAIT_S)
-    while not (camera := await client.camera_name()):
-        if clock.now() >= deadline:
-            raise EkosUnavailable(
-                "Ekos' Capture module has no camera: select one in Ekos' Capture tab, or set "
-                "[ekos] camera in the config file."
-            )
+    while True:
+        capture = "" if configured else await client.camera_name()
+        check = camera_check(configured, devices, capture)
+        if check.verdict is Verdict.OK or configured or clock.now() >= deadline:
+            require_ready([check])
+            return configured or capture
         await _pause(clock, _POLL_S)
-    return camera
 
 
 async def ensure_ekos_ready(
@@ -239,27 +201,35 @@ async def ensure_ekos_ready(
         What was found: version and file format, camera, devices, location (time zone).
 
     Raises:
-        EkosUnavailable: KStars is not on the bus, Ekos is not started (and ``start_ekos`` is
-            false), devices are not connected, or there is no camera.
+        EkosUnavailable: a failing check (KStars not on the bus, Ekos not open or started
+            without ``start_ekos``, devices not connected, no camera), or a start that did not
+            finish in time; the message is the check's detail and fix.
         EkosCommandFailed: Ekos failed to start the profile (its log is quoted).
-        ConfigError: the configured profile does not exist in Ekos.
+        ConfigError: KStars' version cannot be told and none is configured, or the
+            configured profile does not exist in Ekos.
         EkosTimeout: a D-Bus call did not answer in time.
     """
     if clock is None:
         from ekos_occult.clock import SystemClock
 
         clock = SystemClock()
-    if not await client.is_running():
-        raise EkosUnavailable(NOT_RUNNING_MESSAGE)
-    detected, fmt, source, notes, how = await _file_format(client, settings.ekos.kstars_version)
+    require_ready([await kstars_check(client)])
+    version = version_check(await client.identify(), settings.ekos.kstars_version)
+    if version.format is None:  # the version check's problem: nothing to write with
+        raise ConfigError(version.check.message)
+    fmt = version.format
     client.version = fmt
+    notes: tuple[str, ...] = ()
+    if version.check.verdict is Verdict.WARNING:
+        notes += (version.check.message + ".",)
     started = await _ensure_started(
         client, settings.ekos.profile, start_ekos, clock, start_timeout_s
     )
-    devices = await _connected_devices(client)
+    devices_ok, devices = await devices_check(client)
+    require_ready([devices_ok])
     camera = await _camera(client, settings, devices, clock)
     location = await client.location()
-    notes += (_options_note(detected, fmt),)
+    notes += (_options_note(version.version, fmt),)
     server = await client.indi_server(settings.ekos.profile)
     formats: tuple[tuple[str, bool], ...] = ()
     if server is not None:
@@ -279,7 +249,17 @@ async def ensure_ekos_ready(
             "through INDI (the recording finished without an error), not read here.",
         )
     return ReadyReport(
-        detected, fmt, source, location, camera, devices, started, notes, how, server, formats
+        version.version,
+        fmt,
+        version.source,
+        location,
+        camera,
+        devices,
+        started,
+        notes,
+        version.how,
+        server,
+        formats,
     )
 
 
