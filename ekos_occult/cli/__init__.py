@@ -1,7 +1,8 @@
 """Command line: parse arguments, build Settings once, call one use case per subcommand, print.
 
 The use cases are in :mod:`ekos_occult.app` (typed options in, results out); commands do not
-import each other (shared options are declared once in :mod:`ekos_occult.cli.options`).
+import each other (shared options are declared once in :mod:`ekos_occult.cli.options`, every
+kind of flag value once in :mod:`ekos_occult.cli.values`).
 Layer: the top; may import everything.
 
 This is the only module that catches :class:`~ekos_occult.errors.OccultError` (input errors exit
@@ -26,7 +27,8 @@ from types import ModuleType
 from typing import Any
 
 from ekos_occult import __version__
-from ekos_occult.cli.options import ArgumentParser, input_file
+from ekos_occult.cli.options import ArgumentParser
+from ekos_occult.cli.values import input_file
 from ekos_occult.errors import OccultError
 from ekos_occult.model import Site
 from ekos_occult.settings import Settings, configure_astropy_offline, load_settings, parse_site

@@ -11,7 +11,7 @@ import argparse
 import json
 from typing import TYPE_CHECKING, Any
 
-from ekos_occult.cli import options
+from ekos_occult.cli import values
 from ekos_occult.cli.options import (
     add_bus_option,
     add_kstars_version_option,
@@ -47,7 +47,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--state-dir",
         metavar="DIR",
         dest="state_dir",
-        type=options.text,
+        type=values.text,
         help="look for a running `ekos-occult sandbox` in DIR (used when --bus is not given)",
     )
     add_kstars_version_option(parser)

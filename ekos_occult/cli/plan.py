@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ekos_occult.cli import options
+from ekos_occult.cli import values
 from ekos_occult.cli.options import add_plan_arguments, plan_options
 
 if TYPE_CHECKING:
@@ -46,7 +46,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--plot",
         metavar="FILE.png",
-        type=options.output_file(".png"),
+        type=values.output_file(".png"),
         help="also write the night's altitude chart (PNG)",
     )
 

@@ -8,7 +8,7 @@ import shutil
 import sys
 from typing import TYPE_CHECKING
 
-from ekos_occult.cli import options
+from ekos_occult.cli import values
 from ekos_occult.cli.options import add_prediction_options, add_site_option, prediction_options
 
 if TYPE_CHECKING:
@@ -29,7 +29,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "file",
         metavar="FILE.xml",
-        type=options.input_path,
+        type=values.input_path,
         help="an occelmnt XML file, a folder of them, or '-' for standard input",
     )
     add_site_option(parser)
@@ -37,14 +37,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--event",
         metavar="TEXT",
-        type=options.text,
+        type=values.text,
         help="only events whose ID or object name contains TEXT",
     )
     parser.add_argument("--json", action="store_true", help="print JSON instead of the table")
     parser.add_argument(
         "--map",
         metavar="FILE.png",
-        type=options.output_file(".png"),
+        type=values.output_file(".png"),
         dest="map_path",
         help="write a map of the event's shadow path around the station "
         "(one event: choose it with --event when the file holds several)",

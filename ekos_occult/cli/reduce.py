@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ekos_occult.cli import options
+from ekos_occult.cli import values
 from ekos_occult.errors import ConfigError
 from ekos_occult.settings import Settings
 
@@ -33,7 +33,7 @@ HELP = (
 
 
 def parse_xy(value: str | tuple[float, float], flag: str) -> tuple[float, float]:
-    """``X,Y`` pixel coordinates (a value already read by ``options.pixel_xy`` passes through).
+    """``X,Y`` pixel coordinates (a value already read by ``values.pixel_xy`` passes through).
 
     Raises:
         ConfigError: not two pixel coordinates.
@@ -41,7 +41,7 @@ def parse_xy(value: str | tuple[float, float], flag: str) -> tuple[float, float]
     if isinstance(value, tuple):
         return value
     try:
-        return options.pixel_xy(value)
+        return values.pixel_xy(value)
     except argparse.ArgumentTypeError as exc:
         raise ConfigError(f"{flag}: {exc}.") from None
 
@@ -51,7 +51,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "file",
         metavar="FILE",
-        type=options.input_location,
+        type=values.input_location,
         help="a .ser recording or a PyMovie-format .csv light curve",
     )
     _photometry_flags(p.add_argument_group("photometry (SER input)"))
@@ -62,13 +62,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     o.add_argument(
         "--csv",
         metavar="OUT",
-        type=options.output_file(),
+        type=values.output_file(),
         help="write the light curve as PyMovie CSV (PyOTE opens it)",
     )
     o.add_argument(
         "--plot",
         metavar="OUT.png",
-        type=options.output_file(".png"),
+        type=values.output_file(".png"),
         help="write the light curve with the fit, D and R as PNG",
     )
 
@@ -77,13 +77,13 @@ def _photometry_flags(g: argparse._ArgumentGroup) -> None:
     g.add_argument(
         "--target",
         metavar="X,Y",
-        type=options.pixel_xy,
+        type=values.pixel_xy,
         help="target star position (default: the star nearest the frame centre)",
     )
     g.add_argument(
         "--ref",
         metavar="X,Y",
-        type=options.pixel_xy,
+        type=values.pixel_xy,
         action="append",
         default=[],
         help="reference star to divide out (repeatable)",
@@ -91,13 +91,13 @@ def _photometry_flags(g: argparse._ArgumentGroup) -> None:
     g.add_argument(
         "--aperture",
         metavar="PX",
-        type=options.number(0.0, 1000.0, " px", low_open=True, name="radius in pixels"),
+        type=values.number(0.0, 1000.0, " px", low_open=True, name="radius in pixels"),
         help="aperture radius in pixels (default 1.2 x FWHM)",
     )
     g.add_argument(
         "--cadence",
         metavar="SECONDS",
-        type=options.seconds(0.0, 3600.0, low_open=True),
+        type=values.seconds(0.0, 3600.0, low_open=True),
         help="frame interval, for a SER without timestamps (uses the header start)",
     )
 
@@ -106,13 +106,13 @@ def _csv_flags(g: argparse._ArgumentGroup) -> None:
     g.add_argument(
         "--column",
         metavar="NAME",
-        type=options.text,
+        type=values.text,
         help="target signal column (default: the first signal-* column)",
     )
     g.add_argument(
         "--ref-column",
         metavar="NAME",
-        type=options.text,
+        type=values.text,
         action="append",
         default=[],
         help="reference column to divide out (repeatable)",
@@ -120,7 +120,7 @@ def _csv_flags(g: argparse._ArgumentGroup) -> None:
     g.add_argument(
         "--date",
         metavar="YYYY-MM-DD",
-        type=options.utc_date,
+        type=values.utc_date,
         help="UTC date of the first frame when the file has none",
     )
 
@@ -129,7 +129,7 @@ def _timing_flags(g: argparse._ArgumentGroup) -> None:
     g.add_argument(
         "--latency",
         metavar="SECONDS",
-        type=options.seconds(-60.0, 60.0),
+        type=values.seconds(-60.0, 60.0),
         default=None,
         help="how much later than the exposure start frames were stamped; subtracted (default: "
         "host-stamped INDI frames one exposure plus the camera's [camera] acquisition delay, "
@@ -138,35 +138,35 @@ def _timing_flags(g: argparse._ArgumentGroup) -> None:
     g.add_argument(
         "--journal",
         metavar="PATH",
-        type=options.input_file,
+        type=values.input_file,
         help="the night's journal.jsonl (default: found beside or above the recording's "
         "folder); gives the stamp source, exposure, camera and clock state of the recording",
     )
     g.add_argument(
         "--trials",
         metavar="N",
-        type=options.count(100, MAX_TRIALS, "trials"),
+        type=values.count(100, MAX_TRIALS, "trials"),
         default=5000,
         help="Monte-Carlo trials for the error bars (default 5000)",
     )
     g.add_argument(
         "--false-trials",
         metavar="N",
-        type=options.count(100, MAX_TRIALS, "trials"),
+        type=values.count(100, MAX_TRIALS, "trials"),
         default=10000,
         help="noise-only simulations for the false-event test (default 10000)",
     )
     g.add_argument(
         "--threshold",
         metavar="P",
-        type=options.probability,
+        type=values.probability,
         default=1e-3,
         help="claim an event only if the false-event probability is at most P (default 0.001)",
     )
     g.add_argument(
         "--seed",
         metavar="N",
-        type=options.count(0, 2**32 - 1, "seed"),
+        type=values.count(0, 2**32 - 1, "seed"),
         default=0,
         help="random seed of the simulations (default 0)",
     )
@@ -180,7 +180,7 @@ def _options(args: argparse.Namespace, settings: Settings) -> ReduceOptions:
     day = args.date
     if isinstance(day, str):
         try:
-            day = options.utc_date(day)
+            day = values.utc_date(day)
         except argparse.ArgumentTypeError as exc:
             raise ConfigError(f"--date: {exc}.") from None
     return ReduceOptions(

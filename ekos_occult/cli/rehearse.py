@@ -12,7 +12,7 @@ import json
 import sys
 from typing import TYPE_CHECKING, Any
 
-from ekos_occult.cli import options
+from ekos_occult.cli import values
 from ekos_occult.cli.options import (
     add_bus_option,
     add_kstars_version_option,
@@ -45,7 +45,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "events",
         metavar="CSV",
-        type=options.input_path,
+        type=values.input_path,
         help="the night's events CSV or occelmnt predictions (as for `run`)",
     )
     parser.add_argument(
@@ -69,7 +69,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     g = parser.add_argument_group("rehearsal")
     g.add_argument(
         "--start-in",
-        type=options.seconds(0.0, 3600.0),
+        type=values.seconds(0.0, 3600.0),
         default=120.0,
         dest="start_in",
         metavar="SECONDS",
@@ -78,7 +78,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument(
         "--roi",
         metavar="X,Y,W,H",
-        type=options.roi,
+        type=values.roi,
         help="record this subframe (default: [capture] frame from the config, else full frame)",
     )
     g.add_argument(

@@ -13,7 +13,7 @@ from datetime import tzinfo
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ekos_occult.cli import options
+from ekos_occult.cli import values
 from ekos_occult.cli.options import (
     add_kstars_version_option,
     add_out_option,
@@ -56,7 +56,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--kstars-tz",
         metavar="ZONE",
         dest="kstars_tz",
-        type=options.time_zone,
+        type=values.time_zone,
         default="UTC",
         help="time zone of KStars' geographic location: Ekos reads job start times as "
         "wall-clock time there. An offset (+02:00, -5, 5.5) or a zone name (Europe/Berlin); "
@@ -67,7 +67,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def parse_kstars_tz(value: str | tzinfo) -> tzinfo:
     """``--kstars-tz``: ``UTC``, an offset (``+02:00``, ``-5``, ``5.5`` hours) or a zone name.
 
-    A value already read by :func:`ekos_occult.cli.options.time_zone` passes through.
+    A value already read by :func:`ekos_occult.cli.values.time_zone` passes through.
 
     Raises:
         ConfigError: the text is neither an offset within ±14 h nor a known zone name.
@@ -75,7 +75,7 @@ def parse_kstars_tz(value: str | tzinfo) -> tzinfo:
     if isinstance(value, tzinfo):
         return value
     try:
-        return options.time_zone(value)
+        return values.time_zone(value)
     except argparse.ArgumentTypeError as exc:
         raise ConfigError(f"--kstars-tz: {exc}.") from None
 

@@ -25,7 +25,7 @@ HELP = (
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     """Register the report flags."""
-    from ekos_occult.cli.options import input_file, input_location, output_dir
+    from ekos_occult.cli.values import input_file, input_location, output_dir
     from ekos_occult.report import DEFAULT_FORMATS, FORMATS  # not app.report: numpy, jinja2...
 
     p.add_argument(

@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from ekos_occult.cli import options
+from ekos_occult.cli import values
 from ekos_occult.cli.options import (
     add_bus_option,
     add_kstars_version_option,
@@ -49,7 +49,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "events",
         metavar="CSV|FOLDER",
-        type=options.input_path,
+        type=values.input_path,
         help="the nightly events CSV (columns as for `ekos-occult plan`) or "
         "occelmnt predictions (an XML file or a folder of them), or a "
         f"night folder of an earlier run (its {EVENTS_COPY}) to carry on",
@@ -95,7 +95,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument(
         "--roi",
         metavar="X,Y,W,H",
-        type=options.roi,
+        type=values.roi,
         help="record this subframe (pixels) instead of "
         "the full frame (default: [capture] frame from the config, else full frame)",
     )
@@ -104,7 +104,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def parse_roi(
     value: str | tuple[int, int, int, int] | None, default: Sequence[int] | None = None
 ) -> tuple[int, int, int, int] | None:
-    """``--roi`` (read by :func:`ekos_occult.cli.options.roi`, or its text), else the config's
+    """``--roi`` (read by :func:`ekos_occult.cli.values.roi`, or its text), else the config's
     frame; None means full frame.
 
     Raises:
@@ -119,7 +119,7 @@ def parse_roi(
     if isinstance(value, tuple):
         return value
     try:
-        return options.roi(value)
+        return values.roi(value)
     except argparse.ArgumentTypeError as exc:
         raise ConfigError(f"--roi: {exc}.") from None
 

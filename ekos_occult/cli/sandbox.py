@@ -12,7 +12,7 @@ import sys
 import time
 from typing import TYPE_CHECKING, Any
 
-from ekos_occult.cli import options
+from ekos_occult.cli import values
 from ekos_occult.cli.options import add_site_option
 from ekos_occult.settings import Settings
 from ekos_occult.utc import parse_utc
@@ -42,7 +42,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
             "--state-dir",
             metavar="DIR",
             dest="state_dir",
-            type=options.output_dir,
+            type=values.output_dir,
             help="sandbox directory (default: the per-user state dir, "
             "e.g. ~/.local/state/ekos-occult/sandbox)",
         )
@@ -91,42 +91,42 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
             p.add_argument(
                 "--lang",
                 metavar="LANG",
-                type=options.text,
+                type=values.text,
                 help="run KStars in this language (e.g. de: German log lines, as on a "
                 "German user's rig); default untranslated English",
             )
             p.add_argument(
                 "--timeout",
-                type=options.seconds(0.0, 3600.0, low_open=True),
+                type=values.seconds(0.0, 3600.0, low_open=True),
                 default=180.0,
                 metavar="SECONDS",
                 help="how long KStars and the devices may take (default 180)",
             )
 
 
-_RA = options.number(0.0, 360.0, "°", name="RA in degrees")
-_DEC = options.number(-90.0, 90.0, "°", name="Dec in degrees")
+_RA = values.number(0.0, 360.0, "°", name="RA in degrees")
+_DEC = values.number(-90.0, 90.0, "°", name="Dec in degrees")
 
 
 def _add_occult_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--name", default="occultation", type=options.text, help="a name for the report")
+    p.add_argument("--name", default="occultation", type=values.text, help="a name for the report")
     p.add_argument("--ra", type=_RA, metavar="DEG", help="the star's RA, J2000 degrees")
     p.add_argument("--dec", type=_DEC, metavar="DEG", help="the star's Dec, J2000 degrees")
     p.add_argument(
-        "--D", dest="d_utc", type=options.utc_time, metavar="UTC", help="disappearance, ISO UTC"
+        "--D", dest="d_utc", type=values.utc_time, metavar="UTC", help="disappearance, ISO UTC"
     )
     p.add_argument(
-        "--R", dest="r_utc", type=options.utc_time, metavar="UTC", help="reappearance, ISO UTC"
+        "--R", dest="r_utc", type=values.utc_time, metavar="UTC", help="reappearance, ISO UTC"
     )
     p.add_argument(
         "--drop",
-        type=options.number(0.0, 30.0, " mag", low_open=True, name="magnitude drop"),
+        type=values.number(0.0, 30.0, " mag", low_open=True, name="magnitude drop"),
         metavar="MAG",
         help="magnitudes lost (default: a full drop, the star vanishes)",
     )
     p.add_argument(
         "--mag",
-        type=options.number(-30.0, 30.0, " mag", name="magnitude"),
+        type=values.number(-30.0, 30.0, " mag", name="magnitude"),
         default=9.0,
         metavar="MAG",
         help="the star's magnitude when the catalogue has no star there (default 9)",
