@@ -317,8 +317,8 @@ class Settings:
         """Return the site or raise a ConfigError that says how to give one."""
         if self.site is None:
             raise ConfigError(
-                "No observing site: give --site LAT,LON,ELEV (degrees, east-positive longitude, "
-                "metres) or set [station] lat, lon, elevation in the config file"
+                "No observing site: give --site LAT,LON[,ELEV] (degrees, east-positive longitude, "
+                "optional metres) or set [station] lat, lon, elevation in the config file"
                 + (f" ({self.config_path})." if self.config_path else ".")
             )
         return self.site
@@ -362,15 +362,15 @@ def parse_site(text: str, *, origin: str = "--site") -> Site:
     parts = [p.strip() for p in text.split(",")]
     if len(parts) not in (2, 3):
         raise ConfigError(
-            f"{origin}: expected LAT,LON,ELEV (e.g. -33.9,18.4,10 or 51.4769,-0.0005,46), "
+            f"{origin}: expected LAT,LON[,ELEV] (e.g. -33.9,18.4,10 or 51.4769,-0.0005,46), "
             f"got {text!r}."
         )
     try:
         nums = [float(p) for p in parts]
     except ValueError as exc:
-        raise ConfigError(f"{origin}: {text!r} is not numbers: expected LAT,LON,ELEV.") from exc
+        raise ConfigError(f"{origin}: {text!r} is not numbers: expected LAT,LON[,ELEV].") from exc
     if not all(math.isfinite(n) for n in nums):
-        raise ConfigError(f"{origin}: {text!r} is not finite numbers: expected LAT,LON,ELEV.")
+        raise ConfigError(f"{origin}: {text!r} is not finite numbers: expected LAT,LON[,ELEV].")
     return _site(nums[0], nums[1], nums[2] if len(nums) == 3 else 0.0, origin)
 
 

@@ -78,7 +78,7 @@ def test_missing_named_config_is_an_error(tmp_path: Path) -> None:
 
 def test_require_site_message() -> None:
     s = load_settings(None)
-    with pytest.raises(ConfigError, match="--site LAT,LON,ELEV"):
+    with pytest.raises(ConfigError, match=r"--site LAT,LON\[,ELEV\]"):
         s.require_site()
 
 

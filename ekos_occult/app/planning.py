@@ -54,8 +54,8 @@ def build_plan(options: PlanOptions, settings: Settings) -> Plan:
         The plan; ``Plan.warnings`` holds sentences for stderr (e.g. ignored columns).
 
     Raises:
+        InputError: the events file cannot be read (said first, before a missing site).
         ConfigError: no site.
-        InputError: the events file cannot be read.
         CsvFormatError: the events file has problems (all of them listed).
         PredictionFormatError: an occelmnt file (``*.xml``, a folder, or text starting
             ``<Occultations>``) cannot be read.
@@ -65,24 +65,24 @@ def build_plan(options: PlanOptions, settings: Settings) -> Plan:
     from ekos_occult.plan.occelmnt import is_occelmnt_text, read_occelmnt
     from ekos_occult.plan.planner import make_plan
 
+    path = options.events
+    name = "<stdin>" if path == "-" else path
+    # The input first: a missing or unreadable events file is named before a missing site.
+    feed = read_prediction_files(path) if is_prediction_path(path) else None
+    text = ""
+    if feed is None:
+        text = read_events_text(path)
+        if is_occelmnt_text(text):
+            feed = read_occelmnt(text, name)
     site = settings.require_site()
     now = options.now
     if now is None:
         from ekos_occult.clock import SystemClock
 
         now = SystemClock().now()
-    path = options.events
-    if is_prediction_path(path):
-        feed = read_prediction_files(path)
+    if feed is not None:
         return plan_predictions(feed, options.predictions, site, now, settings)
-    text = read_events_text(path)
-    if is_occelmnt_text(text):
-        name = "<stdin>" if path == "-" else path
-        feed = read_occelmnt(text, name)
-        return plan_predictions(feed, options.predictions, site, now, settings)
-    catalog = read_events(
-        text, "<stdin>" if path == "-" else path, skip_invalid=options.skip_invalid
-    )
+    catalog = read_events(text, name, skip_invalid=options.skip_invalid)
     plan = make_plan(catalog.events, site, now, settings.rules, invalid=catalog.invalid)
     ignored = _csv_ignores_prediction_options(options.predictions)
     return dataclasses.replace(plan, warnings=catalog.warnings + plan.warnings + ignored)

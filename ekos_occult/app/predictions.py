@@ -54,8 +54,8 @@ def station_predictions(request: PredictionsRequest, settings: Settings) -> Stat
     from ekos_occult.app.events import read_prediction_files
     from ekos_occult.plan.predictions import events_from_predictions
 
+    feed = read_prediction_files(request.source)  # a missing file is said before a missing site
     site = settings.require_site()
-    feed = read_prediction_files(request.source)
     predicted = events_from_predictions(feed.predictions, site, request.options)
     items = tuple(
         sorted(_select(predicted.items, request.event), key=lambda i: i.geometry.central_time)

@@ -73,8 +73,8 @@ def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every subcommand registered."""
     parser = ArgumentParser(
         prog="ekos-occult",
-        description="Plan, schedule, record and time stellar occultations with KStars/Ekos. "
-        "All times are UTC; a timestamp without an offset is read as UTC.",
+        description="plan, schedule, record and time stellar occultations with KStars/Ekos; "
+        "all times are UTC (a timestamp without an offset is read as UTC)",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     parser.add_argument(

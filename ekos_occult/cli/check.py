@@ -25,8 +25,8 @@ __all__ = ["NAME", "HELP", "add_arguments", "run"]
 
 NAME = "check"
 HELP = (
-    "Check the rig before a night: KStars/Ekos, devices, the camera's video recording, "
-    "KStars scheduler settings, site, clock synchronisation and free disk."
+    "check the rig before a night: KStars/Ekos, devices, the camera's video recording, "
+    "KStars scheduler settings, site, clock synchronisation and free disk"
 )
 
 _MARK = {"ok": "ok", "warning": "WARN", "problem": "FAIL", "unknown": "??"}

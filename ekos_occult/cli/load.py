@@ -34,8 +34,8 @@ __all__ = ["NAME", "HELP", "add_arguments", "run"]
 
 NAME = "load"
 HELP = (
-    "Plan the night, write its Ekos scheduler list and capture sequences, and load them into the "
-    "running Ekos over D-Bus (refuses to touch a running scheduler unless --force)."
+    "plan the night, write its Ekos scheduler list and capture sequences, and load them into the "
+    "running Ekos over D-Bus (refuses to touch a running scheduler unless --force)"
 )
 
 

@@ -87,11 +87,12 @@ class ArgumentParser(argparse.ArgumentParser):
 def add_site_option(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--site",
-        metavar="LAT,LON,ELEV",
+        metavar="LAT,LON[,ELEV]",
         type=site,
-        help="observing site: geodetic latitude and longitude in degrees (east positive; "
-        "0-360 also read) and elevation in metres, e.g. -33.9,18.4,10; "
-        "default from the config file [station]",
+        help="the observing site: geodetic latitude and longitude in degrees (east positive; "
+        "0-360 also read) and, optionally, the elevation in metres (height above the "
+        "ellipsoid; default 0), e.g. -33.9,18.4,10 or -33.9,18.4; default from the config "
+        "file [station]",
     )
 
 
@@ -107,7 +108,7 @@ def add_rule_options(p: argparse.ArgumentParser) -> None:
         type=_limit("lead_s", " s", "number of seconds"),
         metavar="SECONDS",
         dest="lead_s",
-        help="Ekos job starts this long before the recording (default 300)",
+        help="the Ekos job starts this long before the recording (default 300)",
     )
     g.add_argument(
         "--min-altitude",
@@ -140,7 +141,7 @@ def add_bus_option(p: argparse.ArgumentParser) -> None:
         "--bus",
         metavar="ADDRESS",
         type=text,
-        help="D-Bus session bus address of KStars; default $DBUS_SESSION_BUS_ADDRESS, "
+        help="the D-Bus session bus address of KStars; default $DBUS_SESSION_BUS_ADDRESS, "
         "else a running `ekos-occult sandbox`",
     )
 
@@ -150,7 +151,7 @@ def add_kstars_version_option(p: argparse.ArgumentParser) -> None:
         "--kstars-version",
         choices=FORMAT_SETTINGS,
         dest="kstars_version",
-        help="Ekos file format: 3.6 (Debian/Ubuntu) or 3.7 (3.7 and newer, StellarMate); "
+        help="the Ekos file format: 3.6 (Debian/Ubuntu) or 3.7 (3.7 and newer, StellarMate); "
         "auto detects the running KStars where possible",
     )
 
@@ -183,7 +184,7 @@ EVENTS_HELP = (
     "in seconds. Optional: priority, exposure, event_duration, asteroid, id. Timestamps are "
     "ISO 8601: without an offset they are UTC, with an offset they are converted to UTC. "
     "Or Occult/OccultWatcher occelmnt predictions: an XML file (or a folder of them), each "
-    "event centred on this station's local central time (see `ekos-occult predictions`)."
+    "event centred on this station's local central time (see `ekos-occult predictions`)"
 )
 
 
@@ -237,8 +238,8 @@ def add_kstarsrc_option(parser: argparse.ArgumentParser) -> None:
         "--kstarsrc",
         metavar="PATH",
         type=input_file,
-        help="KStars' settings file (default: that of the KStars process on the bus, read "
-        "from its HOME/XDG_CONFIG_HOME; else the sandbox's, else ~/.config/kstarsrc)",
+        help="the settings file of KStars, kstarsrc (default: that of the KStars process on the "
+        "bus, read from its HOME/XDG_CONFIG_HOME; else the sandbox's, else ~/.config/kstarsrc)",
     )
     parser.add_argument(
         "--state-dir",

@@ -23,8 +23,8 @@ __all__ = ["NAME", "HELP", "add_arguments", "run"]
 
 NAME = "plan"
 HELP = (
-    "Read the nightly events CSV and decide what can be recorded: each event scheduled or "
-    "skipped (past, sun, altitude, conflict), with its Ekos job start and exposure."
+    "read the nightly events CSV and decide what can be recorded: each event scheduled or "
+    "skipped (past, sun, altitude, conflict), with its Ekos job start and exposure"
 )
 
 

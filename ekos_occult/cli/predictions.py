@@ -18,9 +18,9 @@ __all__ = ["NAME", "HELP", "add_arguments", "run"]
 
 NAME = "predictions"
 HELP = (
-    "Read Occult/OccultWatcher occelmnt predictions (XML file or folder) and show each event "
+    "read Occult/OccultWatcher occelmnt predictions (XML file or folder) and show each event "
     "at this station: local central time, chord offset, in path / 1-sigma, star and Sun, "
-    "shadow speed, duration and recording window; optionally a map of the path."
+    "shadow speed, duration and recording window; optionally a map of the path"
 )
 
 

@@ -27,7 +27,8 @@ MAX_TRIALS = 100_000  # per simulation; more does not narrow a 95 % bar measurab
 
 NAME = "reduce"
 HELP = (
-    "time an occultation: SER recording or PyMovie CSV -> light curve -> D and R (UTC, start "
+    "time an occultation: a SER video (measured here) or a light curve measured elsewhere "
+    "(CSV from PyMovie, PyOTE/R-OTE or a Tangra export; SORA .dat) -> D and R (UTC, start "
     "of exposure) with 68%/95% error bars and a false-event probability"
 )
 
@@ -52,7 +53,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "file",
         metavar="FILE",
         type=values.input_location,
-        help="a .ser recording or a PyMovie-format .csv light curve",
+        help="the input, one of: a SER video (.ser, or any file whose SER FileID ends in "
+        "RECORDER); a SORA light curve (.dat: time and flux per line, Julian dates or "
+        "seconds); else a light-curve CSV: PyMovie, PyOTE/R-OTE (header row FrameNum,timeInfo,"
+        "...) or a Tangra export (FrameNo,Time (UT),Signal (1),Background (1),...)",
     )
     _photometry_flags(p.add_argument_group("photometry (SER input)"))
     _csv_flags(p.add_argument_group("light curve (CSV input)"))
@@ -121,7 +125,7 @@ def _csv_flags(g: argparse._ArgumentGroup) -> None:
         "--date",
         metavar="YYYY-MM-DD",
         type=values.utc_date,
-        help="UTC date of the first frame when the file has none",
+        help="the UTC date of the first frame when the file has none",
     )
 
 
@@ -147,7 +151,7 @@ def _timing_flags(g: argparse._ArgumentGroup) -> None:
         metavar="N",
         type=values.count(100, MAX_TRIALS, "trials"),
         default=5000,
-        help="Monte-Carlo trials for the error bars (default 5000)",
+        help="number of Monte-Carlo trials for the error bars (default 5000)",
     )
     g.add_argument(
         "--false-trials",

@@ -38,8 +38,8 @@ __all__ = [
 
 NAME = "render"
 HELP = (
-    "Write the night's Ekos scheduler list (.esl, one job per scheduled event) and capture "
-    "sequences (.esq) into a folder - files only, nothing is sent to Ekos."
+    "write the night's Ekos scheduler list (.esl, one job per scheduled event) and capture "
+    "sequences (.esq) into a folder - files only, nothing is sent to Ekos"
 )
 
 
@@ -60,7 +60,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default="UTC",
         help="time zone of KStars' geographic location: Ekos reads job start times as "
         "wall-clock time there. An offset (+02:00, -5, 5.5) or a zone name (Europe/Berlin); "
-        "default UTC. `ekos-occult load` asks KStars instead.",
+        "default UTC; `ekos-occult load` asks KStars instead",
     )
 
 

@@ -39,8 +39,8 @@ __all__ = ["NAME", "HELP", "add_arguments", "parse_roi", "run"]
 
 NAME = "run"
 HELP = (
-    "Supervise the night: Ekos runs each event's job (slew, track, control frame), then the "
-    "camera's video stream is recorded over the event window and the SER file checked."
+    "supervise the night: Ekos runs each event's job (slew, track, control frame), then the "
+    "camera's video stream is recorded over the event window and the SER file checked"
 )
 
 

@@ -198,7 +198,7 @@ def site(value: str) -> Site:
     """``LAT,LON[,ELEV]``: degrees (east-positive longitude, 0-360 also read) and metres."""
     from ekos_occult.settings import parse_site
 
-    expected = "LAT,LON,ELEV, e.g. -33.9,18.4,10 (degrees, east-positive longitude, metres)"
+    expected = "LAT,LON[,ELEV], e.g. -33.9,18.4,10 (degrees, east-positive longitude, metres)"
     try:
         return parse_site(_clean(value, expected), origin="")
     except ConfigError as exc:

@@ -217,7 +217,7 @@ def test_numeric_flag_refuses(
     [
         (["plan", "x.csv", "--site", "95,0,0"], "--site: Latitude must be between"),
         (["plan", "x.csv", "--site", "nan,0"], "--site: 'nan,0' is not finite"),
-        (["plan", "x.csv", "--site", "1,2,3,4"], "--site: expected LAT,LON,ELEV"),
+        (["plan", "x.csv", "--site", "1,2,3,4"], "--site: expected LAT,LON[,ELEV]"),
         (["plan", "x.csv", "--site", ""], "--site: empty value"),
         (["plan", "x.csv", "--site", "10,500"], "--site: longitude 500 is not within"),
         (["plan", "x.csv", "--now", "tonight"], "--now: 'tonight' is not an ISO 8601"),
@@ -390,3 +390,72 @@ def test_config_is_accepted_after_the_command_too(
     assert sites[0] == sites[1] == sites[2]
     assert sites[0]["lat_deg"] == pytest.approx(-33.9)
     assert sites[0]["lon_deg"] == pytest.approx(18.4)
+
+
+def _help_texts(parser: argparse.ArgumentParser) -> Iterator[tuple[str, str]]:
+    """(what, text) of a parser's description, its commands' one-line helps, its arguments'
+    helps and its group titles: everything ``--help`` shows that we wrote."""
+    if parser.description:
+        yield "description", parser.description
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for choice in action._choices_actions:
+                yield f"{choice.dest} (command list)", choice.help or ""
+        elif action.help not in (None, argparse.SUPPRESS):
+            yield "/".join(action.option_strings) or action.dest, str(action.help)
+    for group in parser._action_groups:
+        yield f"group {group.title!r}", group.title or ""
+
+
+@pytest.mark.parametrize("path", COMMANDS, ids=lambda p: " ".join(p) or "top")
+def test_help_texts_are_written_as_argparse_writes_its_own(path: Path_) -> None:
+    # One style, argparse's ("show this help message and exit"): a lower-case start and no
+    # full stop at the end, in every description, command help, argument help and group title.
+    texts = list(_help_texts(PARSERS[path]))
+    assert texts
+    wrong = [
+        f"{what}: {text[:60]!r}"
+        for what, text in texts
+        if text[:1].isupper() or text.rstrip().endswith(".")
+    ]
+    assert wrong == []
+
+
+def test_the_help_style_check_sees_a_capital_and_a_full_stop() -> None:
+    parser = argparse.ArgumentParser(description="Plan the night.")
+    parser.add_argument("--x", help="fine")
+    texts = dict(_help_texts(parser))
+    assert texts["description"] == "Plan the night." and texts["--x"] == "fine"
+
+
+def test_site_help_says_the_elevation_is_optional_and_in_metres(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["plan", "--help"]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert "--site LAT,LON[,ELEV]" in out
+    assert "optionally, the elevation in metres" in out and "default 0" in out
+    assert PARSER.parse_args(["plan", "x.csv", "--site", "-33.9,18.4"]).site == Site(
+        -33.9, 18.4, 0.0
+    )
+
+
+def test_reduce_help_names_every_input_reduce_reads(capsys: pytest.CaptureFixture[str]) -> None:
+    # reduce_file: a SER (by extension or FileID), a SORA .dat, else the CSV reader (PyMovie,
+    # PyOTE/R-OTE: FrameNum; Tangra: FrameNo).
+    assert main(["reduce", "--help"]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    for name in ("SER video", ".ser", "SORA", ".dat", "PyMovie", "PyOTE/R-OTE", "Tangra"):
+        assert name in out, name
+    assert "FrameNum" in out and "FrameNo" in out
+
+
+@pytest.mark.parametrize("command", ["plan", "render", "load", "run", "rehearse", "predictions"])
+def test_a_missing_events_file_is_named_before_a_missing_site(
+    command: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    missing = tmp_path / "tonight.csv"
+    assert main([command, str(missing)]) == 2  # and no site anywhere (no config)
+    err = capsys.readouterr().err
+    assert str(missing) in err and "No such file" in err
+    assert "No observing site" not in err

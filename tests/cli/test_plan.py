@@ -192,7 +192,7 @@ def test_missing_file_and_no_site_and_bad_now(
     assert plan(str(tmp_path / "nope.csv"), "--site", SITE, "--now", NOW) == 2
     assert "Cannot read the events file" in capsys.readouterr().err
     assert plan(str(DATA / "classic.csv"), "--now", NOW) == 2
-    assert "No observing site: give --site LAT,LON,ELEV" in capsys.readouterr().err
+    assert "No observing site: give --site LAT,LON[,ELEV]" in capsys.readouterr().err
     assert plan(str(DATA / "classic.csv"), "--site", SITE, "--now", "tonight") == 2
     assert "--now: 'tonight' is not an ISO 8601 time" in capsys.readouterr().err
 

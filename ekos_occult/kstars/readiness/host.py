@@ -47,7 +47,7 @@ def location_check(loc: KStarsLocation, site: Site | None) -> Check:
             "site",
             Verdict.UNKNOWN,
             f"{found}; no site configured to compare with",
-            "Give --site LAT,LON,ELEV or set [site] in the config file.",
+            "Give --site LAT,LON[,ELEV] or set [station] in the config file.",
         )
     km = ground_distance_km(loc.lat_deg, loc.lon_deg, site.lat_deg, site.lon_deg)
     if km <= _SITE_TOLERANCE_KM:
