@@ -177,7 +177,7 @@ def _timing_flags(g: argparse._ArgumentGroup) -> None:
 
 
 def _options(args: argparse.Namespace, settings: Settings) -> ReduceOptions:
-    """The reduction options; every flag was range-checked by its ``type=`` (cli/options.py)."""
+    """The reduction options; every flag was range-checked by its ``type=`` (cli/values.py)."""
     from ekos_occult.app.recording import recording_provenance
     from ekos_occult.reduce.reduction import ReduceOptions
 

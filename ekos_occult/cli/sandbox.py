@@ -66,7 +66,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
             p.add_argument(
                 "file",
                 metavar="FILE.png",
-                type=options.output_file(".png"),
+                type=values.output_file(".png"),
                 help="the PNG to write",
             )
         if name == "start":
