@@ -300,6 +300,7 @@ async def _night(
         observers=observers(clock.now) if observers else (),
         clock_sync=KernelClockReader(),
         max_clock_error_s=settings.camera.max_clock_error_s,
+        camera=settings.camera,
     )
     saved = _saved_options(kstarsrc, report, say)
     try:

@@ -7,7 +7,9 @@ For each event key :class:`EventTiming` keeps, and adds to the journal's event l
   (unsynchronised, error bound over ``[camera] max_clock_error_s``) also become flags;
 - ``timestamps``: what stamped the frames (``host write time``, or a QHY GPS camera's
   ``GPS exposure start`` with its lock state), the exposure, and the mean frame interval from
-  the first and last stamps and the frame count;
+  the first and last stamps and the frame count; for host stamps, ``correction_model``: the
+  camera's timing model from ``[camera]`` that ``reduce`` applies by default (sampling,
+  acquisition delay and its uncertainty, where it came from; see docs/timing.md);
 - ``verified``: how the file was judged (:mod:`ekos_occult.night.verification`).
 """
 
@@ -23,6 +25,7 @@ from ekos_occult.errors import EkosError, RecordingError
 from ekos_occult.night.journal import to_json
 from ekos_occult.night.ports import ClockSyncReader, RecorderPort
 from ekos_occult.night.records import Job
+from ekos_occult.settings import CameraSettings
 
 __all__ = ["EventTiming", "stamp_kind", "interval_stats"]
 
@@ -36,6 +39,8 @@ class EventTiming:
         max_clock_error_s: the clock error bound above which a recording is flagged.
         now: the night's clock.
         emit: journals one entry (``emit(kind, **fields)``).
+        camera: the ``[camera]`` settings, for the correction model of host stamps (None: not
+            said).
     """
 
     def __init__(
@@ -45,13 +50,14 @@ class EventTiming:
         max_clock_error_s: float,
         now: Callable[[], datetime],
         emit: Callable[..., None],
+        camera: CameraSettings | None = None,
     ) -> None:
         self.recorder, self.clock_sync, self.max_clock_error_s = (
             recorder,
             clock_sync,
             max_clock_error_s,
         )
-        self._now, self._emit = now, emit
+        self._now, self._emit, self._camera = now, emit, camera
         self._clock_at: dict[str, dict[str, Any]] = {}  # event key -> clock before recording
         self._stamps_at: dict[str, dict[str, Any]] = {}  # event key -> what stamps the frames
         self._verified_at: dict[str, dict[str, Any]] = {}  # event key -> how the file was judged
@@ -65,6 +71,15 @@ class EventTiming:
                 stamps = dict(await describe())
             except (EkosError, RecordingError) as exc:
                 stamps["detail"] = f"the camera's GPS state could not be read: {exc}"
+        if self._camera is not None and stamps.get("source") == "host write time":
+            cam = stamps.get("camera")
+            model = self._camera.delay_for(cam if isinstance(cam, str) and cam else None)
+            stamps["correction_model"] = {
+                "sampling": model.sampling,
+                "acquisition_delay_s": model.delay_s,
+                "acquisition_delay_uncertainty_s": model.uncertainty_s,
+                "from": model.origin,
+            }
         self._stamps_at[job.key] = stamps
         if self.clock_sync is None:
             return

@@ -40,6 +40,7 @@ from ekos_occult.night.records import (
     Reason,
 )
 from ekos_occult.night.supervisor import cleanup_for, transition
+from ekos_occult.settings import CameraSettings
 
 __all__ = ["JobFiles", "EventResult", "NightRunner", "make_job"]
 
@@ -87,6 +88,8 @@ class NightRunner:
         observers: more sinks fed every entry (live view); closed with the journal.
         clock_sync: reads the clock's synchronisation before each recording (None: not read).
         max_clock_error_s: a clock error bound above this flags the recording.
+        camera: the ``[camera]`` settings: each host-stamped recording's journal line says which
+            timing model reduce will apply by default (None: not said).
     """
 
     def __init__(
@@ -105,12 +108,15 @@ class NightRunner:
         observers: Sequence[JournalSink] = (),
         clock_sync: ClockSyncReader | None = None,
         max_clock_error_s: float = 0.1,
+        camera: CameraSettings | None = None,
     ) -> None:
         self.plan, self.ekos, self.recorder, self.clock = plan, ekos, recorder, clock
         self.limits = limits or Limits()
         self._out = JournalFanout(journal, observers, clock.now)
         self._emit = self._out.emit
-        self._timing = EventTiming(recorder, clock_sync, max_clock_error_s, clock.now, self._emit)
+        self._timing = EventTiming(
+            recorder, clock_sync, max_clock_error_s, clock.now, self._emit, camera
+        )
         self._actions = ActionPerformer(
             ekos=ekos,
             recorder=recorder,

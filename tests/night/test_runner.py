@@ -613,3 +613,24 @@ def test_clock_journaled_before_every_recording(
         interval = final["timestamps"]["frame_interval"]
         assert interval["mean_s"] == pytest.approx(ev.exposure_s, rel=0.05)
         assert any("NOT synchronised" in f for f in final["flags"]) is flagged
+
+
+def test_journal_says_which_timing_model_reduce_will_apply(tmp_path: Path) -> None:
+    """Host stamps: the event line carries [camera]'s model (sampling, delay, uncertainty)."""
+    from ekos_occult.settings import CameraSettings
+
+    plan = make_plan(planned("Vega", 6))
+    night = Night(tmp_path, plan)
+    cam = CameraSettings(acquisition_delay_s=0.012, acquisition_delay_uncertainty_s=0.004)
+    results = asyncio.run(night.runner(camera=cam).run())
+    assert [r.outcome for r in results] == [Outcome.RECORDED]
+    model = night.final("Vega")["timestamps"]["correction_model"]
+    assert model == {
+        "sampling": "exposure",
+        "acquisition_delay_s": 0.012,
+        "acquisition_delay_uncertainty_s": 0.004,
+        "from": "[camera] default",
+    }
+    plain = Night(tmp_path / "b", make_plan(planned("Deneb", 6)))
+    asyncio.run(plain.runner().run())
+    assert "correction_model" not in plain.final("Deneb")["timestamps"]
