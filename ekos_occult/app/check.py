@@ -146,9 +146,9 @@ def kstars_config_home(bus: str, timeout_s: float) -> Path | None:
 
 async def _kstars_checks(
     bus: str, settings: Settings
-) -> tuple[list[Check], int | None, str | None]:
-    """The checks that ask KStars, the camera's full-frame size in bytes and KStars' version
-    (None: unknown)."""
+) -> tuple[list[Check], int | None, str | None, str | None]:
+    """The checks that ask KStars, the camera's full-frame size in bytes, KStars' version
+    (None: unknown) and the INDI host the recordings are written on (None: this machine)."""
     from ekos_occult.errors import EkosError, RecordingError
     from ekos_occult.kstars.client import EkosClient
     from ekos_occult.kstars.readiness import Check, Verdict, check_rig, version_check
@@ -165,16 +165,58 @@ async def _kstars_checks(
             try:
                 found = await client.identify()
             except EkosError:
-                return checks, None, None  # KStars is not there: check_rig said so
+                return checks, None, None, None  # KStars is not there: check_rig said so
             checks.append(version_check(found, settings.ekos.kstars_version).check)
+            try:
+                server = await client.indi_server(settings.ekos.profile)
+            except EkosError:
+                server = None
+            host = None if server is None or server.is_local else server.host
             try:
                 camera = settings.ekos.camera or await client.camera_name()
                 geometry = await IndiStreamRecorder(lambda: client, camera).frame_geometry(None)
             except (EkosError, RecordingError):
-                return checks, None, found.version
-            return checks, geometry.frame_bytes, found.version
+                return checks, None, found.version, host
+            return checks, geometry.frame_bytes, found.version, host
     except EkosError as exc:
-        return [Check("kstars", Verdict.PROBLEM, str(exc))], None, None
+        return [Check("kstars", Verdict.PROBLEM, str(exc))], None, None, None
+
+
+def recordings_disk_check(
+    host: str | None, mount: Path | None, local: Path, rate_bytes_per_s: float | None
+) -> Check:
+    """Free space where the recordings go: this machine's folder; with INDI on another host,
+    that host's recordings folder through its mount (``[indi] remote_record_dir``), or a plain
+    statement that it cannot be checked from here."""
+    from ekos_occult.kstars.readiness import Check, Verdict, disk_check
+    from ekos_occult.video.diskspace import free_bytes
+
+    if host is None:
+        return disk_check(free_bytes(local), local, rate_bytes_per_s=rate_bytes_per_s)
+    if mount is None:
+        return Check(
+            "disk",
+            Verdict.UNKNOWN,
+            f"the recordings are written on the INDI host {host}: its free disk space cannot "
+            "be checked from here",
+            "Check it on that host, or mount its recordings folder here and set [indi] "
+            "remote_record_dir (then it is checked, and each file verified, through the mount).",
+        )
+    try:
+        if not mount.is_dir():
+            raise FileNotFoundError("not a folder (is it mounted?)")
+        free = free_bytes(mount)
+    except OSError as exc:
+        return Check(
+            "disk",
+            Verdict.PROBLEM,
+            f"the INDI host {host}'s recordings folder, mounted at {mount}, cannot be read: {exc}",
+            "Mount it (sshfs, NFS, SMB) before the night, or unset [indi] remote_record_dir.",
+        )
+    check = disk_check(free, mount, rate_bytes_per_s=rate_bytes_per_s)
+    return Check(
+        check.name, check.verdict, f"{check.detail} (INDI host {host}, mounted)", check.fix
+    )
 
 
 def _connect_race_check(bus: str, settings: Settings) -> list[Check]:
@@ -196,23 +238,22 @@ def check_rig_ready(request: CheckRequest, settings: Settings) -> list[Check]:
     from ekos_occult.kstars.readiness import (
         Check,
         Verdict,
-        disk_check,
         kstars_settings_checks,
         read_kstarsrc,
     )
     from ekos_occult.kstars.sandbox import resolve_bus_address
-    from ekos_occult.video.diskspace import free_bytes
 
     checks: list[Check] = []
     frame_bytes: int | None = None
     version: str | None = None
+    host: str | None = None
     try:
         bus = resolve_bus_address(request.bus, os.environ, settings.sandbox_dir)
     except EkosUnavailable as exc:
         bus = ""
         checks.append(Check("kstars", Verdict.PROBLEM, str(exc)))
     if bus:
-        found, frame_bytes, version = asyncio.run(_kstars_checks(bus, settings))
+        found, frame_bytes, version, host = asyncio.run(_kstars_checks(bus, settings))
         checks += found
         checks += _connect_race_check(bus, settings)
     rc_path = kstarsrc_path(request.kstarsrc, settings, bus)
@@ -224,5 +265,5 @@ def check_rig_ready(request: CheckRequest, settings: Settings) -> list[Check]:
     checks.append(clock_verdict(clock, settings.camera.max_clock_error_s))
     where = (settings.out_dir or Path.cwd()).absolute()
     rate = frame_bytes * FRAMES_PER_S if frame_bytes else None
-    checks.append(disk_check(free_bytes(where), where, rate_bytes_per_s=rate))
+    checks.append(recordings_disk_check(host, settings.indi.mount, where, rate))
     return checks

@@ -234,6 +234,24 @@ def _say_ready(report: ReadyReport, say: Say) -> None:
         say(f"note: {note}")
 
 
+def _say_remote(report: ReadyReport, settings: Settings, say: Say) -> None:
+    """With INDI on another host: how its recordings will be verified."""
+    server, mount = report.indi_server, settings.indi.mount
+    if server is None or server.is_local:
+        return
+    if mount is not None:
+        say(
+            f"note: INDI on {server.host} records into {settings.indi.on_host}, mounted here at "
+            f"{mount}: each file is verified through the mount"
+        )
+    else:
+        say(
+            f"note: the recordings stay on {server.host}: each is judged by INDI's own report "
+            "(the frames it recorded), its timestamps are not read here, and the free space "
+            "there cannot be checked ([indi] remote_record_dir: verify them through a mount)"
+        )
+
+
 async def _night(
     request: RunRequest,
     settings: Settings,
@@ -270,6 +288,7 @@ async def _night(
     if note:
         report = replace(report, notes=(*report.notes, note))
     _say_ready(report, say)
+    _say_remote(report, settings, say)
     check_record_directory(night / RECORDINGS)
     keep_events(csv, night)
     job_files = _write_jobs(plan, settings, report, night)

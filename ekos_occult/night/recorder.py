@@ -268,6 +268,11 @@ class IndiStreamRecorder:
                     "cannot be checked from here (mount its recordings folder and set [indi] "
                     "remote_record_dir to check it)"
                 )
+            if not self._mount.is_dir():
+                raise RecordingError(
+                    f"the INDI host {host}'s recordings folder is not mounted at {self._mount}: "
+                    "its free disk space cannot be checked"
+                )
             directory = self._mount
         return await self._bounded("free_bytes", asyncio.to_thread(self._disk_free, directory))
 

@@ -7,7 +7,8 @@ Three ways, journaled as the event's ``verified`` (with INDI's own report beside
   size checked against the ROI asked for.
 - ``through mount``: INDI runs on another host (Ekos remote mode) whose recordings folder is
   mounted here (``[indi] remote_record_dir``); the file is found through the mount and read
-  exactly as on disk.
+  exactly as on disk. A mount that is not there, or that does not show the file, falls back to
+  INDI's report with a warning (the recording is not thrown away).
 - ``INDI's report only``: INDI runs on another host and its files cannot be read here. The
   verdict rests on what INDI published (:mod:`ekos_occult.kstars.indiwatch`): the file it
   opened, the frames it recorded against the frames the plan calls for, frames it skipped, its
@@ -85,11 +86,16 @@ async def verify_recording(
     host = recorder.files_host
     if host is not None:
         mount = getattr(recorder, "mount", None)
-        if mount is None:
+        path = None
+        if mount is not None and await asyncio.to_thread(mount.is_dir):
+            find_in_mount = getattr(recorder, "find_in_mount")  # noqa: B009 - not in every port
+            path = await find_in_mount(request, report.file if report else None)
+        if path is None:  # no mount, or the file is not visible through it: INDI's word
             check = judged_by_indi(request, expect, host, report, note)
+            if mount is not None:
+                missing = f"the recording was not found through the mount {mount}"
+                check = replace(check, warnings=(missing, *check.warnings))
             return Verification(check, check.path, INDI_ONLY, report, note)
-        find_in_mount = getattr(recorder, "find_in_mount")  # noqa: B009 - not in every port
-        path = await find_in_mount(request, report.file if report else None)
         how = THROUGH_MOUNT
     else:
         path = await recorder.find_recording(request, started)

@@ -105,8 +105,8 @@ def test_ready_rig_exits_0(
 ) -> None:
     from ekos_occult.app import check as check_case
 
-    async def kstars_ok(bus: str, settings: object) -> tuple[list[Check], None, str]:
-        return [Check("kstars", Verdict.OK, f"KStars 3.6.2 on {bus} (test)")], None, "3.6.2"
+    async def kstars_ok(bus: str, settings: object) -> tuple[list[Check], None, str, None]:
+        return [Check("kstars", Verdict.OK, f"KStars 3.6.2 on {bus} (test)")], None, "3.6.2", None
 
     monkeypatch.setattr(check_case, "_kstars_checks", kstars_ok)
     rc = main(
@@ -175,3 +175,34 @@ def test_check_json_clock_is_the_kernels(
     assert clock["synchronised"] is direct.synchronised and isinstance(direct.synchronised, bool)
     assert clock["max_error_s"] == pytest.approx(direct.max_error_s, abs=1.0)
     assert 0.0 <= clock["max_error_s"] <= 16.0  # the kernel caps it at NTP_PHASE_LIMIT
+
+
+def test_free_space_on_a_remote_indi_host_is_said_to_be_unknown_or_read_through_its_mount(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from ekos_occult.app import check as check_case
+
+    async def remote(bus: str, settings: object) -> tuple[list[Check], None, str, str]:
+        return [Check("kstars", Verdict.OK, "KStars 3.8.1 (test)")], None, "3.8.1", "sm.local"
+
+    monkeypatch.setattr(check_case, "_kstars_checks", remote)
+    rc_file = kstarsrc(tmp_path, GOOD_KSTARSRC)
+    main(["check", "--bus", "unix:path=/test", "--kstarsrc", rc_file])
+    out = capsys.readouterr().out
+    assert "written on the INDI host sm.local: its free disk space cannot be checked" in out
+    mount = tmp_path / "sm"
+    mount.mkdir()
+    config = tmp_path / "config.toml"
+    config.write_text(f"[indi]\nremote_record_dir = '{mount}'\n", encoding="utf-8")
+    main(["--config", str(config), "check", "--bus", "unix:path=/test", "--kstarsrc", rc_file])
+    out = capsys.readouterr().out
+    line = next(x for x in out.splitlines() if "disk:" in x or "] disk" in x)
+    assert f"free in {mount}" in line and "(INDI host sm.local, mounted)" in line
+    assert line.startswith("[  ok]")
+
+
+def test_an_unreadable_mount_of_the_remote_recordings_is_a_problem(tmp_path: Path) -> None:
+    from ekos_occult.app.check import recordings_disk_check
+
+    check = recordings_disk_check("sm", tmp_path / "not-mounted", tmp_path, None)
+    assert check.verdict is Verdict.PROBLEM and "cannot be read" in check.detail

@@ -521,3 +521,17 @@ def test_the_scheduler_options_our_schedules_change_are_put_back(
     assert "put back as they were before the night: error handling 2 (delay 30 s)" in said
     assert "written back (only these keys)" in said and "SchedulerShutdownEnabled removed" in said
     assert rig.jobs == []  # the restoring schedule left no job behind
+
+
+def test_a_mount_that_is_not_there_falls_back_to_indis_report(bus: str, tmp_path: Path) -> None:
+    """[indi] remote_record_dir set but nothing mounted: the recordings are not thrown away,
+    they are judged by INDI's report, and both the disk and the verdict say why."""
+    clock = FakeClock(T0)
+    rig = _rig(clock, tmp_path / "sm-disk", mode="remote", indi_host="127.0.0.2")
+    kw = {"mount": tmp_path / "not-mounted", "dir_on_host": "/home/stellarmate/occult"}
+    report, results, journal = _night(bus, tmp_path, rig, clock, kw)
+    assert [r.outcome for r in results] == [Outcome.RECORDED, Outcome.RECORDED]
+    for e in [e for e in journal.entries if e["type"] == "event"]:
+        assert e["verified"]["how"] == "INDI's report only" and e["frames"] == 21
+        assert any("not found through the mount" in w for w in e["warnings"])
+        assert any("is not mounted at" in f for f in e["flags"])
