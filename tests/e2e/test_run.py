@@ -46,7 +46,7 @@ def test_two_events_recorded_on_time(
     assert rc == 0, captured.err
     # The scheduler options our schedules rewrite were put back: KStars 3.6.2 loaded the
     # restoring schedule (no job, the user's options), and its kstarsrc holds them as before.
-    assert "scheduler options put back as they were before the night" in captured.out
+    assert "scheduler options put back as they were before the night" in captured.err
     assert read_group(kstarsrc.read_text(encoding="utf-8"), keys) == before
     lines = event_lines(out)
     assert [(e["name"], e["outcome"]) for e in lines] == [(e.name, "recorded") for e in events]
