@@ -142,12 +142,14 @@ async def ekos_state(client: EkosClient) -> EkosState:
 def ekos_check(state: EkosState, profile: str) -> Check:
     """Ekos open with its profile started; the fix names ``profile`` (``[ekos] profile``)."""
     which = f"the profile {profile!r}" if profile else "your profile"
-    fix = f"Open Ekos and start {which}, or give --start-ekos (load, run)."
+    start = "or give --start-ekos (load and run then do it)"
     if not state.open:
+        fix = f"Open Ekos and start {which}, {start}."
         return Check("ekos", Verdict.PROBLEM, "Ekos is not open in KStars", fix)
     found = f"Ekos {state.ekos.value}, INDI {state.indi.value}"
     if state.up:
         return Check("ekos", Verdict.OK, found)
+    fix = f"Start {which} in Ekos, {start}."
     return Check("ekos", Verdict.PROBLEM, f"Ekos is not started ({found})", fix)
 
 
