@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import random
 import statistics
 import subprocess
 import sys
@@ -79,11 +80,13 @@ def _events_csv(folder: Path, exposures: list[float], per: int) -> Path:
     wanted = [e for e in exposures for _ in range(per)]
     stars = _lone_stars(lst, SITE[0], len(wanted))
     lines = ["name,ra,dec,start,duration,mag,exposure"]
+    rng = random.Random()  # durations vary by up to a second: R's phase among the frames
+    # differs from D's (D's is set by the recording's start, much the same every time)
     for i, ((ra, dec, mag), exp) in enumerate(zip(stars, wanted, strict=True)):
         start = (now + timedelta(seconds=1800 + 600 * i)).replace(microsecond=0)
         lines.append(
             f"bias {exp:g}s {i + 1},{ra:.6f},{dec:.6f},{start:%Y-%m-%dT%H:%M:%S},"
-            f"{DURATION_S:g},{mag:.2f},{exp:g}"
+            f"{DURATION_S + rng.random():.3f},{mag:.2f},{exp:g}"
         )
     path = folder / "events.csv"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
@@ -126,14 +129,14 @@ def _quantiles(values: list[float]) -> dict[str, float] | None:
     }
 
 
-def _bracket(samples: list[float], t: float) -> float | None:
-    """The interval between the last sample before ``t`` and the first at or after it."""
+def _bracket(samples: list[float], t: float) -> tuple[float, float] | None:
+    """The last sample before ``t`` and the first at or after it (None: not both near)."""
     import bisect
 
     j = bisect.bisect_left(samples, t)
     if j == 0 or j >= len(samples) or samples[j] - samples[j - 1] > 2.0:
         return None
-    return samples[j] - samples[j - 1]
+    return samples[j - 1], samples[j]
 
 
 def timeline(file: str, samples: list[float]) -> dict[str, Any] | None:
@@ -237,9 +240,14 @@ def analyse(
         for edge in ("D", "R"):
             t = _utc(truth[name][edge])
             row[f"after_{edge}_s"] = round((_utc(after[edge]) - t).total_seconds(), 4)
-            gap = _bracket(samples, t.timestamp())
-            if gap is not None:  # the two samples around the truth: where it could be seen
-                row[f"{edge}_sample_gap_s"] = round(gap, 4)
+            around = _bracket(samples, t.timestamp())
+            if around is not None:  # the two samples around the truth: where it could be seen
+                lo, hi = around
+                row[f"{edge}_sample_gap_s"] = round(hi - lo, 4)
+                # measured - the middle of those samples: the model's own error, without the
+                # truth's unknowable place between two samples
+                mid = 0.5 * (lo + hi)
+                row[f"after_{edge}_vs_mid_s"] = round(_utc(after[edge]).timestamp() - mid, 4)
             if before is not None and before.get(edge):
                 row[f"before_{edge}_s"] = round((_utc(before[edge]) - t).total_seconds(), 4)
             rep = reported.get(name, {}).get("measured", {}).get(edge)
@@ -284,6 +292,10 @@ def _summary(rows: list[dict[str, Any]], exposures: list[float]) -> list[dict[st
             # an instant-sampled edge can only be placed between the samples around it
             entry["after_worst_of_half_gap"] = round(max(abs(a) / (0.5 * g) for a, g in gaps), 3)
             entry["median_gap_at_edges_s"] = round(statistics.median(g for _, g in gaps), 4)
+        mids = [r[f"after_{e}_vs_mid_s"] for r in mine for e in "DR" if f"after_{e}_vs_mid_s" in r]
+        if mids:
+            entry["after_vs_mid_median_s"] = round(statistics.median(mids), 4)
+            entry["after_vs_mid_worst_s"] = round(max(mids, key=abs), 4)
         out.append(entry)
     return out
 
