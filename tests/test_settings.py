@@ -267,3 +267,12 @@ def test_camera_sampling_per_camera_and_default(tmp_path: Path) -> None:
     other = cam.delay_for("unknown")
     assert (other.delay_s, other.sampling, other.origin) == (-0.02, "instant", "[camera] default")
     assert cam.delay_for("CCD Simulator").origin == "measured for 'CCD Simulator'"
+
+
+def test_the_readme_config_example_is_valid(tmp_path: Path) -> None:
+    """The station/equipment example in the README loads, per-camera timing model included."""
+    readme = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
+    block = next(b for b in re.findall(r"```toml\n(.*?)```", readme, re.S) if "[observer]" in b)
+    cam = load_settings(_write(tmp_path, block)).camera
+    asi = cam.delay_for("ZWO CCD ASI462MM")
+    assert (asi.delay_s, asi.uncertainty_s, asi.sampling) == (0.012, 0.004, "exposure")
