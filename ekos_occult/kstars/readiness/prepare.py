@@ -245,8 +245,9 @@ async def ensure_ekos_ready(
         )
     elif not server.is_local:
         notes += (
-            f"{server.describe()}: the SER files are written on {server.host}, and checked "
-            "through INDI (the recording finished without an error), not read here.",
+            f"{server.describe()}: the SER files are written on {server.host}; run verifies "
+            "each by INDI's own report (the frames it recorded), or through a mount of that "
+            "host's recordings folder ([indi] remote_record_dir).",
         )
     return ReadyReport(
         version.version,
@@ -274,8 +275,9 @@ def _options_note(version: str | None, fmt: str) -> str:
         changed += "queues off"
     return (
         f"Loading ekos-occult's schedules sets Ekos' scheduler options to theirs: {changed}. "
-        "KStars keeps them for later sessions: turn yours back on in the scheduler's options "
-        "after the night if you use them."
+        "KStars keeps them for later sessions: run puts yours back after the night (read from "
+        "the kstarsrc); after load, turn yours back on in the scheduler's options if you use "
+        "them."
     )
 
 
