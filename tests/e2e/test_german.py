@@ -128,6 +128,10 @@ def test_german_kstars_records_a_two_event_night_near_the_zenith(
             # language; on a 2-core machine shared with other KStars sandboxes the CCD
             # Simulator drops frames (OBSERVED: 99, 84, 81, 51 of 100), so half is the floor.
             assert ser.n_frames >= 0.5 * DURATION_S / EXPOSURE_S, line["warnings"]
+            # INDI's own messages are not translated: its report is read in German too.
+            indi = line["verified"]["indi"]
+            assert line["verified"]["how"] == "on disk" and indi is not None, line["verified"]
+            assert indi["finished"] and abs(indi["frames"] - ser.n_frames) <= 1, indi
     finally:
         now = sandbox_mod.read_state(german_dir)
         if now is not None:
