@@ -126,8 +126,9 @@ class IndiCalls(KStarsBus):
 
         In order: the Ekos profile's JSON (KStars 3.8 ``Ekos.getProfile``; remote mode names
         the host and port), the ``indiserver -p PORT`` that KStars started (its child process,
-        a KStars on this machine), the "INDI services started on port" line of an untranslated
-        Ekos log.
+        a KStars on this machine), the profile's host and port in KStars' user database
+        (remote mode, any version; the database of the KStars process on the bus), the "INDI
+        services started on port" line of an untranslated Ekos log.
 
         Args:
             profile: the Ekos profile to ask about (3.8); None skips that step.
@@ -157,6 +158,13 @@ class IndiCalls(KStarsBus):
                 if port is not None:
                     how = f"KStars' child process {' '.join(argv[:1])} -p {port}"
                     return IndiServer("127.0.0.1", port, how)
+            # No indiserver of its own: Ekos may run the profile in remote mode (any version).
+            data = await asyncio.to_thread(procs.data_home_of, int(pid))
+            if profile and data is not None:
+                db = data / "kstars" / "userdb.sqlite"
+                found = await asyncio.to_thread(indiwire.server_from_userdb, db, profile)
+                if found is not None:
+                    return found
         try:
             lines = [str(s) for s in await self.get_property(EKOS_OBJ, "logText")]
         except (EkosUnavailable, EkosCommandFailed):

@@ -16,6 +16,7 @@ import re
 import socket
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from lxml import etree
 
@@ -27,6 +28,7 @@ __all__ = [
     "send_xml",
     "server_port_from_log",
     "server_from_profile",
+    "server_from_userdb",
     "port_from_cmdline",
     "is_local_host",
     "switch_labels",
@@ -88,6 +90,39 @@ def server_from_profile(text: str, how: str = "Ekos.getProfile") -> IndiServer |
         return None
     if not host or port <= 0:
         return None
+    return IndiServer("127.0.0.1" if is_local_host(host) else host, port, how)
+
+
+def server_from_userdb(path: Path, profile: str) -> IndiServer | None:
+    """The INDI server of an Ekos profile in remote mode, from KStars' user database
+    (``userdb.sqlite``, table ``profile``: ``host`` and ``port`` are set for remote mode, NULL
+    for local mode; the schema as KStars 3.6.2 writes it). Any KStars version, no D-Bus call.
+
+    Returns:
+        The server; None for a local profile, an unknown profile or an unreadable database.
+    """
+    import sqlite3
+
+    if not path.is_file():
+        return None
+    try:
+        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=2.0)
+        try:
+            row = db.execute(
+                "SELECT host, port FROM profile WHERE name = ? ORDER BY id LIMIT 1", (profile,)
+            ).fetchone()
+        finally:
+            db.close()
+    except sqlite3.Error:
+        return None
+    if row is None or not row[0] or not str(row[0]).strip():
+        return None
+    host = str(row[0]).strip()
+    try:
+        port = int(row[1]) if row[1] else 7624
+    except (TypeError, ValueError):
+        return None
+    how = f"KStars' user database {path}, profile {profile!r} (remote mode)"
     return IndiServer("127.0.0.1" if is_local_host(host) else host, port, how)
 
 

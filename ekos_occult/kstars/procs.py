@@ -23,6 +23,7 @@ __all__ = [
     "environ_of",
     "children_cmdlines",
     "config_home_of",
+    "data_home_of",
 ]
 
 
@@ -116,6 +117,17 @@ def config_home_of(pid: int) -> Path | None:
     if env.get("XDG_CONFIG_HOME"):
         return Path(env["XDG_CONFIG_HOME"])
     return Path(env["HOME"]) / ".config" if env.get("HOME") else None
+
+
+def data_home_of(pid: int) -> Path | None:
+    """A process's ``$XDG_DATA_HOME`` (default ``$HOME/.local/share``): where KStars keeps its
+    user database. None when its environment cannot be read or names neither."""
+    env = environ_of(pid)
+    if env is None:
+        return None
+    if env.get("XDG_DATA_HOME"):
+        return Path(env["XDG_DATA_HOME"])
+    return Path(env["HOME"]) / ".local" / "share" if env.get("HOME") else None
 
 
 def children_cmdlines(pid: int) -> list[list[str]]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 import pytest
 from lxml import etree
@@ -90,3 +91,29 @@ def test_port_from_kstars_indiserver_child() -> None:
     assert port_from_cmdline(["/usr/bin/indiserver", "-v", "indi_simulator_ccd"]) == 7624
     assert port_from_cmdline(["/usr/bin/Xvfb", "-p", "5"]) is None
     assert port_from_cmdline([]) is None
+
+
+def test_the_remote_profile_of_kstars_user_database(tmp_path: Path) -> None:
+    import sqlite3
+
+    from ekos_occult.kstars.indiwire import server_from_userdb
+
+    path = tmp_path / "userdb.sqlite"
+    db = sqlite3.connect(path)
+    db.execute("CREATE TABLE profile (id INTEGER PRIMARY KEY, name TEXT, host TEXT, port INTEGER)")
+    db.executemany(
+        "INSERT INTO profile (name, host, port) VALUES (?, ?, ?)",
+        [("Local", None, None), ("SM", "stellarmate.local", 7625), ("Web", "localhost", None)],
+    )
+    db.commit()
+    db.close()
+    sm = server_from_userdb(path, "SM")
+    assert sm is not None and (sm.host, sm.port, sm.is_local) == ("stellarmate.local", 7625, False)
+    assert "profile 'SM'" in sm.how
+    web = server_from_userdb(path, "Web")  # INDI Web Manager on this machine: local files
+    assert web is not None and web.is_local and web.port == 7624
+    assert server_from_userdb(path, "Local") is None  # local mode: KStars' own indiserver
+    assert server_from_userdb(path, "Nope") is None
+    assert server_from_userdb(tmp_path / "missing.sqlite", "SM") is None
+    (tmp_path / "junk.sqlite").write_bytes(b"not a database" * 100)
+    assert server_from_userdb(tmp_path / "junk.sqlite", "SM") is None

@@ -125,7 +125,8 @@ class Rig38:
     tz_hours: float = 1.0
     mode: str = "local"
     indi_host: str = "127.0.0.1"
-    indi_port: int = 0
+    indi_port: int = 0  # 0: any free port
+    get_profile: bool = True  # Ekos.getProfile (3.8); 3.7 finds a remote INDI in its userdb
     capture_busy_after_job: bool = False
     # world state
     scheduler: int = 0
@@ -459,6 +460,18 @@ class Ekos(ServiceInterface):
         return name in ("Simulators", "StellarMate")
 
     @method()
+    def start(self) -> None:
+        pass
+
+    @method()
+    def stop(self) -> None:
+        pass
+
+
+class Ekos38(Ekos):
+    """3.8 adds ``getProfile(name)``: the profile's JSON."""
+
+    @method()
     def getProfile(self, name: "s") -> "s":
         rig = self.rig
         remote = rig.mode == "remote"
@@ -472,14 +485,6 @@ class Ekos(ServiceInterface):
                 "drivers": {"mount": MOUNT, "ccd": CAM},
             }
         )
-
-    @method()
-    def start(self) -> None:
-        pass
-
-    @method()
-    def stop(self) -> None:
-        pass
 
 
 class SchedulerCore(ServiceInterface):
@@ -798,7 +803,7 @@ class IndiServer:
         rig.publish = self._publish
 
     async def start(self) -> int:
-        self.server = await asyncio.start_server(self._client, self.host, 0)
+        self.server = await asyncio.start_server(self._client, self.host, self.rig.indi_port)
         port = int(self.server.sockets[0].getsockname()[1])
         self.rig.indi_port = port
         return port
@@ -880,7 +885,7 @@ class StandIn:
         root = KStarsVersion(rig) if rig.version_prop else KStarsRoot(rig)
         for path, iface in (
             ("/KStars", root),
-            ("/KStars/Ekos", Ekos(rig)),
+            ("/KStars/Ekos", Ekos38(rig) if rig.get_profile else Ekos(rig)),
             ("/KStars/Ekos/Scheduler", self.scheduler),
             ("/KStars/Ekos/Capture", self.capture),
             ("/KStars/Ekos/Align", self.align),

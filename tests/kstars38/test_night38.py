@@ -535,3 +535,51 @@ def test_a_mount_that_is_not_there_falls_back_to_indis_report(bus: str, tmp_path
         assert e["verified"]["how"] == "INDI's report only" and e["frames"] == 21
         assert any("not found through the mount" in w for w in e["warnings"])
         assert any("is not mounted at" in f for f in e["flags"])
+
+
+def test_a_37_remote_profile_is_found_in_kstars_user_database(
+    bus: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """3.7 has no Ekos.getProfile: the remote INDI server comes from the profile in KStars'
+    user database (the 3.6.2 schema: host and port set in remote mode), found through the
+    KStars process on the bus. The night sends properties there and judges the files by
+    INDI's report."""
+    import socket
+    import sqlite3
+
+    from ekos_occult.kstars import procs
+
+    with socket.socket() as probe:  # a free port on the 'other host'
+        probe.bind(("127.0.0.2", 0))
+        port = int(probe.getsockname()[1])
+    data = tmp_path / "share"
+    (data / "kstars").mkdir(parents=True)
+    db = sqlite3.connect(data / "kstars" / "userdb.sqlite")
+    db.execute(
+        "CREATE TABLE profile (id INTEGER DEFAULT NULL PRIMARY KEY AUTOINCREMENT, name TEXT NOT "
+        "NULL, host TEXT, port INTEGER, city TEXT, province TEXT, country TEXT, "
+        "indiwebmanagerport INTEGER DEFAULT NULL, autoconnect INTEGER DEFAULT 1)"
+    )
+    db.execute("INSERT INTO profile (name) VALUES ('Local rig')")
+    db.execute(
+        "INSERT INTO profile (name, host, port) VALUES ('Simulators', '127.0.0.2', ?)", (port,)
+    )
+    db.commit()
+    db.close()
+    monkeypatch.setattr(procs, "data_home_of", lambda pid: data)
+    clock = FakeClock(T0)
+    rig = _rig(
+        clock,
+        tmp_path / "sm",
+        version_prop="",
+        get_profile=False,
+        mode="remote",
+        indi_host="127.0.0.2",
+        indi_port=port,
+    )
+    report, results, journal = _night(bus, tmp_path, rig, clock)
+    assert report.indi_server is not None and report.indi_server.host == "127.0.0.2"
+    assert "user database" in report.indi_server.how and "'Simulators'" in report.indi_server.how
+    assert [r.outcome for r in results] == [Outcome.RECORDED] * 2 and not rig.crashed
+    for e in [e for e in journal.entries if e["type"] == "event"]:
+        assert e["verified"]["how"] == "INDI's report only" and e["frames"] == 21

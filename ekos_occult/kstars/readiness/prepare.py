@@ -239,8 +239,9 @@ async def ensure_ekos_ready(
         formats = tuple((label, on) for _, label, on in labels)
     if server is None:
         notes += (
-            "Ekos' INDI server was not found (no remote profile, no indiserver child of "
-            "KStars, no port in Ekos' log): camera properties are sent through KStars' "
+            "Ekos' INDI server was not found (no remote profile from Ekos.getProfile or "
+            "KStars' user database, no indiserver child of KStars, no port in Ekos' log): "
+            "camera properties are sent through KStars' "
             "INDI.sendProperty, which can crash KStars (3.6 to 3.8).",
         )
     elif not server.is_local:
