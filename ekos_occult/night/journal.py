@@ -264,11 +264,12 @@ def _write_all(fd: int, data: bytes, offset: int | None = None) -> None:
 
 
 def _is_json(line: bytes) -> bool:
+    """Whether a complete line is a journal entry (a JSON object, or a glued fragment's)."""
     try:
-        json.loads(line)
+        value = json.loads(line)
     except (ValueError, UnicodeDecodeError):
         return _glued(line) is not None
-    return True
+    return isinstance(value, dict)  # `0`, `[]`, `"x"`: what a crash can leave, not an entry
 
 
 def _glued(line: bytes) -> dict[str, Any] | None:
@@ -293,8 +294,8 @@ def intact_length(data: bytes) -> int:
     """How many leading bytes of a journal are whole entries: a torn tail is what follows.
 
     The tail is the part after the last newline (a line cut short) plus any last complete
-    lines that are not JSON (the zeros or garbage a crash can leave); blank lines
-    are whole.
+    lines that are not JSON objects (the zeros or garbage a crash can leave, even when they
+    happen to parse as a JSON number or string); blank lines are whole.
     """
     good = data.rfind(b"\n") + 1
     while good > 0:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 from fakes import MemoryJournal
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 import ekos_occult.night.journal as journal_module
@@ -100,8 +100,9 @@ def test_read_ignores_a_torn_last_line_only(tmp_path: Path) -> None:
     path.write_text('{"n": 1}\n{"n": \n{"n": 3}\n', encoding="utf-8")
     with pytest.raises(RecordingError, match=r"journal.jsonl:2: not a journal line"):
         read_journal(path)
-    path.write_text("[1, 2]\n", encoding="utf-8")
-    with pytest.raises(RecordingError, match="must be a JSON object"):
+    # a non-object line with an entry after it is no crash tail: an error
+    path.write_text('[1, 2]\n{"n": 3}\n', encoding="utf-8")
+    with pytest.raises(RecordingError, match="journal.jsonl:1: a journal line must be a JSON"):
         read_journal(path)
     assert read_journal(tmp_path / "missing.jsonl") == []
 
@@ -173,9 +174,24 @@ def test_zeros_left_by_a_crash_are_a_torn_tail(tmp_path: Path) -> None:
     assert [e.get("n") for e in read_journal(path)] == [1, None, 2]
 
 
+@pytest.mark.parametrize("tail", [b"0\n", b"[]\n", b'"x"\n', b"0\n1\n"])
+def test_a_crash_tail_that_parses_as_json_but_is_no_object_is_torn(
+    tmp_path: Path, tail: bytes
+) -> None:
+    # Found by hypothesis: a crash left `0\n` (valid JSON, a number) after the last entry.
+    path = tmp_path / "journal.jsonl"
+    path.write_bytes(b'{"n": 1}\n' + tail)
+    assert [e["n"] for e in read_journal(path)] == [1]
+    with Journal(path) as j:
+        j.append({"n": 2})
+    assert [e.get("n") for e in read_journal(path)] == [1, None, 2]
+    assert (tmp_path / "journal.jsonl.torn").read_bytes() == tail
+
+
 @settings(
     max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
+@example(runs=[(0, b"0\n")])  # the tail hypothesis found: JSON, but not an object
 @given(
     runs=st.lists(
         st.tuples(
