@@ -75,6 +75,10 @@ class EventRehearsal:
     latency_s: float
     note: str = ""
     stamps_why: str = ""
+    frame_s: float | None = None
+    """The recording's frame (seconds): the longer of the exposure and the median interval
+    between its frames (a camera that cannot keep up with the exposure, e.g. the CCD
+    Simulator under load, gives slower frames); differences in frames are in this unit."""
 
     @property
     def recorded(self) -> bool:
@@ -96,6 +100,7 @@ class EventRehearsal:
             "reason": r.reason.value if r is not None and r.reason else None,
             "flags": list(r.flags) if r is not None else [],
             "exposure_s": self.event.exposure_s,
+            "frame_s": self.frame_s if self.frame_s is not None else self.event.exposure_s,
             "truth": {
                 "D": _iso(self.truth.d_utc),
                 "R": _iso(self.truth.r_utc),
@@ -196,10 +201,10 @@ def _aligned(journal: Path, name: str, steps: tuple[str, ...]) -> bool:
 
 def _measure(
     path: Path, journal: Path, settings: Settings
-) -> tuple[datetime | None, datetime | None, str, float, str]:
-    """D, R, a note, the correction applied (nominal, seconds) and why, measured as ``reduce``
-    measures them with no ``--latency``: the night journal's provenance and the camera's
-    acquisition delay model."""
+) -> tuple[datetime | None, datetime | None, str, float, str, float | None]:
+    """D, R, a note, the correction applied (nominal, seconds), why, and the recording's median
+    frame interval (seconds; None when unread), measured as ``reduce`` measures them with no
+    ``--latency``: the night journal's provenance and the camera's acquisition delay model."""
     from ekos_occult.app.recording import recording_provenance
     from ekos_occult.errors import OccultError
     from ekos_occult.reduce.reduction import ReduceOptions, reduce_file, to_dict
@@ -208,12 +213,13 @@ def _measure(
         opts = ReduceOptions(provenance=recording_provenance(path, journal), camera=settings.camera)
         d = to_dict(reduce_file(path, opts))
     except OccultError as exc:
-        return None, None, str(exc), 0.0, ""
+        return None, None, str(exc), 0.0, "", None
     applied = float(d["latency_s"] or 0.0)
     why = str(d["timestamps"]["why"]) if d.get("timestamps") else ""
+    cadence = float(d["cadence_s"]) if d.get("cadence_s") else None
     if not d["event"]:
-        return None, None, "no event found in the light curve", applied, why
-    return _utc(d["D"]), _utc(d["R"]), "", applied, why
+        return None, None, "no event found in the light curve", applied, why, cadence
+    return _utc(d["D"]), _utc(d["R"]), "", applied, why, cadence
 
 
 def rehearse(
@@ -239,7 +245,7 @@ def rehearse(
     from ekos_occult.ekosfiles.nightfolder import JOURNAL, night_dir
     from ekos_occult.kstars import sky
     from ekos_occult.night.ekosport import KStarsLink
-    from ekos_occult.night.rehearsal import compare, injected, retime
+    from ekos_occult.night.rehearsal import compare, injected, recording_frame_s, retime
 
     plan = build_plan(request.plan, settings)
     for warning in plan.warnings:
@@ -283,12 +289,13 @@ def rehearse(
     events = []
     for ev in rehearsal.events:
         res = results.get(ev.name)
-        latency, why = 0.0, ""
+        latency, why, cadence = 0.0, "", None
         if res is not None and res.file is not None:
-            d, r, note, latency, why = _measure(res.file, night / JOURNAL, settings)
+            d, r, note, latency, why, cadence = _measure(res.file, night / JOURNAL, settings)
         else:
             d, r, note = None, None, "no recording"
         truth = truths[ev.name]
+        frame_s = recording_frame_s(ev.exposure_s, cadence)
         events.append(
             EventRehearsal(
                 ev,
@@ -297,10 +304,11 @@ def rehearse(
                 truth,
                 d,
                 r,
-                compare(truth, d, r, ev.exposure_s),
+                compare(truth, d, r, frame_s),
                 latency,
                 note,
                 why,
+                frame_s,
             )
         )
     return RehearsalDone(night, tuple(events), journal_failure)

@@ -118,7 +118,10 @@ def _print_text(done: RehearsalDone) -> None:
         print(f"  timestamps: INDI's (host write time); {rep['timestamps']}")
         if rep["note"]:
             print(f"  note: {rep['note']}")
-        print(f"  {'OK: timed within one frame' if rep['timed'] else 'NOT timed within one frame'}")
+        frame = f"one frame ({rep['frame_s']:g} s)"
+        if rep["frame_s"] != rep["exposure_s"]:
+            frame += f"; the camera drew its {rep['exposure_s']:g} s exposures that far apart"
+        print(f"  {'OK: timed within' if rep['timed'] else 'NOT timed within'} {frame}")
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:

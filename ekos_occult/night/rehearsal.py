@@ -15,7 +15,15 @@ from datetime import datetime, timedelta
 from ekos_occult.kstars.sky import FULL_DROP_MAG, Occultation
 from ekos_occult.model import Plan, PlannedEvent
 
-__all__ = ["DEFAULT_DURATION_S", "GAP_S", "Comparison", "retime", "injected", "compare"]
+__all__ = [
+    "DEFAULT_DURATION_S",
+    "GAP_S",
+    "Comparison",
+    "retime",
+    "injected",
+    "compare",
+    "recording_frame_s",
+]
 
 DEFAULT_DURATION_S = 2.0
 """The occultation's length when the event gives no predicted duration."""
@@ -89,10 +97,24 @@ class Comparison:
         )
 
 
+def recording_frame_s(exposure_s: float, cadence_s: float | None) -> float:
+    """A recording's frame (seconds): the longer of the exposure and the median frame interval.
+
+    A camera that cannot keep up with its exposure (the CCD Simulator drawing a starry field
+    under load: 0.05 s exposures 0.05-0.17 s apart) records fewer, longer frames; an edge
+    between two of them is known only to that interval, so "within a frame" is judged in it.
+    A cadence shorter than the exposure (rounding of stamps) does not shrink the frame.
+    """
+    if cadence_s is None or not cadence_s > exposure_s:
+        return exposure_s
+    return cadence_s
+
+
 def compare(
     truth: Occultation, d: datetime | None, r: datetime | None, exposure_s: float
 ) -> Comparison:
-    """Differences measured - truth (seconds, frames of ``exposure_s``); None when unmeasured."""
+    """Differences measured - truth (seconds, and frames of ``exposure_s`` seconds: the
+    recording's frame, see :func:`recording_frame_s`); None when unmeasured."""
 
     def diff(measured: datetime | None, true: datetime) -> tuple[float | None, float | None]:
         if measured is None:

@@ -10,7 +10,7 @@ from fakes import T0, make_plan, planned
 
 from ekos_occult.kstars.sky import FULL_DROP_MAG
 from ekos_occult.model import PredictionInfo
-from ekos_occult.night.rehearsal import GAP_S, compare, injected, retime
+from ekos_occult.night.rehearsal import GAP_S, compare, injected, recording_frame_s, retime
 
 
 def test_retime_runs_the_scheduled_events_one_after_another_from_the_start() -> None:
@@ -61,3 +61,15 @@ def test_compare_in_seconds_and_frames() -> None:
     assert c.r_s == pytest.approx(-0.12) and c.r_frames == pytest.approx(-1.2)
     assert not c.within(1.0) and c.within(1.5)
     assert not compare(occ, None, occ.r_utc, 0.1).within(10)
+
+
+def test_the_recordings_frame_is_the_longer_of_exposure_and_frame_interval() -> None:
+    # the simulator under load: 0.05 s exposures drawn 0.09 s apart -> frames of 0.09 s
+    assert recording_frame_s(0.05, 0.09) == pytest.approx(0.09)
+    assert recording_frame_s(0.2, 0.2004) == pytest.approx(0.2004)
+    assert recording_frame_s(0.2, 0.1999) == 0.2  # stamps' rounding never shrinks a frame
+    assert recording_frame_s(0.05, None) == 0.05  # interval unread: the exposure
+    occ = injected(planned("A", 10))
+    late = occ.d_utc + timedelta(seconds=0.07)
+    assert not compare(occ, late, occ.r_utc, recording_frame_s(0.05, None)).within(1.0)
+    assert compare(occ, late, occ.r_utc, recording_frame_s(0.05, 0.09)).within(1.0)
