@@ -327,6 +327,7 @@ async def _night(
             return await _cancellable(runner.run()), journal.failure
     finally:
         journal.close()  # never raises; the runner closed it already unless it crashed
+        await recorder.close_watch()  # an INDI listener left by an interrupted recording
         await port.close()
 
 
