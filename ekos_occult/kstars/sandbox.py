@@ -45,6 +45,7 @@ __all__ = [
     "start",
     "status",
     "stop",
+    "stop_vnc",
     "resolve_bus_address",
     "screenshot",
 ]
@@ -316,6 +317,22 @@ def _start_vnc(state: SandboxState, x11vnc: str) -> SandboxState:
         _procs.terminate([rec], 2.0)
         raise SandboxError(f"x11vnc did not start on 127.0.0.1:{port}; see {log}.")
     return dataclasses.replace(state, vnc=rec, vnc_port=port)
+
+
+def stop_vnc(state_dir: Path) -> ProcessRecord | None:
+    """Stop the sandbox's VNC server only (the sandbox keeps running). Returns it, or None
+    when it had none.
+
+    Raises:
+        SandboxError: x11vnc would not stop.
+    """
+    state = read_state(state_dir)
+    if state is None or state.vnc is None:
+        return None
+    if _procs.terminate([state.vnc], 5.0):
+        raise SandboxError(f"x11vnc (pid {state.vnc.pid}) would not stop.")
+    _write_state(dataclasses.replace(state, vnc=None, vnc_port=None))
+    return state.vnc
 
 
 def stop(state_dir: Path, *, grace_s: float = 10.0) -> list[ProcessRecord]:

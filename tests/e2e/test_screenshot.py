@@ -1,5 +1,6 @@
-"""The quick start's picture on the real sandbox: the sample night loaded, then
-``ekos-occult sandbox screenshot --tab scheduler`` shows Ekos' Scheduler with its jobs.
+"""A sandbox a person can look at, on the real sandbox: the quick start's picture (the sample
+night loaded, then ``ekos-occult sandbox screenshot --tab scheduler`` shows Ekos' Scheduler with
+its jobs), and ``sandbox start --vnc`` (a VNC server on 127.0.0.1 that speaks RFB).
 
 The same steps as ``scripts/quickstart.sh`` after its setup (the sample night moved to the next
 dark hours, ``load``, ``sandbox screenshot``), against the session's sandbox.
@@ -78,3 +79,33 @@ def test_screenshot_into_a_missing_folder_exits_2(
     rc = cli.main(["sandbox", "screenshot", str(out), "--state-dir", str(sandbox.state_dir)])
     assert rc == 2 and not out.exists()
     assert str(out.parent) in capsys.readouterr().err
+
+
+@pytest.mark.timeout(60)
+def test_start_vnc_serves_the_display_on_localhost(
+    sandbox: Sandbox, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import json
+    import socket
+
+    from ekos_occult.kstars import procs
+    from ekos_occult.kstars import sandbox as sb
+
+    state = ["--state-dir", str(sandbox.state_dir)]
+    try:
+        assert cli.main(["sandbox", "start", "--vnc", *state]) == 0  # adds VNC to the running one
+        said = capsys.readouterr().out
+        assert cli.main(["sandbox", "status", "--json", *state]) == 0
+        status = json.loads(capsys.readouterr().out)
+        port = status["vnc_port"]
+        assert isinstance(port, int) and f"VNC: 127.0.0.1:{port}" in said
+        with socket.create_connection(("127.0.0.1", port), timeout=5.0) as conn:
+            assert conn.recv(12).startswith(b"RFB 003.")  # the VNC protocol's greeting
+        vnc = sb.read_state(sandbox.state_dir)
+        assert vnc is not None and vnc.vnc is not None
+        assert any(p["name"] == "x11vnc" and p["alive"] for p in status["processes"])
+    finally:
+        ended = sb.stop_vnc(sandbox.state_dir)
+    assert ended is not None and not procs.is_alive(ended)
+    after = sb.read_state(sandbox.state_dir)
+    assert after is not None and after.vnc_port is None and after.is_running()

@@ -88,3 +88,19 @@ def test_screenshot_refuses_an_unknown_tab(
 ) -> None:
     rc = cli.main(["sandbox", "screenshot", "--tab", "nope", str(tmp_path / "x.png")])
     assert rc == 2 and "--tab" in capsys.readouterr().err
+
+
+def test_stop_vnc_ends_only_the_vnc_server(tmp_path: Path) -> None:
+    xvfb, dbus, vnc = (_sleeper(tmp_path, n) for n in ("Xvfb", "dbus-daemon", "x11vnc"))
+    state = SandboxState(
+        tmp_path, "unix:path=/nonexistent", ":99", Site(0.0, 0.0, 0.0), "Simulators", xvfb, dbus
+    )
+    sandbox._write_state(dataclasses.replace(state, vnc=vnc, vnc_port=5907))
+    try:
+        assert sandbox.stop_vnc(tmp_path) == vnc
+        back = sandbox.read_state(tmp_path)
+        assert back is not None and (back.vnc, back.vnc_port) == (None, None)
+        assert not procs.is_alive(vnc) and procs.is_alive(xvfb) and procs.is_alive(dbus)
+        assert sandbox.stop_vnc(tmp_path) is None  # none left
+    finally:
+        sandbox.stop(tmp_path)
