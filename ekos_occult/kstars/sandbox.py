@@ -426,9 +426,17 @@ async def screenshot(state: SandboxState, tab: str | None = None) -> bytes:
     win = await asyncio.to_thread(_gui.raise_ekos, state.display)
     if tab:
         await asyncio.to_thread(_gui.select_tab, state.display, win, tab)
-    await asyncio.sleep(0.5)  # the new tab's first paint
-    image = _gui.grab(state.display, (win.x, win.y, win.width, win.height))
-    return _gui.png_bytes(image)
+    box = (win.x, win.y, win.width, win.height)
+    # Qt paints a table's cells a moment after the tab shows (empty cells were grabbed at
+    # 0.5 s once, OBSERVED): take the picture once two grabs 0.5 s apart are the same.
+    png = b""
+    for _ in range(12):
+        await asyncio.sleep(0.5)
+        again = _gui.png_bytes(_gui.grab(state.display, box))
+        if again == png:
+            break
+        png = again
+    return png
 
 
 def resolve_bus_address(bus: str | None, env: Mapping[str, str], state_dir: Path | None) -> str:
