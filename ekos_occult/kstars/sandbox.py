@@ -257,13 +257,25 @@ async def start(
     _write_state(state)
     try:
         say(f"Xvfb on display {state.display}, private bus {state.bus_address}.")
-        if not layout.userdb.exists():
-            await _first_start(layout, binaries, env, state, timeout_s, say)
-        kstars = _kstars.start_kstars(layout, binaries, env, state)
-        state = dataclasses.replace(state, kstars=kstars)
-        _write_state(state)
-        say(f"KStars started (pid {kstars.pid}); waiting for it and for Ekos.")
-        devices, tz = await _ekos.bring_up_ekos(layout, state, timeout_s, say)
+        for attempt in range(1, KSTARS_STARTS + 1):
+            try:
+                if not layout.userdb.exists():
+                    await _first_start(layout, binaries, env, state, timeout_s, say)
+                kstars = _kstars.start_kstars(layout, binaries, env, state)
+                state = dataclasses.replace(state, kstars=kstars)
+                _write_state(state)
+                say(f"KStars started (pid {kstars.pid}); waiting for it and for Ekos.")
+                devices, tz = await _ekos.bring_up_ekos(layout, state, timeout_s, say)
+                break
+            except (EkosError, SandboxError) as exc:
+                if attempt == KSTARS_STARTS or _kstars_alive(state):
+                    raise
+                say(
+                    f"KStars did not come up ({exc}); starting it again "
+                    f"({attempt}/{KSTARS_STARTS - 1}). KStars 3.6.2 sometimes crashes as it "
+                    f"starts (SIGSEGV; see dmesg); its log: {layout.kstars_log}."
+                )
+                state = _clear_dead_kstars(state)
         children = tuple(_procs.sandbox_members(state.roots, state.bus_address))
         state = dataclasses.replace(state, devices=tuple(devices), children=children, tz_hours=tz)
         _write_state(state)
@@ -280,6 +292,30 @@ async def start(
             f"The sandbox did not come up: {exc}\nLast lines of {layout.kstars_log}:\n{tail}"
         ) from exc
     return state, False
+
+
+KSTARS_STARTS = 3
+"""How many times ``start`` starts KStars when it dies while starting (a crash, not a hang)."""
+
+
+def _kstars_alive(state: SandboxState) -> bool:
+    return state.kstars is not None and _procs.is_alive(state.kstars)
+
+
+def _clear_dead_kstars(state: SandboxState) -> SandboxState:
+    """After KStars died while starting: end what it left (its INDI server and drivers, found
+    by the private bus address in their environment), keep Xvfb and the bus.
+
+    Raises:
+        SandboxError: a leftover process survived SIGKILL.
+    """
+    roots = tuple(r for r in state.roots if r is not state.kstars)
+    left = _procs.terminate(_procs.sandbox_members(roots, state.bus_address), 5.0)
+    if left:
+        raise SandboxError(f"Processes left by the crashed KStars would not stop: {left}.")
+    cleared = dataclasses.replace(state, kstars=None)
+    _write_state(cleared)
+    return cleared
 
 
 async def _first_start(
