@@ -150,6 +150,7 @@ def _split_rows(text: str, path: str) -> tuple[int, list[str], list[tuple[int, l
     header_line = 0
     rows: list[tuple[int, list[str]]] = []
     previous_end = 0
+    n_lines = len(text.splitlines())
     while True:
         try:
             cells = next(reader)
@@ -168,6 +169,21 @@ def _split_rows(text: str, path: str) -> tuple[int, list[str], list[tuple[int, l
             ) from None
         line = previous_end + 1
         previous_end = reader.line_num
+        at_end = previous_end >= n_lines  # a quote never closed takes the rest of the file
+        short = header is not None and len(cells) < len(header)
+        if at_end and (previous_end > line or short) and _unclosed_quote(text, line):
+            # A quote opened and never closed swallows every line after it.
+            raise CsvFormatError(
+                [
+                    CsvProblem(
+                        path,
+                        line,
+                        None,
+                        'a quote (") opened on this line is never closed: it runs on to the '
+                        "end of the file. Close the quote, or remove it",
+                    )
+                ]
+            )
         if not cells or not "".join(cells).strip() or cells[0].lstrip().startswith("#"):
             continue
         if header is None:
@@ -187,6 +203,17 @@ def _split_rows(text: str, path: str) -> tuple[int, list[str], list[tuple[int, l
             ]
         )
     return header_line, header, rows
+
+
+def _unclosed_quote(text: str, line: int) -> bool:
+    """Whether the row starting on ``line`` (1-based) opens a quote that the file never closes
+    (the csv module, strict, reads the end of the data inside it)."""
+    rest = "".join(text.splitlines(keepends=True)[line - 1 :])
+    try:
+        next(csv.reader(io.StringIO(rest, newline=""), strict=True), None)
+    except csv.Error as exc:
+        return "unexpected end of data" in str(exc)
+    return False
 
 
 def _map_header(header: list[str], line: int, path: str) -> tuple[_Columns, list[str]]:

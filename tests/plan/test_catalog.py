@@ -345,3 +345,24 @@ def test_a_cell_beyond_the_csv_field_limit_is_a_problem_not_a_crash() -> None:
 def test_optional_cells_are_checked_too(column: str, value: str, fragment: str) -> None:
     problems = problems_of(f"{HEADER},{column}\n{ROW},{value}\n")
     assert any(p.startswith("night.csv:2: ") and fragment in p for p in problems), problems
+
+
+@pytest.mark.parametrize(
+    ("text", "line"),
+    [
+        (f'{HEADER}\n"unclosed,10,20,2026-12-01T20:00:00,10,9\n{ROW}\n', 2),  # takes the rest
+        (f'{HEADER}\n{ROW}\n"b,10,20,2026-12-01T20:00:00,10,9', 3),  # last line, no newline
+        (f'{HEADER}\n{ROW}\nb,"10,20,2026-12-01T20:00:00,10,9\n', 3),  # in a later field
+    ],
+)
+def test_a_quote_never_closed_is_named_as_such_once(text: str, line: int) -> None:
+    # From a new user's trial: it read as "'name' contains control characters" + 5 empty cells.
+    assert problems_of(text) == [
+        f'night.csv:{line}: a quote (") opened on this line is never closed: it runs on to the '
+        "end of the file. Close the quote, or remove it"
+    ]
+
+
+def test_a_quoted_name_closed_on_a_later_line_is_a_line_break_in_the_name() -> None:
+    (msg,) = problems_of(f'{HEADER}\n"a\nb",125,-6,2023-02-08T23:29:00,10,9\n{ROW}\n')
+    assert msg.startswith("night.csv:2: column 'name': ") and "control characters" in msg
