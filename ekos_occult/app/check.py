@@ -263,7 +263,10 @@ def check_rig_ready(request: CheckRequest, settings: Settings) -> list[Check]:
         checks.append(Check("kstars settings", Verdict.UNKNOWN, f"cannot read {rc_path}: {exc}"))
     clock = request.clock or default_clock_reader().read()
     checks.append(clock_verdict(clock, settings.camera.max_clock_error_s))
-    where = (settings.out_dir or Path.cwd()).absolute()
+    from ekos_occult.ekosfiles.nightfolder import default_nights_dir
+
+    # where `run` puts its night folders: --out / [paths] out_dir, else the user data dir
+    where = (settings.out_dir or default_nights_dir()).absolute()
     rate = frame_bytes * FRAMES_PER_S if frame_bytes else None
     checks.append(recordings_disk_check(host, settings.indi.mount, where, rate))
     return checks

@@ -39,8 +39,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_kstarsrc_option(parser)
     add_out_option(
         parser,
-        "where the recordings will go (for the free-disk check; default: "
-        "the config's out_dir, else the current folder)",
+        "where the recordings will go (for the free-disk check; default: as for run, "
+        "the config's out_dir, else <user data dir>/ekos-occult/nights)",
     )
     parser.add_argument(
         "--json",

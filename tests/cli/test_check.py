@@ -42,7 +42,7 @@ def _isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     ):
         monkeypatch.setenv(var, str(tmp_path / sub))
     monkeypatch.delenv("DBUS_SESSION_BUS_ADDRESS", raising=False)
-    monkeypatch.chdir(tmp_path)  # the disk check looks at the current folder
+    monkeypatch.chdir(tmp_path)
     # The clock check asks the kernel: the answer depends on the machine.
     monkeypatch.setattr(check_use_case, "default_clock_reader", lambda: FakeClockReader())
     monkeypatch.setattr(
@@ -206,3 +206,19 @@ def test_an_unreadable_mount_of_the_remote_recordings_is_a_problem(tmp_path: Pat
 
     check = recordings_disk_check("sm", tmp_path / "not-mounted", tmp_path, None)
     assert check.verdict is Verdict.PROBLEM and "cannot be read" in check.detail
+
+
+def test_the_disk_check_looks_where_run_records_by_default(
+    tmp_path: Path, empty_bus: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # From a new user's trial: it looked at the current folder while run records under the
+    # user data dir (XDG_DATA_HOME here).
+    rc = kstarsrc(tmp_path, GOOD_KSTARSRC)
+    main(["check", "--bus", empty_bus, "--kstarsrc", rc, "--json"])
+    doc = json.loads(capsys.readouterr().out)
+    (disk,) = [c for c in doc["checks"] if c["name"] == "disk"]
+    assert f"free in {tmp_path / 'data' / 'ekos-occult' / 'nights'}" in disk["detail"]
+    main(["check", "--bus", empty_bus, "--kstarsrc", rc, "--json", "--out", str(tmp_path / "n")])
+    doc = json.loads(capsys.readouterr().out)
+    (disk,) = [c for c in doc["checks"] if c["name"] == "disk"]
+    assert f"free in {tmp_path / 'n'}" in disk["detail"]
