@@ -213,6 +213,13 @@ def format_line(entry: Mapping[str, Any]) -> str:
         text = f"{name}: {entry.get('outcome')}"
         text += f" ({entry['reason']}: {entry.get('detail', '')})" if entry.get("reason") else ""
         text += f" file={entry['file']} frames={entry.get('frames')}" if entry.get("file") else ""
+    elif kind == "clock":
+        flag = entry.get("synchronised")
+        sync = "sync unknown" if flag is None else "synchronised" if flag else "NOT synchronised"
+        err = entry.get("max_error_s")
+        text = f"{name}: clock {sync}" + (f", max error {err:.3g} s" if err is not None else "")
+        for problem in entry.get("problems") or ():
+            text += f"; flag: {problem}"
     elif kind == "night":
         text = f"night {entry.get('what')}"
         if entry.get("summary"):

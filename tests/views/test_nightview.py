@@ -129,3 +129,19 @@ def test_live_view_draws_and_stops(tmp_path: Path) -> None:
     assert live.view.ended == "end"
     assert not live._live.is_started  # closed by the runner with the journal
     assert "Vega" in out.getvalue() and "recorded" in out.getvalue()
+
+
+def test_a_clock_entry_reads_as_the_clocks_state_and_its_flags() -> None:
+    # From a new user's trial: rehearse printed "…Z clock: " with nothing after it.
+    at = "2026-11-21T20:05:50Z"
+    problem = "the system clock is NOT synchronised (kernel: STA_UNSYNC/TIME_ERROR)"
+    bad = {"type": "clock", "at": at, "name": "Vega", "synchronised": False, "max_error_s": 16.0,
+           "problems": [problem]}  # fmt: skip
+    assert format_line(bad) == (
+        "2026-11-21T20:05:50Z Vega: clock NOT synchronised, max error 16 s; flag: the system "
+        "clock is NOT synchronised (kernel: STA_UNSYNC/TIME_ERROR)"
+    )
+    good = {"type": "clock", "at": at, "name": "Vega", "synchronised": True, "max_error_s": 0.0021}
+    assert format_line(good) == "2026-11-21T20:05:50Z Vega: clock synchronised, max error 0.0021 s"
+    unknown = {"type": "clock", "at": at, "name": "Vega", "synchronised": None}
+    assert format_line(unknown) == "2026-11-21T20:05:50Z Vega: clock sync unknown"
