@@ -60,6 +60,8 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     plan = plan_night(plan_options(args), settings, plot_path)
     for warning in plan.warnings:
         print(f"ekos-occult plan: warning: {warning}", file=sys.stderr)
+    if plot_path is not None:
+        print(f"Wrote the altitude chart {plot_path}", file=sys.stderr)
     if args.json:
         sys.stdout.writelines(planview.iter_plan_json(plan))  # compact, one event at a time
     else:

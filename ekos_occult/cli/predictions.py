@@ -62,6 +62,8 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     found = station_predictions(request, settings)
     for warning in found.warnings:
         print(f"ekos-occult predictions: warning: {warning}", file=sys.stderr)
+    if args.map_path is not None:
+        print(f"Wrote the path map {args.map_path}", file=sys.stderr)
     if args.json:
         doc = predictions_to_dict(found.site, found.items, found.warnings)
         # Compact: indent=2 selects CPython's pure-Python encoder (seconds for a big feed).

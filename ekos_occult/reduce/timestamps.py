@@ -293,8 +293,9 @@ def budget(
         StampKind.GPS: "GPS exposure-start stamps: no correction.",
         StampKind.RECORDER: "stamps as the recording program wrote them, taken as the start of "
         "exposure: no correction (give --latency if they are not).",
-        StampKind.FILE: "times as the light-curve file gives them, taken as the start of "
-        "exposure (PyOTE's convention): no correction.",
+        StampKind.FILE: "times as the light-curve file gives them, in the start-of-exposure "
+        "convention (PyOTE's; a format with mid-exposure times, SORA .dat, was shifted by half "
+        "a frame when read): no further correction.",
         StampKind.HEADER_CADENCE: "header start time + frame number x --cadence: no correction.",
     }[prov.kind]
     sigma_known: float | None = 0.0 if prov.kind is StampKind.GPS else None

@@ -269,7 +269,7 @@ def test_plot_written_atomically(tmp_path: Path, capsys: pytest.CaptureFixture[s
     data = chart.read_bytes()
     assert data.startswith(PNG_SIGNATURE) and len(data) > 10_000
     assert [p.name for p in chart.parent.iterdir()] == ["night.png"]  # no temp file left
-    capsys.readouterr()
+    assert f"Wrote the altitude chart {chart}" in capsys.readouterr().err  # said, off stdout
 
 
 def test_plot_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -100,6 +100,7 @@ def test_map(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert target.read_bytes().startswith(PNG_SIGNATURE)
     assert len(target.read_bytes()) > 20_000  # lines and labels, not an empty canvas
     assert [p.name for p in maps.iterdir()] == ["path.png"]  # no temp file left
+    assert f"Wrote the path map {target}" in capsys.readouterr().err  # said, off stdout
 
 
 @pytest.mark.parametrize(
