@@ -104,7 +104,7 @@ def build_parser() -> argparse.ArgumentParser:
             default=argparse.SUPPRESS,
             help="config file (the same as --config before the command)",
         )
-        p.set_defaults(_module=mod)
+        p.set_defaults(_module=mod, _parser=p)
     return parser
 
 
@@ -140,7 +140,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``ekos-occult`` console script. Returns the exit status."""
     parser = build_parser()
     try:
-        args = parser.parse_args(argv)
+        args, unknown = parser.parse_known_args(argv)
+        if unknown:  # said by the command's own parser: its usage, its --help
+            getattr(args, "_parser", parser).error(f"unrecognized arguments: {' '.join(unknown)}")
     except SystemExit as exc:  # --help/--version (0), or a bad flag (2: argparse said which)
         return exc.code if isinstance(exc.code, int) else 2
     _setup_logging(args.debug)

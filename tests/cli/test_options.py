@@ -459,3 +459,17 @@ def test_a_missing_events_file_is_named_before_a_missing_site(
     err = capsys.readouterr().err
     assert str(missing) in err and "No such file" in err
     assert "No observing site" not in err
+
+
+@pytest.mark.parametrize(
+    ("command", "args"),
+    [("plan", ["x.csv"]), ("reduce", ["x.ser"]), ("check", []), ("sandbox", ["status"])],
+)
+def test_an_unknown_flag_after_a_command_is_said_by_that_command(
+    command: str, args: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    # From a new user's trial: it said "ekos-occult: error" and pointed to the top-level help.
+    assert main([command, *args, "--frobnicate"]) == 2
+    err = capsys.readouterr().err
+    assert f"ekos-occult {command}: error: unrecognized arguments: --frobnicate" in err
+    assert f"`ekos-occult {command} --help` lists the arguments" in err
