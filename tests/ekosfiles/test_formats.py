@@ -49,5 +49,5 @@ def test_the_setting_is_auto_or_a_format() -> None:
 
 
 def test_the_config_accepts_exactly_the_format_settings() -> None:
-    # settings.py (core) cannot import ekosfiles: its copy of the list must agree.
+    # settings (core) cannot import ekosfiles: its copy of the list must agree.
     assert KSTARS_VERSION_SETTINGS == FORMAT_SETTINGS
