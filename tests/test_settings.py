@@ -276,3 +276,65 @@ def test_the_readme_config_example_is_valid(tmp_path: Path) -> None:
     cam = load_settings(_write(tmp_path, block)).camera
     asi = cam.delay_for("ZWO CCD ASI462MM")
     assert (asi.delay_s, asi.uncertainty_s, asi.sampling) == (0.012, 0.004, "exposure")
+
+
+def test_every_problem_of_a_config_is_reported_at_once(tmp_path: Path) -> None:
+    """A new user's trial: an unknown [foo] section hid ``lon = "ten"``. Three different
+    problems (unknown section, wrong type, out of range) give three lines, in one error."""
+    cfg = _write(
+        tmp_path,
+        '[foo]\nbar = 1\n[station]\nlat = 48\nlon = "ten"\n[plan]\nmin_altitude_deg = 95\n',
+    )
+    with pytest.raises(ConfigError) as info:
+        load_settings(cfg)
+    lines = str(info.value).splitlines()
+    assert len(lines) == 3, lines
+    assert all(line.startswith(f"{cfg}") for line in lines), lines
+    assert "unknown section(s) or key(s) 'foo'" in lines[0]
+    assert lines[1] == f"{cfg} [station]: lon = 'ten': expected a number."
+    assert lines[2].startswith(f"{cfg} [plan]: min_altitude_deg = 95: out of range")
+
+
+def test_every_bad_key_of_one_section_and_of_the_reports_is_named(tmp_path: Path) -> None:
+    # A bad key does not hide the good ones of its section from the later checks: [observer]
+    # name = 3 is reported and its country and e-mail are still checked.
+    cfg = _write(
+        tmp_path,
+        "[ekos]\nprofil = 'x'\ncall_timeout_s = 0\nsteps = ['Align']\n"
+        "[camera]\nmethod = 'film'\n[camera.'QHY']\nacquisition_delay_s = 'slow'\n"
+        "[observer]\nname = 3\ncountry = 'Germany'\nemail = 'nobody'\n"
+        "[paths]\nout_dir = 3\nsandbox_dir = ''\n",
+    )
+    with pytest.raises(ConfigError) as info:
+        load_settings(cfg)
+    lines = str(info.value).splitlines()
+    expected = [
+        "[ekos]: unknown setting 'profil'",
+        "[ekos]: call_timeout_s = 0: out of range",
+        "[ekos]: steps = ['Align']: must include Track",
+        "[observer]: name = 3: expected a string",
+        "[camera.'QHY']: acquisition_delay_s = 'slow': expected a number",
+        "[paths]: out_dir = 3: expected a folder path",
+        "[paths]: sandbox_dir = '': expected a folder path",
+        "[camera] method = 'film': choose one of",
+        "[observer] country = 'Germany'",
+        "[observer] email = 'nobody'",
+    ]
+    assert len(lines) == len(expected), lines
+    for line, fragment in zip(lines, expected, strict=True):
+        assert line.startswith(str(cfg)) and fragment in line, (fragment, line)
+
+
+def test_several_config_problems_exit_2_with_one_line_each(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from ekos_occult.cli import main
+
+    cfg = _write(tmp_path, '[foo]\n[station]\nlat = 48\nlon = "ten"\n[run]\nlate_start_s = -1\n')
+    rc = main(["--config", str(cfg), "render", "x.csv", "--site", "48,11,0"])
+    assert rc == 2
+    err = capsys.readouterr().err
+    assert "unknown section(s) or key(s) 'foo'" in err
+    assert "[station]: lon = 'ten': expected a number." in err
+    assert "[run]: late_start_s = -1: out of range" in err
+    assert "Traceback" not in err

@@ -14,7 +14,8 @@ from __future__ import annotations
 import dataclasses
 import math
 import sys
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -112,19 +113,58 @@ def table_of(data: Mapping[str, Any], name: str, where: str) -> dict[str, Any]:
     return dict(value)
 
 
-def apply(obj: Any, values: Mapping[str, Any], where: str) -> Any:
-    """Return ``obj`` with ``values`` replaced, checking names, types and ranges."""
+def apply(obj: Any, values: Mapping[str, Any], where: str, problems: Problems | None = None) -> Any:
+    """Return ``obj`` with ``values`` replaced, checking names, types and ranges.
+
+    With ``problems``, each bad key is added there and left at its value in ``obj`` (the good
+    ones are applied, so later checks see them); without, they are raised.
+
+    Raises:
+        ConfigError: without ``problems``: one line per bad key (every key is checked).
+    """
     known = {f.name: f for f in dataclasses.fields(obj)}
     changes: dict[str, Any] = {}
+    found = Problems() if problems is None else problems
     for key, value in values.items():
         if key not in known:
             names = ", ".join(sorted(known))
-            raise ConfigError(f"{where}: unknown setting {key!r}; known: {names}.")
+            found.add(f"{where}: unknown setting {key!r}; known: {names}.")
+            continue
         try:
             changes[key] = coerce(key, getattr(obj, key), value)
         except (TypeError, ValueError) as exc:
-            raise ConfigError(f"{where}: {key} = {show(value)}: {exc}.") from None
+            found.add(f"{where}: {key} = {show(value)}: {exc}.")
+    if problems is None:
+        found.raise_any()
     return dataclasses.replace(obj, **changes)
+
+
+class Problems:
+    """The config problems found so far, raised together as one :class:`ConfigError`.
+
+    Each problem is one line naming the file (or ``command line``), the section and the key, in
+    the order found; :meth:`gather` records a step's ConfigError (all its lines) and lets
+    reading go on, so one bad value does not hide the next.
+    """
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+
+    def add(self, line: str) -> None:
+        self.lines.append(line)
+
+    @contextmanager
+    def gather(self) -> Iterator[None]:
+        """Run the ``with`` block; a ConfigError in it is recorded instead of raised."""
+        try:
+            yield
+        except ConfigError as exc:
+            self.lines.extend(str(exc).splitlines())
+
+    def raise_any(self) -> None:
+        """Raise every problem found, one per line (nothing found: return)."""
+        if self.lines:
+            raise ConfigError("\n".join(self.lines))
 
 
 def show(value: Any) -> str:
