@@ -178,7 +178,8 @@ def parse_now(value: str | datetime | None) -> datetime | None:
 
 EVENTS_HELP = (
     "the nightly events: a CSV file ('-' reads standard input), or occelmnt XML (below). "
-    "CSV columns (case-insensitive): name,ra,dec,start,duration,mag - RA/Dec in decimal degrees (J2000) or sexagesimal "
+    "CSV columns (case-insensitive): name,ra,dec,start,duration,mag - RA/Dec in decimal "
+    "degrees (J2000) or sexagesimal "
     "(08:20:54.1 = hours for RA, -06:12:00), or ra_h in decimal hours; start = UTC recording "
     "start, or epoch/time = predicted central time (the recording is centred on it); duration "
     "in seconds. Optional: priority, exposure, event_duration, asteroid, id. Timestamps are "
