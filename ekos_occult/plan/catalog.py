@@ -150,7 +150,7 @@ def _split_rows(text: str, path: str) -> tuple[int, list[str], list[tuple[int, l
     header_line = 0
     rows: list[tuple[int, list[str]]] = []
     previous_end = 0
-    n_lines = len(text.splitlines())
+    last: tuple[int, bool] | None = None  # the last row read: its line, and could it hold a quote
     while True:
         try:
             cells = next(reader)
@@ -169,27 +169,27 @@ def _split_rows(text: str, path: str) -> tuple[int, list[str], list[tuple[int, l
             ) from None
         line = previous_end + 1
         previous_end = reader.line_num
-        at_end = previous_end >= n_lines  # a quote never closed takes the rest of the file
         short = header is not None and len(cells) < len(header)
-        if at_end and (previous_end > line or short) and _unclosed_quote(text, line):
-            # A quote opened and never closed swallows every line after it.
-            raise CsvFormatError(
-                [
-                    CsvProblem(
-                        path,
-                        line,
-                        None,
-                        'a quote (") opened on this line is never closed: it runs on to the '
-                        "end of the file. Close the quote, or remove it",
-                    )
-                ]
-            )
+        last = (line, previous_end > line or short)
         if not cells or not "".join(cells).strip() or cells[0].lstrip().startswith("#"):
             continue
         if header is None:
             header, header_line = cells, line
         else:
             rows.append((line, cells))
+    if last is not None and last[1] and _unclosed_quote(text, last[0]):
+        # A quote opened and never closed swallows every line after it: the last row read.
+        raise CsvFormatError(
+            [
+                CsvProblem(
+                    path,
+                    last[0],
+                    None,
+                    'a quote (") opened on this line is never closed: it runs on to the '
+                    "end of the file. Close the quote, or remove it",
+                )
+            ]
+        )
     if header is None:
         raise CsvFormatError(
             [
