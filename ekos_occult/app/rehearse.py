@@ -73,12 +73,12 @@ class EventRehearsal:
     measured_r: datetime | None
     comparison: Comparison
     latency_s: float
-    note: str = ""
-    stamps_why: str = ""
-    frame_s: float | None = None
+    frame_s: float
     """The recording's frame (seconds): the longer of the exposure and the median interval
     between its frames (a camera that cannot keep up with the exposure, e.g. the CCD
     Simulator under load, gives slower frames); differences in frames are in this unit."""
+    note: str = ""
+    stamps_why: str = ""
 
     @property
     def recorded(self) -> bool:
@@ -100,7 +100,7 @@ class EventRehearsal:
             "reason": r.reason.value if r is not None and r.reason else None,
             "flags": list(r.flags) if r is not None else [],
             "exposure_s": self.event.exposure_s,
-            "frame_s": self.frame_s if self.frame_s is not None else self.event.exposure_s,
+            "frame_s": self.frame_s,
             "truth": {
                 "D": _iso(self.truth.d_utc),
                 "R": _iso(self.truth.r_utc),
@@ -306,9 +306,9 @@ def rehearse(
                 r,
                 compare(truth, d, r, frame_s),
                 latency,
+                frame_s,
                 note,
                 why,
-                frame_s,
             )
         )
     return RehearsalDone(night, tuple(events), journal_failure)
