@@ -110,7 +110,7 @@ def test_rehearsal_of_two_events_solves_records_and_times_them(
     rc = cli.main(
         [
             "--config", str(config), "rehearse", str(csv), "--state-dir", str(vienna.state_dir),
-            "--site", site, "--out", str(out), "--lead", "40", "--min-altitude", "20",
+            "--site", site, "--out", str(out), "--lead", "60", "--min-altitude", "20",
             "--max-sun-altitude", "90", "--roi", ROI, "--start-in", "15", "--json",
         ]
     )  # fmt: skip
