@@ -181,7 +181,10 @@ def _sandbox(request: RehearseRequest, settings: Settings, say: Say) -> SandboxS
 
 
 def _aligned(journal: Path, name: str, steps: tuple[str, ...]) -> bool:
-    """Whether Ekos plate-solved this event's pointing: Align ran and the job completed."""
+    """Whether Ekos plate-solved this event's pointing: Align ran, nothing flagged it not
+    plate-solved, and the job went past it (completed, or reached its capture: Ekos starts a
+    job's capture only once its Align step succeeded; a job stopped for the recording while
+    capturing its control frame was still aligned)."""
     from ekos_occult.night.journal import read_journal
     from ekos_occult.night.supervisor import NOT_PLATE_SOLVED
 
@@ -196,7 +199,7 @@ def _aligned(journal: Path, name: str, steps: tuple[str, ...]) -> bool:
             phases.add(str(e["phase"]))
         flags += e.get("flags") or []
     solved = not any(str(f).startswith(NOT_PLATE_SOLVED) for f in flags)
-    return "aligning" in phases and "complete" in phases and solved
+    return "aligning" in phases and bool(phases & {"capturing", "complete"}) and solved
 
 
 def _measure(
